@@ -1,0 +1,101 @@
+"""Device choice and seeding, in one place (no notebook writes "cuda:0").
+
+``setup()`` picks CUDA, then Apple MPS, then the CPU, unless the environment
+variable ``GAN_LAB_DEVICE`` (for example ``cpu`` or ``cuda:1``) forces one.
+Every other function in gan_lab takes ``device=None`` meaning "the one
+setup chose".
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+from .config import fast_mode
+
+_current: torch.device | None = None
+
+
+def pick_device(requested: str | torch.device | None = None) -> torch.device:
+    """Resolve a device request: explicit > ``$GAN_LAB_DEVICE`` > cuda > mps > cpu."""
+    requested = requested or os.environ.get("GAN_LAB_DEVICE") or None
+    if requested is not None:
+        device = torch.device(requested)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"Device {device} was requested but CUDA is not available here. "
+                "Use device='cpu' or unset GAN_LAB_DEVICE."
+            )
+        if device.type == "mps" and not _mps_available():
+            raise RuntimeError(f"Device {device} was requested but Apple MPS is not available here.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def get_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to use: ``device`` if given, else the one ``setup()`` chose."""
+    if device is not None:
+        return torch.device(device)
+    return _current if _current is not None else pick_device()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices) so runs repeat."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup(seed: int = 0, device: str | torch.device | None = None, verbose: bool = True) -> torch.device:
+    """Seed everything, choose the device and print a short environment block.
+
+    Args:
+        seed: seed for Python, NumPy and PyTorch.
+        device: force a device ("cpu", "cuda", "mps"); default: the best available.
+        verbose: print versions, device, threads, FAST mode and data source.
+
+    Returns:
+        The chosen ``torch.device``; later calls with ``device=None`` use it.
+
+    Example:
+        >>> import gan_lab
+        >>> device = gan_lab.setup(seed=0, verbose=False)
+    """
+    global _current
+    _current = pick_device(device)
+    seed_everything(seed)
+    if verbose:
+        print(describe(_current))
+    return _current
+
+
+def describe(device: torch.device) -> str:
+    """The one short block that ``setup()`` prints."""
+    from .data.sources import describe_sources  # data is below us only for this report
+
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    elif device.type == "mps":
+        name = "Apple GPU (MPS)"
+    else:
+        name = platform.processor() or platform.machine()
+    lines = [
+        f"gan_lab   python {platform.python_version()} | torch {torch.__version__} | numpy {np.__version__}",
+        f"device    {device} ({name}) | {torch.get_num_threads()} CPU threads",
+        f"FAST mode {'ON (small numbers, same code path)' if fast_mode() else 'off'}",
+        f"data      {describe_sources()}",
+    ]
+    return "\n".join(lines)

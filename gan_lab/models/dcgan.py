@@ -1,0 +1,95 @@
+"""DCGAN generator and discriminator (Radford et al. 2016) for 28, 32 and 64 px.
+
+The architecture guidelines of the paper, one per line in the code:
+strided (transposed) convolutions instead of pooling, batch norm in both
+networks (not on G's output or D's input layer), ReLU in G with tanh on
+the output, LeakyReLU(0.2) in D, no fully connected hidden layers.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .registry import register
+
+
+def _plan(size: int) -> tuple[int, int]:
+    """(start resolution, number of ×2 stages) so that start · 2^n = size."""
+    for start in (4, 7):
+        n = 0
+        while start * 2**n < size:
+            n += 1
+        if start * 2**n == size and n >= 1:
+            return start, n
+    raise ValueError(f"DCGAN supports sizes 4·2^n or 7·2^n (e.g. 28, 32, 64, 128); got {size}.")
+
+
+@register
+class DCGANGenerator(nn.Module):
+    """G: z (B, z_dim) ↦ image (B, C, size, size) in [-1, 1].
+
+    Args:
+        z_dim: latent size.
+        channels: image channels (1 grey, 3 RGB).
+        size: image side (28, 32, 64, ...).
+        width: channels of the last hidden layer; earlier layers double it.
+
+    Example:
+        >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    def __init__(self, z_dim: int = 64, channels: int = 1, size: int = 28, width: int = 64):
+        super().__init__()
+        self.z_dim = z_dim
+        start, n_up = _plan(size)
+        ch = width * 2 ** (n_up - 1)
+        layers: list[nn.Module] = [  # project z to a (ch, start, start) map
+            nn.ConvTranspose2d(z_dim, ch, start, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(n_up - 1):  # each stage doubles resolution, halves channels
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+@register
+class DCGANDiscriminator(nn.Module):
+    """D: image (B, C, size, size) ↦ one logit per image (B,).
+
+    Args:
+        channels, size, width: as for :class:`DCGANGenerator`.
+        critic: a WGAN critic head: no batch norm (WGAN-GP's penalty is per
+            sample, which batch norm would couple) and the raw score is the
+            output, read as a distance rather than a probability.
+    """
+
+    def __init__(self, channels: int = 1, size: int = 28, width: int = 64, critic: bool = False):
+        super().__init__()
+        start, n_down = _plan(size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        ch = width
+        for _ in range(n_down - 1):
+            norm = nn.Identity() if critic else nn.BatchNorm2d(ch * 2)
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=critic), norm, nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        self.features = nn.Sequential(*layers)  # (B, ch, start, start)
+        self.head = nn.Conv2d(ch, 1, start, 1, 0)  # one score for the whole image
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).flatten()
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """N(0, 0.02) weights as in the DCGAN paper; use with ``model.apply``."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,154 @@
+"""The one generic training loop every algorithm in gan_lab uses.
+
+``fit`` knows nothing about GANs: it calls ``step_fn(step)`` — one iteration
+of some algorithm, which returns a dict of scalar tensors or floats — and
+takes care of everything around it: the progress bar, the history, callbacks,
+checkpoints and resuming, a guard against NaN/inf, and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import checkpoints
+
+#: history: {"step": [s1, s2, ...], "loss_D": [...], ...}, one entry per ``log_every`` steps.
+History = dict[str, list]
+Callback = Callable[[int, History], None]
+
+
+class TrainingDiverged(FloatingPointError):
+    """Raised when a loss becomes NaN or infinite; the last checkpoint is left untouched."""
+
+
+def sample_batch(x: torch.Tensor, batch_size: int, *others: torch.Tensor):
+    """A random batch of rows of ``x`` (and the same rows of ``others``), drawn on x's device.
+
+    MedMNIST-sized data lives in memory on the device, so indexing a tensor is
+    far cheaper than a multi-process DataLoader.
+    """
+    idx = torch.randint(0, x.shape[0], (batch_size,), device=x.device)
+    return (x[idx], *(o[idx] for o in others)) if others else x[idx]
+
+
+class _Accumulator:
+    """Sums step outputs on the device; one host sync per ``log_every`` steps."""
+
+    def __init__(self):
+        self.sums: dict[str, torch.Tensor | float] = {}
+        self.count = 0
+
+    def add(self, out: dict) -> None:
+        for k, v in out.items():
+            v = v.detach() if torch.is_tensor(v) else float(v)
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        values = [torch.as_tensor(v, dtype=torch.float64).cpu() for v in self.sums.values()]
+        means = dict(zip(self.sums, (torch.stack(values) / self.count).tolist())) if values else {}
+        self.sums, self.count = {}, 0
+        return means
+
+
+def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimizers: dict | None = None,
+        config: dict | None = None, checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500,
+        resume: bool = False, log_every: int = 10, callbacks: Iterable[Callback] = (),
+        callback_every: int = 100, stop_event: threading.Event | None = None, progress: bool = True,
+        desc: str = "training", history: History | None = None) -> History:
+    """Run ``step_fn`` for steps ``start+1 … num_steps`` and return the history.
+
+    Args:
+        step_fn: one iteration of the algorithm, ``step_fn(step) -> {"loss_D": …, …}``.
+        num_steps: the total number of steps (a resumed run continues up to it).
+        models, optimizers: what a checkpoint saves, by name (e.g. {"G": G, "D": D}).
+        config: JSON-able training config stored with the checkpoint.
+        checkpoint_dir: where to write checkpoints (None: no checkpoints).
+        checkpoint_every: write one every this many steps, and at the end.
+        resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
+        log_every: steps averaged into one history entry (one host sync each).
+        callbacks: ``cb(step, history)`` every ``callback_every`` steps and at the end.
+        stop_event: set it (e.g. from a Stop button) to end training after the current step.
+        progress: show a tqdm progress bar.
+        history: continue this history (e.g. a second ``fit`` call on the same models).
+
+    Returns:
+        The history. ``history["interrupted"]`` is set when Ctrl-C (Jupyter's
+        "interrupt kernel") stopped the loop; models keep their weights and a
+        checkpoint of the last completed step is written.
+    """
+    history = history if history is not None else {"step": []}
+    history.pop("interrupted", None)
+    start = history["step"][-1] if history["step"] else 0  # a given history continues its count
+    if resume and checkpoint_dir is not None and checkpoints.exists(checkpoint_dir):
+        ckpt = checkpoints.restore(checkpoint_dir, models, optimizers)
+        start, history = ckpt.step, ckpt.history
+    callbacks = list(callbacks)
+    save = _saver(checkpoint_dir, models, optimizers, config, history)
+    acc, step = _Accumulator(), start
+    bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=True)
+    try:
+        while step < num_steps:
+            out = step_fn(step + 1)
+            step += 1
+            acc.add(out)
+            bar.update(1)
+            if step % log_every == 0 or step == num_steps:
+                _log(history, step, acc.means(), bar, last_saved=save.last_step)
+            if checkpoint_every and step % checkpoint_every == 0:
+                save(step)
+            if callbacks and (step % callback_every == 0 or step == num_steps):
+                for cb in callbacks:
+                    cb(step, history)
+            if stop_event is not None and stop_event.is_set():
+                break
+        if acc.count:
+            _log(history, step, acc.means(), bar, last_saved=save.last_step)
+        if step != save.last_step:
+            save(step)
+    except KeyboardInterrupt:
+        history["interrupted"] = True
+        if acc.count:
+            _log(history, step, acc.means(), bar, last_saved=save.last_step, check=False)
+        save(step)
+        where = f" and saved to {checkpoint_dir}" if checkpoint_dir else ""
+        print(f"Interrupted at step {step}: the models keep their weights{where}; "
+              "call again with resume=True to continue.")
+    finally:
+        bar.close()
+    return history
+
+
+def _log(history: History, step: int, means: dict[str, float], bar, last_saved: int, check: bool = True) -> None:
+    if check:
+        bad = {k: v for k, v in means.items() if not math.isfinite(v)}
+        if bad:
+            where = f"the last checkpoint (step {last_saved}) is intact" if last_saved else "no checkpoint was written"
+            raise TrainingDiverged(
+                f"Training diverged at step {step}: {bad} is not finite; {where}. Try a smaller learning "
+                "rate, a different loss (non-saturating or WGAN-GP), or more discriminator regularisation.")
+    history["step"].append(step)
+    for k, v in means.items():
+        history.setdefault(k, []).append(v)
+    bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
+
+
+class _saver:
+    """Writes checkpoints (a no-op without a directory) and remembers the last step saved."""
+
+    def __init__(self, directory, models, optimizers, config, history):
+        self.directory, self.models, self.optimizers = directory, models, optimizers
+        self.config, self.history, self.last_step = config, history, 0
+
+    def __call__(self, step: int) -> None:
+        if self.directory is None:
+            return
+        checkpoints.save_checkpoint(self.directory, self.models, self.optimizers, step=step,
+                                    history=self.history, config=self.config)
+        self.last_step = step

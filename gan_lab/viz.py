@@ -1,0 +1,87 @@
+"""Pure plotting helpers: tensors or histories in, arrays, PNG bytes or figures out.
+
+Widgets redraw through :func:`png_bytes` (PIL, a few ms) rather than
+re-plotting matplotlib figures (hundreds of ms), so sliders stay responsive.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import torch
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] → uint8 (N, H, W) for grey or (N, H, W, C) for RGB (MedMNIST's layout)."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    x = x.permute(0, 2, 3, 1).numpy()
+    return x[..., 0] if x.shape[-1] == 1 else x
+
+
+def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile (N, C, H, W) images in [-1, 1] into one uint8 array (H', W') or (H', W', 3)."""
+    tiles = to_uint8(images)
+    n = tiles.shape[0]
+    nrow = nrow or math.ceil(math.sqrt(n))
+    ncol_rows = math.ceil(n / nrow)
+    h, w = tiles.shape[1:3]
+    shape = (ncol_rows * (h + pad) + pad, nrow * (w + pad) + pad) + tiles.shape[3:]
+    canvas = np.full(shape, 255, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = tiles[i]
+    return canvas
+
+
+def png_bytes(array: np.ndarray, scale: int = 1) -> bytes:
+    """Encode a uint8 array (H, W) or (H, W, 3) as PNG, enlarged ``scale``× with crisp pixels."""
+    from PIL import Image
+
+    img = Image.fromarray(array)
+    if scale != 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)  # speed over size: this is on the slider path
+    return buf.getvalue()
+
+
+def show_images(images: torch.Tensor, nrow: int | None = None, title: str | None = None, ax=None, scale: float = 1.0):
+    """Plot a grid of images with matplotlib; returns the axes."""
+    import matplotlib.pyplot as plt
+
+    grid = image_grid(images, nrow)
+    if ax is None:
+        side = scale * min(8.0, max(2.5, grid.shape[1] / 40))
+        _, ax = plt.subplots(figsize=(side, side * grid.shape[0] / grid.shape[1]))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_history(history: dict, keys: list[str] | None = None, ax=None, title: str | None = None):
+    """Plot history curves (``history["step"]`` on x) on one axes; returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    keys = keys or [k for k in history if k not in ("step", "interrupted")]
+    for k in keys:
+        if k in history and len(history[k]) == len(history["step"]):
+            ax.plot(history["step"], history[k], label=k)
+    ax.set_xlabel("step")
+    ax.legend(loc="best", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def save_figure(fig, path) -> None:
+    """Save a matplotlib figure as PNG (tight, 120 dpi) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
