@@ -2,10 +2,9 @@
 
 Notebooks run in FAST mode (same code path, smaller numbers) unless the
 caller sets GAN_LAB_FAST explicitly; kernels nbval starts inherit this
-environment. Matplotlib draws off-screen.
+environment.
 """
 
 import os
 
 os.environ.setdefault("GAN_LAB_FAST", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")

@@ -56,13 +56,13 @@ class ImageData:
         counts = torch.bincount(self.labels, minlength=self.num_classes)
         return {name: int(c) for name, c in zip(self.class_names, counts)}
 
-    def to(self, device) -> "ImageData":
+    def to(self, device) -> ImageData:
         """A copy with every tensor on ``device`` (the fast data path)."""
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
         return ImageData(move(self.images), move(self.labels), self.class_names, self.name,
                          self.source, move(self.masks), dict(self.info))
 
-    def subset(self, index) -> "ImageData":
+    def subset(self, index) -> ImageData:
         """The rows ``index`` (a slice, an index tensor or a boolean mask)."""
         pick = lambda t: None if t is None else t[index]  # noqa: E731
         return ImageData(pick(self.images), pick(self.labels), self.class_names, self.name,

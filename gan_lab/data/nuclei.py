@@ -1,0 +1,229 @@
+"""Reader for nuclei images in the BBBC038 / Data Science Bowl 2018 ``stage1_train`` layout.
+
+::
+
+    <root>/stage1_train/<id>/images/<id>.png    the image (often RGBA)
+    <root>/stage1_train/<id>/masks/*.png        one binary mask per nucleus
+    <root>/merged_masks/<id>.png                optional: the union of an image's masks
+    <root>/manifest.csv                         optional: image_id, kind (fluor | color), ...
+
+Images are cut into non-overlapping square tiles; the train/test split is made
+per *image* (never per tile), so no test tile comes from a training image.
+
+Two kinds of image give two classes: fluorescence (bright nuclei on black)
+and stained tissue (H&E-like colour, dark nuclei on a light background).
+Without ``manifest.csv`` an image counts as fluorescence when it is grey
+(R = G = B) and mostly dark, else as stained tissue.
+
+Reference: J. C. Caicedo et al., "Nucleus segmentation across imaging
+experiments: the 2018 Data Science Bowl", Nature Methods 16, 1247 (2019).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .. import config
+from .base import ImageData
+from .errors import DataError, DataUnavailableError
+
+DATASET = "dsb2018_nuclei"
+URL = "https://bbbc.broadinstitute.org/BBBC038"
+KINDS = ("fluor", "color")
+CLASS_NAMES = ["fluorescence", "stained tissue"]
+SPLITS = ("train", "test", "all")
+
+
+def find_root(root: str | os.PathLike | None = None) -> Path | None:
+    """The first folder on the search path that holds ``stage1_train/``, or None."""
+    for folder in config.data_roots(DATASET, root):
+        if (folder / "stage1_train").is_dir():
+            return folder
+    return None
+
+
+def missing_message(root: str | os.PathLike | None = None) -> str:
+    """What to do when no folder on the search path holds the nuclei images."""
+    searched = "\n".join(f"  - {d}" for d in config.data_roots(DATASET, root))
+    return (
+        f"Nuclei images (BBBC038 / DSB2018 stage1_train) not found. Searched:\n{searched}\n"
+        f"Download stage1_train.zip from {URL} and unzip it so that "
+        f"{config.DATA_DIR / DATASET}/stage1_train/<image_id>/images/<image_id>.png exists, "
+        f"or set GAN_LAB_DATA to a folder holding {DATASET}/stage1_train."
+    )
+
+
+def load_nuclei(
+    root: str | os.PathLike | None = None,
+    split: str = "train",
+    tile: int = 64,
+    kind: str = "fluor",
+    grey: bool = True,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    tiles_per_image: int | None = None,
+    scale: float = 1.0,
+    min_foreground: float = 0.0,
+) -> ImageData:
+    """Nuclei image tiles with their segmentation masks.
+
+    Args:
+        root: a folder holding ``stage1_train/``, searched before ``$GAN_LAB_DATA/dsb2018_nuclei``
+            and ``<repo>/data/dsb2018_nuclei``.
+        split: "train", "test" or "all".
+        tile: side of the square tiles in pixels (after scaling).
+        kind: "fluor" (fluorescence), "color" (stained tissue) or "all".
+        grey: one luminance channel (True) or RGB (False).
+        test_fraction: share of the images (per kind) held out for "test".
+        seed: fixes the image split and the choice of tiles.
+        tiles_per_image: keep at most this many tiles per image, drawn at random (None: all).
+        scale: resize images first (0.5 halves them, so whole nuclei fit in small tiles).
+        min_foreground: drop tiles whose mask covers less than this fraction (0.05 skips empty tiles).
+
+    Returns:
+        ImageData with images (N, C, tile, tile) in [-1, 1], masks (N, 1, tile, tile) in {0, 1}
+        (the union of the nucleus masks), labels 0 fluorescence / 1 stained tissue, and
+        ``info["image_ids"]`` naming each tile's source image.
+
+    Raises:
+        DataError: an invalid argument, or no tile fits.
+        DataUnavailableError: (a DataError) the folder is missing or not in the BBBC038 layout.
+
+    Example:
+        >>> data = load_nuclei(split="train", tile=64, scale=0.5)  # doctest: +SKIP
+        >>> data.images.shape[1:], data.masks.shape[1:]
+        (torch.Size([1, 64, 64]), torch.Size([1, 64, 64]))
+    """
+    _check_args(split, kind, tile, test_fraction, scale)
+    folder = find_root(root)
+    if folder is None:
+        raise DataUnavailableError(missing_message(root))
+    kinds = image_kinds(folder)
+    ids = [i for i in split_ids(kinds, split, test_fraction, seed) if kind == "all" or kinds[i] == kind]
+    rng = np.random.default_rng(seed)
+    images, masks, labels, tile_ids = [], [], [], []
+    for image_id in ids:
+        x, m = _tiles(read_image(folder, image_id, grey), read_mask(folder, image_id), tile, scale)
+        keep = np.flatnonzero(m.mean(axis=(1, 2, 3)) >= min_foreground)
+        if tiles_per_image is not None and len(keep) > tiles_per_image:
+            keep = np.sort(rng.choice(keep, tiles_per_image, replace=False))
+        images.append(x[keep])
+        masks.append(m[keep])
+        labels += [KINDS.index(kinds[image_id])] * len(keep)
+        tile_ids += [image_id] * len(keep)
+    if not tile_ids:
+        raise DataError(f"No {tile}-px tiles for split={split!r}, kind={kind!r} (images: {len(ids)}); "
+                        "use a smaller tile, a larger scale or a lower min_foreground.")
+    return ImageData(
+        images=torch.from_numpy(np.concatenate(images)).mul_(2).sub_(1),
+        labels=torch.tensor(labels, dtype=torch.long),
+        class_names=list(CLASS_NAMES),
+        name="nuclei",
+        source=f"real: {folder}",
+        masks=torch.from_numpy(np.concatenate(masks)),
+        info={"image_ids": tile_ids, "split": split, "kind": kind, "tile": tile, "scale": scale},
+    )
+
+
+def _check_args(split: str, kind: str, tile: int, test_fraction: float, scale: float) -> None:
+    if split not in SPLITS:
+        raise DataError(f"Unknown split {split!r}: use one of {SPLITS}.")
+    if kind not in KINDS + ("all",):
+        raise DataError(f"Unknown kind {kind!r}: use 'fluor', 'color' or 'all'.")
+    if tile < 4 or not 0 <= test_fraction < 1 or scale <= 0:
+        raise DataError(f"Need tile >= 4, 0 <= test_fraction < 1 and scale > 0 "
+                        f"(got tile={tile}, test_fraction={test_fraction}, scale={scale}).")
+
+
+def image_kinds(folder: Path) -> dict[str, str]:
+    """``{image_id: "fluor" | "color"}`` for every image under ``folder/stage1_train``, sorted by id."""
+    ids = sorted(p.name for p in (folder / "stage1_train").iterdir() if p.is_dir())
+    for image_id in ids:
+        if not _image_path(folder, image_id).is_file():
+            raise DataUnavailableError(f"{folder / 'stage1_train' / image_id} has no images/{image_id}.png: "
+                            f"not the BBBC038 layout (see {URL}).")
+    manifest = folder / "manifest.csv"
+    known = {}
+    if manifest.is_file():
+        with open(manifest, newline="") as f:
+            known = {row["image_id"]: row["kind"] for row in csv.DictReader(f)}
+    return {i: known[i] if known.get(i) in KINDS else _guess_kind(folder, i) for i in ids}
+
+
+def _guess_kind(folder: Path, image_id: str) -> str:
+    rgb = np.asarray(Image.open(_image_path(folder, image_id)).convert("RGB"), dtype=np.float32)
+    is_grey = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    return "fluor" if is_grey and rgb.mean() < 128 else "color"
+
+
+def split_ids(kinds: dict[str, str], split: str, test_fraction: float, seed: int) -> list[str]:
+    """Image ids of ``split``: a seeded shuffle per kind, the first ``test_fraction`` of each is "test".
+
+    The split depends only on the set of images and the seed, not on which kind is requested.
+    """
+    if split == "all":
+        return sorted(kinds)
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for kind in KINDS:
+        ids = sorted(i for i, k in kinds.items() if k == kind)
+        order = rng.permutation(len(ids))
+        n_test = int(round(test_fraction * len(ids)))
+        if test_fraction > 0 and len(ids) >= 2:
+            n_test = min(max(n_test, 1), len(ids) - 1)  # both splits see every kind
+        picked = order[:n_test] if split == "test" else order[n_test:]
+        chosen += [ids[j] for j in sorted(picked)]
+    return sorted(chosen)
+
+
+def _image_path(folder: Path, image_id: str) -> Path:
+    return folder / "stage1_train" / image_id / "images" / f"{image_id}.png"
+
+
+def read_image(folder: Path, image_id: str, grey: bool = True) -> np.ndarray:
+    """One image as float32 (C, H, W) in [0, 1] (C = 1 luminance or 3 RGB; alpha dropped)."""
+    image = Image.open(_image_path(folder, image_id)).convert("L" if grey else "RGB")
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    return array[None] if grey else array.transpose(2, 0, 1)
+
+
+def read_mask(folder: Path, image_id: str) -> np.ndarray:
+    """Union of an image's nucleus masks as float32 (1, H, W) in {0, 1}."""
+    merged = folder / "merged_masks" / f"{image_id}.png"
+    masks = folder / "stage1_train" / image_id / "masks"
+    paths = [merged] if merged.is_file() else sorted(masks.glob("*.png"))
+    if not paths:
+        raise DataUnavailableError(f"No masks for image {image_id}: expected {masks}/*.png.")
+    union = np.zeros(np.asarray(Image.open(paths[0])).shape[:2], dtype=bool)
+    for path in paths:
+        union |= np.asarray(Image.open(path).convert("L")) > 127
+    return union[None].astype(np.float32)
+
+
+def _tiles(image: np.ndarray, mask: np.ndarray, tile: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Non-overlapping tiles: image (C, H, W), mask (1, H, W) -> (T, C, tile, tile), (T, 1, tile, tile)."""
+    if scale != 1.0:
+        image, mask = _resize(image, scale), (_resize(mask, scale) > 0.5).astype(np.float32)
+    _, h, w = image.shape
+    rows, cols = h // tile, w // tile
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        c = a.shape[0]
+        a = a[:, :rows * tile, :cols * tile].reshape(c, rows, tile, cols, tile)
+        return np.ascontiguousarray(a.transpose(1, 3, 0, 2, 4).reshape(rows * cols, c, tile, tile))
+
+    return cut(image), cut(mask)
+
+
+def _resize(array: np.ndarray, scale: float) -> np.ndarray:
+    """Resize (C, H, W) float channels; BOX filtering averages areas when shrinking."""
+    _, h, w = array.shape
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    resample = Image.BOX if scale < 1 else Image.BILINEAR
+    return np.stack([np.asarray(Image.fromarray(c).resize(new, resample)) for c in array])

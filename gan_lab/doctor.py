@@ -1,0 +1,104 @@
+"""``python -m gan_lab doctor``: check the environment and say what to fix.
+
+Each check returns (ok, what was found, how to fix it). The command prints
+one line per check and exits non-zero when something a lab needs is broken.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import shutil
+import sys
+from collections.abc import Callable
+
+from .config import CHECKPOINT_DIR, DATA_DIR, fast_mode
+
+Check = tuple[bool, str, str]
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return md.version(pkg)
+    except md.PackageNotFoundError:
+        return None
+
+
+def check_python() -> Check:
+    ok = sys.version_info >= (3, 10)
+    return ok, f"Python {sys.version.split()[0]}", "install Python 3.10 or newer (3.11 is what the lab is tested on)"
+
+
+def check_packages() -> Check:
+    needed = ["torch", "torchvision", "torchmetrics", "safetensors", "medmnist", "ipywidgets", "matplotlib", "tqdm"]
+    missing = [p for p in needed if _version(p) is None]
+    found = ", ".join(f"{p} {_version(p)}" for p in needed if p not in missing)
+    return not missing, found + (f"; missing: {', '.join(missing)}" if missing else ""), \
+        "pip install -r requirements.txt (from the gan_lab folder)"
+
+
+def check_device() -> Check:
+    import torch
+
+    from .device import pick_device
+
+    try:
+        device = pick_device()
+    except RuntimeError as err:
+        return False, str(err), "unset GAN_LAB_DEVICE or set it to cpu"
+    extra = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    note = "" if device.type != "cpu" else "; no GPU: every notebook still runs on the CPU (FAST mode for a quick pass)"
+    return True, f"{device}{extra}, {torch.get_num_threads()} CPU threads{note}", ""
+
+
+def check_data() -> Check:
+    from .data.sources import describe_sources
+
+    text = describe_sources()
+    ok = "no real data" not in text.lower()
+    return ok, text, ("notebooks fall back to procedural phantoms; for real MedMNIST put the .npz files in "
+                      f"{DATA_DIR / 'medmnist'}, set GAN_LAB_DATA, or call gan_lab.data.load(flag, download=True)")
+
+
+def check_widgets() -> Check:
+    ipyw, labw = _version("ipywidgets"), _version("jupyterlab_widgets")
+    ok = bool(ipyw and labw and ipyw.startswith("8"))
+    found = f"ipywidgets {ipyw}, jupyterlab_widgets {labw}"
+    return ok, found, ("pip install 'ipywidgets>=8' jupyterlab_widgets, then restart JupyterLab "
+                       "(and reload the browser tab); on Colab widgets work out of the box")
+
+
+def check_checkpoints() -> Check:
+    names = sorted(p.name for p in CHECKPOINT_DIR.glob("*") if (p / "checkpoint.json").is_file()) \
+        if CHECKPOINT_DIR.is_dir() else []
+    found = f"{len(names)} cached in {CHECKPOINT_DIR}" + (f": {', '.join(names)}" if names else "")
+    return True, found, "" if names else "optional: `python -m gan_lab pretrain` before class makes full mode fast"
+
+
+def check_disk() -> Check:
+    target = DATA_DIR if DATA_DIR.exists() else DATA_DIR.parent
+    free_gb = shutil.disk_usage(target).free / 1e9
+    return free_gb > 1, f"{free_gb:.1f} GB free under {target}", "free at least 1 GB for data and checkpoints"
+
+
+CHECKS: dict[str, Callable[[], Check]] = {
+    "python": check_python, "packages": check_packages, "device": check_device, "data": check_data,
+    "widgets": check_widgets, "checkpoints": check_checkpoints, "disk": check_disk,
+}
+
+
+def run_doctor(out=print) -> bool:
+    """Print one line per check (✓ / ✗ with the fix); True when nothing is broken."""
+    all_ok = True
+    for name, check in CHECKS.items():
+        try:
+            ok, found, fix = check()
+        except Exception as err:  # a broken install must be reported, not crash the doctor
+            ok, found, fix = False, f"check failed: {type(err).__name__}: {err}", "reinstall requirements.txt"
+        all_ok &= ok
+        out(f"{'✓' if ok else '✗'} {name:<12} {found}")
+        if fix and not ok:
+            out(f"  {'':<12} fix: {fix}")
+        elif fix:
+            out(f"  {'':<12} tip: {fix}")
+    out(f"FAST mode is {'on' if fast_mode() else 'off'} (GAN_LAB_FAST=1 runs every notebook quickly).")
+    return all_ok
