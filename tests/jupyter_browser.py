@@ -99,13 +99,13 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60
 
 @contextmanager
 def browser():
-    """A headless Chromium page (1400×900); closed on exit."""
+    """A headless Chromium page (1400×1100); closed on exit."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            yield b.new_page(viewport={"width": 1400, "height": 900})
+            yield b.new_page(viewport={"width": 1400, "height": 1100})
         finally:
             b.close()
 
@@ -120,8 +120,23 @@ def dismiss_dialogs(page) -> None:
         news.first.click()
 
 
-def run_all_cells(page) -> None:
-    """Run > Run All Cells through the menu, as a student would."""
-    dismiss_dialogs(page)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+def run_all_cells(page, timeout_ms: int = 120_000) -> None:
+    """Run > Run All Cells through the menu, as a student would, once the kernel is idle.
+
+    A click that lands before JupyterLab has finished starting is lost, so the
+    menu is used again until the first cell's prompt shows it ran or is running.
+    """
+    page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
+    page.get_by_text("| Idle").first.wait_for(timeout=timeout_ms)  # the status bar: kernel started
+    for _ in range(5):
+        dismiss_dialogs(page)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(
+                "() => /\\[(\\*|\\d+)\\]/.test(document.querySelector('.jp-CodeCell .jp-InputPrompt')?.textContent)",
+                timeout=15_000)
+            return
+        except Exception:  # Playwright's TimeoutError: try the menu again
+            page.keyboard.press("Escape")
+    raise TimeoutError("JupyterLab never started running the notebook's cells")

@@ -1,0 +1,124 @@
+"""What a student sees: the widgets in JupyterLab and in Voilà, driven by headless Chromium.
+
+Each test starts its own server on 127.0.0.1 (random free port, token on),
+opens a notebook, runs it, moves a control with the keyboard or a click and
+checks that the picture changed. Screenshots land in artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from jupyter_browser import CHROMIUM, browser, dismiss_dialogs, run_all_cells, server
+
+pytestmark = pytest.mark.browser
+REPO = Path(__file__).resolve().parent.parent
+SHOTS = REPO / "artifacts" / "browser"
+if CHROMIUM is None:
+    pytestmark = [pytestmark, pytest.mark.skip(reason="chromium not installed (apt-get install chromium; .ci/run does)")]
+pytest.importorskip("playwright", reason="playwright not installed (pip install -r requirements-dev.txt)")
+
+# The image and the slider-to-image latency are read in the page itself (performance.now()).
+WATCH_IMG = """([sel, idx]) => {
+  const img = document.querySelectorAll(sel)[idx];
+  window.__changed = null;
+  new MutationObserver(() => { if (window.__changed === null) window.__changed = performance.now(); })
+    .observe(img, {attributes: true, attributeFilter: ['src']});
+  return img.src;
+}"""
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return tmp_path
+
+
+def _toy_notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from gan_lab.widgets.toylab import toy_lab_widget\n"
+                                          "lab = toy_lab_widget(dataset='ring', steps_per_frame=5)\nlab")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def _move_slider_and_time(page, img_selector: str, img_index: int = 0, presses: int = 5) -> float:
+    """Press → on the first slider; return the ms from the key press to the image's new src."""
+    before = page.evaluate(WATCH_IMG, [img_selector, img_index])
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    t0 = page.evaluate("performance.now()")
+    for _ in range(presses):
+        handle.press("ArrowRight")
+    page.wait_for_function("() => window.__changed !== null", timeout=30_000)
+    after = page.locator(img_selector).nth(img_index).get_attribute("src")
+    assert after != before, "the generated image did not change after the slider moved"
+    return page.evaluate("window.__changed") - t0
+
+
+def test_latent_explorer_in_jupyterlab(workdir):
+    shutil.copy(REPO / "notebooks" / "explore.ipynb", workdir / "explore.ipynb")
+    with server("lab", workdir) as (url, token), browser() as page:
+        page.goto(f"{url}/lab/tree/explore.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        run_all_cells(page)
+        page.wait_for_selector(".jp-OutputArea .widget-slider", state="attached", timeout=240_000)
+        page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea img.widget-image').length > 0",
+                               timeout=60_000)
+        dismiss_dialogs(page)
+        latency = _move_slider_and_time(page, ".jp-OutputArea img.widget-image")
+        page.screenshot(path=str(SHOTS / "latent_explorer_lab.png"))
+        (SHOTS / "latency.json").write_text(json.dumps({"jupyterlab_slider_to_image_ms": latency}))
+        print(f"slider → image in JupyterLab: {latency:.0f} ms")
+
+
+def test_toy_lab_step_changes_heat_map(workdir):
+    _toy_notebook(workdir / "toy.ipynb")
+    with server("lab", workdir) as (url, token), browser() as page:
+        page.goto(f"{url}/lab/tree/toy.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        run_all_cells(page)
+        step = page.locator(".jp-OutputArea button", has_text="step D+G")
+        step.wait_for(state="attached", timeout=180_000)
+        dismiss_dialogs(page)
+        before = page.evaluate(WATCH_IMG, [".jp-OutputArea img.widget-image", 0])
+        step.scroll_into_view_if_needed()
+        for _ in range(3):
+            step.click()
+        page.wait_for_function("() => window.__changed !== null", timeout=30_000)
+        after = page.locator(".jp-OutputArea img.widget-image").first.get_attribute("src")
+        assert after != before, "the heat map did not change after 'step D+G'"
+        page.screenshot(path=str(SHOTS / "toy_lab_lab.png"))
+
+
+def test_voila_lecture_mode(workdir):
+    shutil.copy(REPO / "notebooks" / "explore.ipynb", workdir / "explore.ipynb")
+    with server("voila", workdir, notebook="explore.ipynb") as (url, token), browser() as page:
+        page.goto(f"{url}/?token={token}", timeout=300_000)
+        page.wait_for_selector(".widget-slider", state="attached", timeout=300_000)
+        page.wait_for_function("() => document.querySelectorAll('img.widget-image').length > 0", timeout=60_000)
+        code = page.get_by_text("LatentExplorer(dcgan.G")
+        assert code.count() == 0 or not code.first.is_visible(), "Voilà showed the notebook's code"
+        latency = _move_slider_and_time(page, "img.widget-image")
+        page.screenshot(path=str(SHOTS / "latent_explorer_voila.png"), full_page=True)
+        print(f"slider → image in Voilà: {latency:.0f} ms")
+
+
+def test_voila_refuses_without_token(workdir):
+    shutil.copy(REPO / "notebooks" / "explore.ipynb", workdir / "explore.ipynb")
+    import urllib.error
+    import urllib.request
+
+    with server("voila", workdir, notebook="explore.ipynb") as (url, _token):
+        try:
+            response = urllib.request.urlopen(f"{url}/", timeout=60)
+        except urllib.error.HTTPError as err:  # refused outright
+            assert err.code in (401, 403)
+        else:  # or sent to the login page instead of the notebook
+            assert "/login" in response.geturl(), f"Voilà served {response.geturl()} without a token"
