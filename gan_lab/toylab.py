@@ -1,0 +1,388 @@
+"""The toy GAN lab engine: a 2-D GAN you can step one update at a time (no widget here).
+
+In the spirit of GAN Lab (Kahng et al. 2018): a small G maps 1-D or 2-D noise
+to points in the plane, a small D scores points, and every quantity the lab
+draws is computed here as plain arrays — D's output on a grid, D* where the
+densities are known, the generator manifold, and −∇_x L_G at every fake (the
+direction in which G's update pushes it).
+
+Each iteration is one call of ``step_fn`` inside the generic ``fit`` loop, so
+the history and the NaN guard come from there. After every
+iteration the losses are measured on a fixed evaluation set (``n_eval`` real
+points and ``n_eval`` noise vectors drawn at reset), which makes the curves
+smooth and every logged key present at every step.
+
+Example:
+    >>> lab = ToyLab(dataset="ring", loss="nonsaturating")
+    >>> lab.step_D(); lab.step_G(); lab.update("both", 100)
+    >>> lab.evaluate()["modes"]          # fraction of the 8 ring modes covered  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import checkpoints
+from .data.toy import GaussianMixture, make_toy, mode_coverage
+from .device import get_device
+from .losses import adversarial_losses, gradient_penalty
+from .models.mlp import MLPDiscriminator, MLPGenerator
+from .theory import divergences_on_grid, grid_points, kde_on_grid, optimal_discriminator, smooth_on_grid
+from .train.loop import fit
+
+
+@dataclass
+class ToyConfig:
+    """Everything that defines a toy GAN (the widget's controls, one field each).
+
+    Attributes:
+        dataset: a name from ``gan_lab.data.toy.TOY_DATASETS``.
+        z_dim: latent size, 1 or 2 (so the generator manifold can be drawn).
+        noise: p_z, "gaussian" N(0, I) or "uniform" U[−1, 1]^z_dim.
+        loss: "minimax", "nonsaturating", "least_squares" or "wasserstein" (with gradient penalty).
+        optimizer: "adam" (β = 0.5, 0.999) or "sgd".
+        lr_D, lr_G: learning rates.
+        k: discriminator updates per generator update (Algorithm 1's k).
+        width, depth: hidden units and hidden layers of both G and D.
+        batch_size: samples per update.
+        lambda_gp: gradient-penalty weight for "wasserstein"; 0.1 as in Gulrajani et al.'s own 2-D toy code.
+        seed: seed for weights, evaluation set and training noise.
+    """
+
+    dataset: str = "ring"
+    z_dim: int = 2
+    noise: str = "gaussian"
+    loss: str = "nonsaturating"
+    optimizer: str = "adam"
+    lr_D: float = 1e-3
+    lr_G: float = 1e-3
+    k: int = 1
+    width: int = 64
+    depth: int = 2
+    batch_size: int = 256
+    lambda_gp: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self):
+        make_toy(self.dataset)  # fails early, with the list of valid names
+        adversarial_losses(self.loss)
+        checks = {"z_dim must be 1 or 2": self.z_dim in (1, 2),
+                  "noise must be 'gaussian' or 'uniform'": self.noise in ("gaussian", "uniform"),
+                  "optimizer must be 'adam' or 'sgd'": self.optimizer in ("adam", "sgd"),
+                  "k, width, depth and batch_size must be ≥ 1": min(self.k, self.width, self.depth,
+                                                                     self.batch_size) >= 1,
+                  "learning rates must be > 0": min(self.lr_D, self.lr_G) > 0,
+                  "lambda_gp must be ≥ 0": self.lambda_gp >= 0}
+        bad = [msg for msg, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError("Invalid ToyConfig: " + "; ".join(bad) + ".")
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run torch on one CPU thread inside the block (restored afterwards).
+
+    The toy networks are far too small to gain from intra-op parallelism, and on a busy 2-core
+    CPU the idle threads' spin-waiting made each iteration 20–30× slower in our measurements.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, loss_D_fn,
+           lambda_gp: float = 0.0) -> dict[str, torch.Tensor]:
+    """One update of D on real (B, 2) and fake (B, 2): descend L_D (+ λ·GP for the Wasserstein critic)."""
+    loss_D = loss_D_fn(D(real), D(fake))
+    if lambda_gp:
+        loss_D = loss_D + lambda_gp * gradient_penalty(D, real, fake)
+    opt_D.zero_grad(set_to_none=True)
+    loss_D.backward()
+    opt_D.step()
+    return {"loss_D": loss_D.detach()}
+
+
+def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor,
+           loss_G_fn) -> dict[str, torch.Tensor]:
+    """One update of G on noise z (B, z_dim): descend L_G(D(G(z)))."""
+    frozen = [p.requires_grad_(False) for p in D.parameters() if p.requires_grad]  # D is fixed during G's update
+    try:
+        loss_G = loss_G_fn(D(G(z)))  # the gradient flows through D into G; D's weights get none
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    opt_G.step()
+    return {"loss_G": loss_G.detach()}
+
+
+def generator_gradients(D: nn.Module, fake: torch.Tensor, loss_G_fn) -> tuple[torch.Tensor, torch.Tensor]:
+    """−∂ℓ_G/∂x at each fake x (n, 2): where the generator loss wants to move it, and D's outputs there (n,).
+
+    ℓ_G is the per-sample generator loss (L_G is its mean, hence the factor n).
+    """
+    fake = fake.detach().requires_grad_(True)
+    fake_out = D(fake)
+    (grad,) = torch.autograd.grad(loss_G_fn(fake_out), fake)
+    return -grad * len(fake), fake_out.detach()
+
+
+@torch.no_grad()
+def discriminator_heatmap(D: nn.Module, extent, resolution: int = 64, output: str = "probability",
+                          device=None) -> np.ndarray:
+    """D on a ``resolution²`` grid over ``extent`` as an array (res, res), row 0 at the top (y max).
+
+    Args:
+        D: any network mapping (n, 2) points to (n,) logits or scores (a discriminator or a WGAN critic).
+        output: "probability" for σ(logit) (minimax / non-saturating GANs) or "raw" (LSGAN, critic scores).
+        device: where to evaluate; default: where D's weights are (or the device ``setup()`` chose).
+    """
+    if output not in ("probability", "raw"):
+        raise ValueError(f"output must be 'probability' or 'raw', not {output!r}.")
+    if device is None and isinstance(D, nn.Module):
+        device = next(D.parameters(), torch.empty(0, device=get_device())).device
+    points, _ = grid_points(extent, resolution)
+    scores = D(torch.as_tensor(points.reshape(-1, 2), dtype=torch.float32, device=get_device(device)))
+    scores = torch.sigmoid(scores) if output == "probability" else scores
+    return scores.reshape(resolution, resolution).double().cpu().numpy()
+
+
+class ToyLab:
+    """State of one toy GAN: data, G, D, optimisers, history; step D, G or both.
+
+    Attributes:
+        config: the ``ToyConfig`` (``k`` and the learning rates may change between steps).
+        data: the toy distribution; ``data.density`` is None when unknown.
+        G, D, opt_G, opt_D: networks and optimisers.
+        num_steps: iterations so far.
+        history: ``fit`` history, one entry per iteration (loss_D, loss_G, grad_G = mean ‖∇_x ℓ_G‖ over
+            the fakes, D(x), D(G(z))) plus ``evaluate`` entries (eval_step, JS, KL and, for mixtures,
+            modes and quality).
+        real, z: the fixed evaluation set (n_eval, 2) and (n_eval, z_dim).
+        resolution: side of the grid on which heat map, D* and the density estimates live.
+    """
+
+    def __init__(self, config: ToyConfig | None = None, device=None, n_eval: int = 1024, resolution: int = 64,
+                 **changes):
+        self.device, self.n_eval, self.resolution = get_device(device), n_eval, resolution
+        self.config = dataclasses.replace(config or ToyConfig(), **changes)
+        self.reset()
+
+    def reset(self, **changes) -> None:
+        """Fresh networks, optimisers, evaluation set and history (applying any config ``changes``)."""
+        cfg = self.config = dataclasses.replace(self.config, **changes)
+        torch.manual_seed(cfg.seed)
+        self.data = make_toy(cfg.dataset)
+        self.G = MLPGenerator(cfg.z_dim, out_shape=(2,), width=cfg.width, depth=cfg.depth,
+                              out_activation="none").to(self.device)
+        self.D = MLPDiscriminator(in_shape=(2,), width=cfg.width, depth=cfg.depth).to(self.device)
+        make = (lambda p, lr: torch.optim.Adam(p, lr, betas=(0.5, 0.999))) if cfg.optimizer == "adam" \
+            else (lambda p, lr: torch.optim.SGD(p, lr))
+        self.opt_G, self.opt_D = make(self.G.parameters(), cfg.lr_G), make(self.D.parameters(), cfg.lr_D)
+        self.loss_D_fn, self.loss_G_fn = adversarial_losses(cfg.loss)
+        self.output = "probability" if cfg.loss in ("minimax", "nonsaturating") else "raw"
+        self.real, self.z = self.sample_real(self.n_eval), self.sample_z(self.n_eval)
+        self.history: dict[str, list] = {"step": []}
+        self.num_steps = 0  # iterations so far (step_D, step_G and step count one each)
+        self._p_data_hat = self._p_data_smooth = None  # fixed per reset, computed on first use
+
+    @property
+    def models(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D}
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_G, "D": self.opt_D}
+
+    def sample_z(self, n: int) -> torch.Tensor:
+        """z ~ p_z, shape (n, z_dim)."""
+        shape = (n, self.config.z_dim)
+        z = torch.randn(shape) if self.config.noise == "gaussian" else 2 * torch.rand(shape) - 1
+        return z.to(self.device)
+
+    def sample_real(self, n: int) -> torch.Tensor:
+        """x ~ p_data, shape (n, 2)."""
+        return self.data.sample(n).to(self.device)
+
+    def set_learning_rates(self, lr_D: float | None = None, lr_G: float | None = None) -> None:
+        """Change learning rates in place (optimiser state such as Adam's moments is kept)."""
+        for opt, lr, name in ((self.opt_D, lr_D, "lr_D"), (self.opt_G, lr_G, "lr_G")):
+            if lr is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                self.config = dataclasses.replace(self.config, **{name: lr})
+
+    # ---- one iteration ---------------------------------------------------------------------------
+    def _update_D(self) -> None:
+        with torch.no_grad():
+            fake = self.G(self.sample_z(self.config.batch_size))  # G is fixed during D's update
+        lambda_gp = self.config.lambda_gp if self.config.loss == "wasserstein" else 0.0
+        d_step(self.D, self.opt_D, self.sample_real(self.config.batch_size), fake, self.loss_D_fn, lambda_gp)
+
+    def _update_G(self) -> None:
+        g_step(self.G, self.D, self.opt_G, self.sample_z(self.config.batch_size), self.loss_G_fn)
+
+    def _measure(self) -> dict[str, torch.Tensor]:
+        """Losses (L_D without the gradient penalty), D's mean outputs and mean ‖∇_x ℓ_G‖.
+
+        Measured on the first ``batch_size`` points of the fixed evaluation set: the same points at
+        every step, so the curves show how the networks change rather than sampling noise.
+        """
+        n = self.config.batch_size
+        with torch.no_grad():
+            fake = self.G(self.z[:n])
+            real_out = self.D(self.real[:n])
+        grad, fake_out = generator_gradients(self.D, fake, self.loss_G_fn)
+        show = torch.sigmoid if self.output == "probability" else (lambda t: t)
+        return {"loss_D": self.loss_D_fn(real_out, fake_out), "loss_G": self.loss_G_fn(fake_out),
+                "grad_G": grad.norm(dim=1).mean(), "D(x)": show(real_out).mean(), "D(G(z))": show(fake_out).mean()}
+
+    def _iteration(self, what: str):
+        def step_fn(step: int) -> dict:
+            if what in ("D", "both"):
+                for _ in range(self.config.k if what == "both" else 1):  # k D steps per G step
+                    self._update_D()
+            if what in ("G", "both"):
+                self._update_G()
+            self.num_steps = step  # exact even while the history lags (log_every > 1): evaluate() uses it
+            return self._measure()
+        return step_fn
+
+    def update(self, what: str = "both", n: int = 1, *, log_every: int = 1, eval_every: int = 0,
+               progress: bool = False) -> dict[str, list]:
+        """Run ``n`` iterations: "D" (one D update), "G" (one G update) or "both" (k D updates, then one G).
+
+        Args:
+            log_every: iterations averaged into one history entry.
+            eval_every: also call :meth:`evaluate` every this many iterations and at the end (0: never).
+            progress: show a progress bar.
+
+        Returns:
+            The history.
+        """
+        if what not in ("D", "G", "both"):
+            raise ValueError(f"what must be 'D', 'G' or 'both', not {what!r}.")
+        callbacks = [lambda step, history: self.evaluate()] if eval_every else []
+        with single_thread():
+            return fit(self._iteration(what), self.num_steps + n, models=self.models, optimizers=self.optimizers,
+                       checkpoint_every=0, log_every=log_every, callbacks=callbacks, callback_every=max(eval_every, 1),
+                       progress=progress, desc=f"toy GAN ({self.config.loss})", history=self.history)
+
+    def step_D(self) -> None:
+        """One discriminator update (G untouched)."""
+        self.update("D")
+
+    def step_G(self) -> None:
+        """One generator update (D untouched)."""
+        self.update("G")
+
+    def step(self) -> None:
+        """One iteration of Algorithm 1: k discriminator updates, then one generator update."""
+        self.update("both")
+
+    # ---- what the lab draws -----------------------------------------------------------------------
+    @torch.no_grad()
+    def fakes(self) -> torch.Tensor:
+        """G(z) on the fixed evaluation noise, (n_eval, 2)."""
+        return self.G(self.z)
+
+    def fake_gradients(self, fake: torch.Tensor) -> torch.Tensor:
+        """−∇_x ℓ_G at each fake (n, 2)."""
+        return generator_gradients(self.D, fake, self.loss_G_fn)[0]
+
+    def heatmap(self) -> np.ndarray:
+        """D's output on the lab's grid (res, res): σ(logit) for minimax / non-saturating, raw otherwise."""
+        return discriminator_heatmap(self.D, self.data.extent, self.resolution, self.output, self.device)
+
+    def density_estimates(self, fake: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Binned KDEs (res, res) of the fixed real set (cached) and of ``fake`` on the lab's grid."""
+        if self._p_data_hat is None:
+            self._p_data_hat = kde_on_grid(self.real, self.data.extent, self.resolution)
+        return self._p_data_hat, kde_on_grid(fake, self.data.extent, self.resolution)
+
+    def optimal_discriminator_map(self, p_g_hat: np.ndarray) -> np.ndarray | None:
+        """D* = p_data / (p_data + p_g) on the lab's grid, or None when p_data has no closed form.
+
+        p_g is a binned KDE of the fakes (``density_estimates``); p_data is the exact density
+        smoothed by the same kernel, so a perfect generator gives D* ≈ ½ everywhere. Both get a
+        floor ε = 2 % of p_data's peak, D* = (p_data + ε) / (p_data + p_g + 2ε): in the tails, where
+        a KDE of n_eval samples is mostly holes, and far from both densities, where any D is optimal,
+        this gives ½ instead of a ratio of two unreliable small numbers.
+        Least squares with 0/1 targets has the same D*; the Wasserstein critic has none.
+        """
+        if self.data.density is None or self.config.loss == "wasserstein":
+            return None
+        if self._p_data_smooth is None:
+            points, _ = grid_points(self.data.extent, self.resolution)
+            self._p_data_smooth = smooth_on_grid(self.data.density(points), self.data.extent)
+        eps = 0.02 * self._p_data_smooth.max()
+        return optimal_discriminator(self._p_data_smooth + eps, p_g_hat + eps)
+
+    @torch.no_grad()
+    def manifold(self, lines: int = 11, points: int = 40) -> np.ndarray:
+        """The image under G of a grid in latent space, as polylines (num_lines, points, 2).
+
+        2-D noise: ``lines`` lines of constant z₁ and ``lines`` of constant z₂; 1-D noise: one line.
+        The grid spans ±2 for Gaussian noise (95 % of each coordinate) and ±1 for uniform noise.
+        """
+        r = 2.0 if self.config.noise == "gaussian" else 1.0
+        t = torch.linspace(-r, r, points)
+        if self.config.z_dim == 1:
+            z = torch.linspace(-r, r, points * lines)[None, :, None]  # (1, P·L, 1)
+        else:
+            a, b = torch.meshgrid(torch.linspace(-r, r, lines), t, indexing="ij")  # (L, P)
+            z = torch.cat([torch.stack([a, b], -1), torch.stack([b, a], -1)])  # (2L, P, 2)
+        x = self.G(z.reshape(-1, self.config.z_dim).to(self.device))
+        return x.reshape(*z.shape[:2], 2).cpu().numpy()
+
+    def evaluate(self, fake: torch.Tensor | None = None, densities=None) -> dict[str, float]:
+        """JS and KL(p_data ‖ p_g) from binned KDEs and, for mixtures, mode coverage; appended to the history.
+
+        Args:
+            fake: the generator's samples (default: G on the fixed evaluation noise).
+            densities: ``density_estimates(fake)`` if already computed (a widget draws them too).
+        """
+        fake = self.fakes() if fake is None else fake
+        out = divergences_on_grid(*(densities or self.density_estimates(fake)))
+        if isinstance(self.data, GaussianMixture):
+            out.update({k: v for k, v in mode_coverage(fake, self.data).items() if k != "counts"})
+        for key, value in {"eval_step": self.num_steps, **out}.items():
+            self.history.setdefault(key, []).append(value)
+        return out
+
+
+def train_toy_gan(config: ToyConfig | None = None, num_steps: int = 2000, *, device=None, checkpoint_dir=None,
+                  eval_every: int = 100, log_every: int = 10, progress: bool = True, **changes) -> ToyLab:
+    """Train a toy GAN headless for ``num_steps`` iterations and return the lab (its state and history).
+
+    With ``checkpoint_dir`` (e.g. ``gan_lab.checkpoints.cache_dir("toy_ring")``): load the checkpoint
+    there if it was made with the same config, steps and intervals, else train and save one
+    (load-if-exists-else-train, so a notebook's second run takes seconds).
+
+    Example:
+        >>> lab = train_toy_gan(ToyConfig(dataset="ring"), 2000, loss="wasserstein", k=5)  # doctest: +SKIP
+        >>> C = lab.heatmap()  # the critic on a grid (raw scores)
+    """
+    lab = ToyLab(config, device=device, **changes)
+    meta = {"toy": dataclasses.asdict(lab.config), "num_steps": num_steps, "eval_every": eval_every,
+            "log_every": log_every}
+    stored = checkpoints.stored_config(checkpoint_dir) if checkpoint_dir is not None else None
+    if stored is not None and not checkpoints.config_changes(stored, meta):
+        lab.history = checkpoints.restore(checkpoint_dir, lab.models, lab.optimizers).history
+        lab.num_steps = lab.history["step"][-1]
+        return lab
+    lab.update("both", num_steps, log_every=log_every, eval_every=eval_every, progress=progress)
+    if checkpoint_dir is not None:
+        checkpoints.save_checkpoint(checkpoint_dir, lab.models, lab.optimizers, step=lab.num_steps,
+                                    history=lab.history, config=meta)
+    return lab

@@ -1,0 +1,188 @@
+"""The toy lab engine and its widget, headless: steps touch only what they should, callbacks redraw."""
+
+import numpy as np
+import pytest
+import torch
+
+from gan_lab.toylab import ToyConfig, ToyLab, discriminator_heatmap, train_toy_gan
+from gan_lab.widgets.toylab import toy_lab_widget
+
+SMALL = dict(width=16, depth=1, batch_size=64)
+
+
+def params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.fixture
+def lab():
+    return ToyLab(ToyConfig(dataset="ring", **SMALL), device="cpu", n_eval=256)
+
+
+def test_config_errors_name_the_problem():
+    with pytest.raises(ValueError, match="z_dim must be 1 or 2"):
+        ToyConfig(z_dim=3)
+    with pytest.raises(ValueError, match="choose one of"):
+        ToyConfig(dataset="donut")
+    with pytest.raises(ValueError, match="Unknown loss"):
+        ToyConfig(loss="hinge")
+
+
+def test_step_D_changes_only_D_and_step_G_only_G(lab):
+    G0, D0 = params(lab.G), params(lab.D)
+    lab.step_D()
+    G1, D1 = params(lab.G), params(lab.D)
+    assert same(G0, G1) and not same(D0, D1)
+    lab.step_G()
+    G2, D2 = params(lab.G), params(lab.D)
+    assert not same(G1, G2) and same(D1, D2)
+    assert lab.num_steps == 2 and len(lab.history["loss_D"]) == 2
+    assert {"loss_D", "loss_G", "grad_G", "D(x)", "D(G(z))"} <= set(lab.history)
+
+
+def test_a_full_step_makes_k_discriminator_updates_per_generator_update(lab):
+    lab.config.k = 3
+    lab.step()
+    adam_steps = lambda opt: {int(s["step"]) for s in opt.state.values()}
+    assert adam_steps(lab.opt_D) == {3} and adam_steps(lab.opt_G) == {1}
+
+
+@pytest.mark.parametrize("loss", ["minimax", "nonsaturating", "least_squares", "wasserstein"])
+def test_every_loss_trains_and_logs_finite_values(loss):
+    lab = ToyLab(ToyConfig(dataset="grid", loss=loss, optimizer="sgd", lr_D=0.01, lr_G=0.01, **SMALL),
+                 n_eval=256)
+    lab.update("both", 3)
+    assert all(np.isfinite(lab.history[k]).all() for k in ("loss_D", "loss_G", "grad_G"))
+    assert lab.output == ("probability" if loss in ("minimax", "nonsaturating") else "raw")
+
+
+def test_reset_restores_the_initial_state_and_applies_changes(lab):
+    G0 = params(lab.G)
+    lab.update("both", 3)
+    lab.reset()
+    assert same(G0, params(lab.G)) and lab.num_steps == 0 and lab.history == {"step": []}
+    lab.reset(dataset="spiral", z_dim=1, noise="uniform")
+    assert lab.data.name == "spiral" and lab.z.shape == (256, 1) and lab.z.abs().max() <= 1
+
+
+def test_learning_rates_change_in_place(lab):
+    lab.set_learning_rates(lr_D=0.5)
+    assert lab.opt_D.param_groups[0]["lr"] == 0.5 and lab.config.lr_D == 0.5
+    assert lab.opt_G.param_groups[0]["lr"] == lab.config.lr_G == 1e-3
+
+
+def test_discriminator_heatmap_is_D_on_the_grid():
+    D = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        D.weight[:] = torch.tensor([[1.0, 0.0]])
+        D.bias.zero_()
+    critic = lambda x: D(x).squeeze(1)
+    prob = discriminator_heatmap(critic, (-3, 3, -3, 3), 30)
+    raw = discriminator_heatmap(critic, (-3, 3, -3, 3), 30, output="raw")
+    assert prob.shape == (30, 30) and np.allclose(prob, 1 / (1 + np.exp(-raw)), atol=1e-6)
+    assert np.allclose(raw[0], raw[-1]) and raw[0, -1] > raw[0, 0]  # rises to the right, flat along y
+    with pytest.raises(ValueError, match="probability"):
+        discriminator_heatmap(critic, (-3, 3, -3, 3), output="logit")
+
+
+def test_gradient_arrows_point_where_the_generator_loss_decreases(lab):
+    lab.update("D", 5)
+    fake = lab.fakes()[:32]
+    arrows = lab.fake_gradients(fake)
+    with torch.no_grad():
+        loss = lambda x: torch.stack([lab.loss_G_fn(lab.D(p[None])) for p in x])
+        step = 1e-3 * arrows / arrows.norm(dim=1, keepdim=True)
+        assert (loss(fake + step) < loss(fake)).float().mean() > 0.9
+
+
+def test_drawn_quantities_have_the_right_shapes(lab):
+    fake = lab.fakes()
+    assert lab.heatmap().shape == (64, 64)
+    assert lab.manifold(lines=5, points=7).shape == (10, 7, 2)
+    p_data_hat, p_g_hat = lab.density_estimates(fake)
+    assert p_data_hat.shape == p_g_hat.shape == (64, 64)
+    lab.reset(dataset="moons", z_dim=1)
+    assert lab.optimal_discriminator_map(lab.density_estimates(lab.fakes())[1]) is None
+    assert lab.manifold(lines=5, points=7).shape == (1, 35, 2)
+
+
+def test_optimal_discriminator_map_marks_missed_modes_and_fakes_without_data(lab):
+    lab.G = lambda z: torch.tensor([2.0, 0.0]) + 0.1 * torch.randn(len(z), 2)  # every fake on the mode at (2, 0)
+    lab.real = lab.data.sample(len(lab.real))
+    d_star = lab.optimal_discriminator_map(lab.density_estimates(lab.fakes())[1])
+    pixel = lambda x, y: (int((3 - y) / 6 * 64), int((x + 3) / 6 * 64))  # plane → grid cell on the 6 × 6 window
+    assert d_star.shape == (64, 64) and d_star.min() >= 0 and d_star.max() <= 1
+    assert d_star[pixel(-2.0, 0.0)] > 0.95  # a mode G misses: D* sure "real"
+    assert 0.08 < d_star[pixel(2.0, 0.0)] < 0.2  # all fakes on one of 8 modes: p_g ≈ 8 p_data, D* ≈ 1/9
+    assert d_star[pixel(-2.9, 2.9)] == pytest.approx(0.5, abs=0.02)  # far from both: ½, not noise
+
+
+def test_evaluate_appends_metrics_and_detects_mode_collapse(lab):
+    first = lab.evaluate()
+    assert set(first) == {"JS", "KL", "modes", "quality"} and lab.history["eval_step"] == [0]
+    lab.G = lambda z: torch.zeros(len(z), 2) + torch.tensor([2.0, 0.0])  # every fake on one ring mode
+    collapsed = lab.evaluate()
+    assert collapsed["modes"] == pytest.approx(1 / 8) and collapsed["quality"] == 1.0
+    assert collapsed["JS"] > 0.3
+
+
+def test_training_moves_fakes_towards_a_single_gaussian():
+    lab = ToyLab(ToyConfig(dataset="gaussian", lr_D=3e-3, lr_G=3e-3, **SMALL), n_eval=512)
+    target = torch.tensor([1.0, 1.0])
+    before = (lab.fakes().mean(0) - target).norm()
+    lab.update("both", 150, log_every=10, eval_every=50)
+    assert (lab.fakes().mean(0) - target).norm() < 0.5 * before
+    assert lab.history["eval_step"] == [50, 100, 150] and lab.history["step"][-1] == 150
+
+
+def test_train_toy_gan_loads_a_matching_checkpoint_and_retrains_otherwise(tmp_path):
+    first = train_toy_gan(ToyConfig(**SMALL), 6, checkpoint_dir=tmp_path, eval_every=3, log_every=2,
+                          progress=False)
+    again = train_toy_gan(ToyConfig(**SMALL), 6, checkpoint_dir=tmp_path, eval_every=3, log_every=2,
+                          progress=False, seed=0)
+    assert same(params(first.G), params(again.G)) and again.history == first.history
+    other = train_toy_gan(ToyConfig(**SMALL), 6, checkpoint_dir=tmp_path, eval_every=3, log_every=2,
+                          progress=False, seed=1)
+    assert not same(params(first.G), params(other.G)) and other.history["eval_step"] == [3, 6]
+
+
+def test_widget_buttons_play_and_reset_update_state_and_images():
+    w = toy_lab_widget(dataset="ring", size=120, steps_per_frame=3, **SMALL)
+    lab, image = w.lab, w.canvas.value
+    G0, D0 = params(lab.G), params(lab.D)
+    w.step_d_button.click()
+    assert lab.num_steps == 1 and same(G0, params(lab.G)) and not same(D0, params(lab.D))
+    assert w.canvas.value != image and w.last_frame_ms > 0
+    D1 = params(lab.D)
+    w.step_g_button.click()
+    assert not same(G0, params(lab.G)) and same(D1, params(lab.D))
+    w.step_button.click()
+    w.play.value = 1  # what a tick of the browser's Play widget does
+    assert lab.num_steps == 3 + 3 and lab.history["eval_step"][-1] == 6
+    curves = w.curves.value
+    w.layers["heatmap"].value = False  # redraw without training: no duplicate evaluation
+    assert lab.history["eval_step"].count(6) == 1 and w.curves.value == curves
+    w.reset_button.click()
+    assert lab.num_steps == 0 and same(G0, params(lab.G)) and "step 0" in w.status.value
+
+
+def test_widget_wraps_a_given_lab_and_refuses_ambiguous_settings(lab):
+    assert toy_lab_widget(lab, size=120).lab is lab
+    with pytest.raises(ValueError, match="either a ToyLab or its settings"):
+        toy_lab_widget(lab, dataset="grid")
+
+
+def test_widget_controls_reach_the_engine():
+    w = toy_lab_widget(dataset="ring", size=120, **SMALL)
+    w.controls["lr_G"].value = 0.01
+    w.controls["k"].value = 4
+    assert w.lab.opt_G.param_groups[0]["lr"] == pytest.approx(0.01) and w.lab.config.k == 4
+    w.controls["loss"].value = "wasserstein"
+    w.controls["dataset"].value = "checkerboard"
+    assert w.lab.config.loss == "wasserstein" and w.lab.data.name == "checkerboard" and w.lab.output == "raw"
+    w.step_button.click()
+    assert w.lab.num_steps == 1 and "frame" in w.status.value
