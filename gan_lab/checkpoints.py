@@ -26,6 +26,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from . import models as _models  # noqa: F401  (importing the package registers every model for build())
+from .config import CHECKPOINT_DIR, fast_mode
 from .device import get_device
 from .models.registry import build, model_config
 
@@ -50,7 +52,17 @@ class Checkpoint:
 
 
 def exists(directory: str | os.PathLike) -> bool:
+    """True when ``directory`` holds a checkpoint (its JSON index)."""
     return (Path(directory) / INDEX).is_file()
+
+
+def cache_dir(name: str) -> Path:
+    """Where a notebook caches the checkpoint called ``name``.
+
+    ``CHECKPOINT_DIR/<name>``, or ``CHECKPOINT_DIR/fast/<name>`` in FAST mode, so
+    a quick CI run never replaces the full-size checkpoint a lecture loads.
+    """
+    return CHECKPOINT_DIR / "fast" / name if fast_mode() else CHECKPOINT_DIR / name
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -59,6 +71,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; checkpoints are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -95,14 +108,17 @@ def save_checkpoint(directory: str | os.PathLike, models: dict[str, nn.Module],
         opt_tensors, optim_meta[name] = _optimizer_tensors(name, opt)
         tensors.update(opt_tensors)
     tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
     weights_name = f"weights-{step}.safetensors"
-    _atomic_write(directory / weights_name, lambda p: save_file(tensors, str(p)))
     index = {
         "format": FORMAT, "step": step, "weights": weights_name,
         "models": {name: model_config(m) for name, m in models.items()},
         "optimizers": optim_meta, "config": config or {}, "history": history or {}, "extra": extra or {},
     }
-    _atomic_write(directory / INDEX, lambda p: p.write_text(json.dumps(index, indent=1)))
+    text = json.dumps(index, indent=1)  # before any write: a config that is not JSON-able fails here
+    _atomic_write(directory / weights_name, lambda p: save_file(tensors, str(p)))
+    _atomic_write(directory / INDEX, lambda p: p.write_text(text))
     for old in directory.glob("weights-*.safetensors"):  # only after the new index points elsewhere
         if old.name != weights_name:
             old.unlink(missing_ok=True)
@@ -150,6 +166,38 @@ def _load_state(name: str, model: nn.Module, tensors: dict[str, torch.Tensor]) -
     model.load_state_dict(saved)
 
 
+def stored_config(directory: str | os.PathLike) -> dict | None:
+    """The training config saved in ``directory``'s checkpoint (JSON only, no weights), or None."""
+    directory = Path(directory)
+    return _read_index(directory)["config"] if exists(directory) else None
+
+
+def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+    """How ``wanted`` differs from ``stored``, one "key: stored → wanted" line per dotted key.
+
+    Both are compared as JSON (tuples equal lists); keys in ``ignore`` (dotted,
+    e.g. "gan.log_every") are skipped. An empty list means "same config".
+
+    Example:
+        >>> config_changes({"gan": {"lr": 1e-3, "k": 1}}, {"gan": {"lr": 2e-4, "k": 1}})
+        ['gan.lr: 0.001 → 0.0002']
+    """
+    old, new = _flatten(json.loads(json.dumps(stored))), _flatten(json.loads(json.dumps(wanted)))
+    missing = "(absent)"
+    return [f"{k}: {old.get(k, missing)} → {new.get(k, missing)}" for k in sorted(set(old) | set(new))
+            if k not in ignore and old.get(k, missing) != new.get(k, missing)]
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def load_checkpoint(directory: str | os.PathLike, device=None) -> Checkpoint:
     """Rebuild every model from the JSON alone and load its weights.
 
@@ -179,18 +227,32 @@ def restore(directory: str | os.PathLike, models: dict[str, nn.Module],
             raise CheckpointError(f"Checkpoint {directory} has no model {name!r} (it has {list(index['models'])}).")
         _load_state(name, model, tensors)
     for name, opt in (optimizers or {}).items():
-        meta = index["optimizers"].get(name)
-        if meta is None:
+        if name not in index["optimizers"]:
             raise CheckpointError(f"Checkpoint {directory} has no optimiser state for {name!r}.")
-        state: dict = {}
-        prefix = f"optim.{name}."
-        for key, value in tensors.items():
-            if key.startswith(prefix):
-                idx, slot = key[len(prefix):].split(".", 1)
-                state.setdefault(int(idx), {})[slot] = value
-        for key, value in meta["scalars"].items():
-            idx, slot = key.split(".", 1)
-            state.setdefault(int(idx), {})[slot] = value
-        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        _load_optimizer(name, opt, index["optimizers"][name], tensors)
     torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
     return Checkpoint(models, index["step"], index["history"], index["config"], directory, index["extra"])
+
+
+def _load_optimizer(name: str, opt: torch.optim.Optimizer, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """Reassemble an optimiser's state dict from its safetensors slots and JSON scalars."""
+    state: dict = {}
+    prefix = f"optim.{name}."
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            idx, slot = key[len(prefix):].split(".", 1)
+            state.setdefault(int(idx), {})[slot] = value
+    for key, value in meta["scalars"].items():
+        idx, slot = key.split(".", 1)
+        state.setdefault(int(idx), {})[slot] = value
+    if len(meta["param_groups"]) != len(opt.param_groups):
+        raise CheckpointError(f"Optimiser {name!r}: the checkpoint has {len(meta['param_groups'])} parameter "
+                              f"groups, this optimiser {len(opt.param_groups)}.")
+    groups = [{k: tuple(v) if isinstance(current.get(k), tuple) else v for k, v in saved.items()}
+              for saved, current in zip(meta["param_groups"], opt.param_groups)]  # JSON made tuples lists
+    try:
+        opt.load_state_dict({"state": state, "param_groups": groups})
+    except ValueError as err:  # torch names the size mismatch
+        raise CheckpointError(f"Checkpoint does not match optimiser {name!r}: {err}") from None

@@ -3,18 +3,27 @@
 Importing this package registers every model so checkpoints can rebuild it.
 """
 
+from .conditional import ACGANDiscriminator, ConditionalDiscriminator, ConditionalGenerator, ProjectionDiscriminator
 from .dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from .mlp import MLPDiscriminator, MLPGenerator
 from .patchgan import PatchGANDiscriminator
 from .registry import build, model_config, register
+from .resnet import ResnetGenerator
+from .segan import SegANCritic
 from .unet import UNet
 
 __all__ = [
+    "ACGANDiscriminator",
+    "ConditionalDiscriminator",
+    "ConditionalGenerator",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MLPDiscriminator",
     "MLPGenerator",
     "PatchGANDiscriminator",
+    "ProjectionDiscriminator",
+    "ResnetGenerator",
+    "SegANCritic",
     "UNet",
     "build",
     "init_dcgan_weights",

@@ -24,7 +24,7 @@ Callback = Callable[[int, History], None]
 
 
 class TrainingDiverged(FloatingPointError):
-    """Raised when a loss becomes NaN or infinite; the last checkpoint is left untouched."""
+    """Raised when a loss or a weight becomes NaN or infinite; the last checkpoint is left untouched."""
 
 
 def sample_batch(x: torch.Tensor, batch_size: int, *others: torch.Tensor):
@@ -32,6 +32,10 @@ def sample_batch(x: torch.Tensor, batch_size: int, *others: torch.Tensor):
 
     MedMNIST-sized data lives in memory on the device, so indexing a tensor is
     far cheaper than a multi-process DataLoader.
+
+    Example:
+        >>> x, y = torch.randn(100, 1, 28, 28), torch.arange(100)
+        >>> xb, yb = sample_batch(x, 8, y)   # (8, 1, 28, 28), (8,)
     """
     idx = torch.randint(0, x.shape[0], (batch_size,), device=x.device)
     return (x[idx], *(o[idx] for o in others)) if others else x[idx]
@@ -70,53 +74,67 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         models, optimizers: what a checkpoint saves, by name (e.g. {"G": G, "D": D}).
         config: JSON-able training config stored with the checkpoint.
         checkpoint_dir: where to write checkpoints (None: no checkpoints).
-        checkpoint_every: write one every this many steps, and at the end.
-        resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
-        log_every: steps averaged into one history entry (one host sync each).
-        callbacks: ``cb(step, history)`` every ``callback_every`` steps and at the end.
+        checkpoint_every: write one every this many steps (0: only at the end), and at the end.
+        resume: continue from ``checkpoint_dir`` if it holds a checkpoint (weights, optimiser
+            state, history and random-number state are restored, so the continued run
+            repeats an uninterrupted one exactly on the CPU).
+        log_every: steps averaged into one history entry (one host sync each); a checkpoint
+            also closes the current entry, so a resumed history equals an uninterrupted one.
+        callbacks: ``cb(step, history)`` every ``callback_every`` steps and once at the end.
         stop_event: set it (e.g. from a Stop button) to end training after the current step.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar with the latest losses.
         history: continue this history (e.g. a second ``fit`` call on the same models).
 
     Returns:
         The history. ``history["interrupted"]`` is set when Ctrl-C (Jupyter's
         "interrupt kernel") stopped the loop; models keep their weights and a
-        checkpoint of the last completed step is written.
+        checkpoint of the last step is written.
+
+    Raises:
+        TrainingDiverged: a logged loss, or a weight about to be saved, is NaN or infinite.
     """
     history = history if history is not None else {"step": []}
     history.pop("interrupted", None)
-    start = history["step"][-1] if history["step"] else 0  # a given history continues its count
+    history.setdefault("step", [])
+    start, saved = (history["step"][-1] if history["step"] else 0), 0  # a given history continues its count
     if resume and checkpoint_dir is not None and checkpoints.exists(checkpoint_dir):
         ckpt = checkpoints.restore(checkpoint_dir, models, optimizers)
-        start, history = ckpt.step, ckpt.history
+        start = saved = ckpt.step
+        history = ckpt.history
+        history.pop("interrupted", None)
+        history.setdefault("step", [])
     callbacks = list(callbacks)
-    save = _saver(checkpoint_dir, models, optimizers, config, history)
-    acc, step = _Accumulator(), start
+    save = _Saver(checkpoint_dir, models, optimizers, config, history, last_step=saved)
+    acc, step, called_at = _Accumulator(), start, start
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=True)
+
+    def flush(check: bool = True) -> None:
+        if acc.count:
+            _log(history, step, acc.means(), bar, last_saved=save.last_step, check=check)
+
     try:
-        while step < num_steps:
+        while step < num_steps and not (stop_event is not None and stop_event.is_set()):
             out = step_fn(step + 1)
             step += 1
             acc.add(out)
             bar.update(1)
-            if step % log_every == 0 or step == num_steps:
-                _log(history, step, acc.means(), bar, last_saved=save.last_step)
+            if step % log_every == 0:
+                flush()
             if checkpoint_every and step % checkpoint_every == 0:
+                flush()  # the losses are checked before the weights are written
                 save(step)
-            if callbacks and (step % callback_every == 0 or step == num_steps):
-                for cb in callbacks:
-                    cb(step, history)
-            if stop_event is not None and stop_event.is_set():
-                break
-        if acc.count:
-            _log(history, step, acc.means(), bar, last_saved=save.last_step)
+            if callbacks and step % callback_every == 0:
+                _call(callbacks, step, history)
+                called_at = step
+        flush()
         if step != save.last_step:
             save(step)
+        if callbacks and step != called_at:  # the final state, also after a Stop
+            _call(callbacks, step, history)
     except KeyboardInterrupt:
         history["interrupted"] = True
-        if acc.count:
-            _log(history, step, acc.means(), bar, last_saved=save.last_step, check=False)
-        save(step)
+        flush(check=False)
+        save(step)  # refuses NaN weights, so a good checkpoint is never replaced by a broken one
         where = f" and saved to {checkpoint_dir}" if checkpoint_dir else ""
         print(f"Interrupted at step {step}: the models keep their weights{where}; "
               "call again with resume=True to continue.")
@@ -125,30 +143,47 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
     return history
 
 
+def _call(callbacks: list[Callback], step: int, history: History) -> None:
+    for cb in callbacks:
+        cb(step, history)
+
+
 def _log(history: History, step: int, means: dict[str, float], bar, last_saved: int, check: bool = True) -> None:
     if check:
         bad = {k: v for k, v in means.items() if not math.isfinite(v)}
         if bad:
-            where = f"the last checkpoint (step {last_saved}) is intact" if last_saved else "no checkpoint was written"
             raise TrainingDiverged(
-                f"Training diverged at step {step}: {bad} is not finite; {where}. Try a smaller learning "
-                "rate, a different loss (non-saturating or WGAN-GP), or more discriminator regularisation.")
+                f"Training diverged at step {step}: {bad} is not finite; {_intact(last_saved)}. Try a smaller "
+                "learning rate, a different loss (non-saturating or WGAN-GP), or more discriminator regularisation.")
     history["step"].append(step)
     for k, v in means.items():
         history.setdefault(k, []).append(v)
     bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
 
 
-class _saver:
+def _intact(last_saved: int) -> str:
+    return f"the last checkpoint (step {last_saved}) is intact" if last_saved else "no checkpoint was written"
+
+
+class _Saver:
     """Writes checkpoints (a no-op without a directory) and remembers the last step saved."""
 
-    def __init__(self, directory, models, optimizers, config, history):
+    def __init__(self, directory, models, optimizers, config, history, last_step: int = 0):
         self.directory, self.models, self.optimizers = directory, models, optimizers
-        self.config, self.history, self.last_step = config, history, 0
+        self.config, self.history, self.last_step = config, history, last_step
 
     def __call__(self, step: int) -> None:
         if self.directory is None:
             return
+        self._check_finite(step)
         checkpoints.save_checkpoint(self.directory, self.models, self.optimizers, step=step,
                                     history=self.history, config=self.config)
         self.last_step = step
+
+    def _check_finite(self, step: int) -> None:
+        """Never overwrite a good checkpoint with NaN weights (one host sync per checkpoint)."""
+        for name, model in self.models.items():
+            params = [p.detach().flatten() for p in model.parameters()]
+            if params and not bool(torch.isfinite(torch.cat(params)).all()):
+                raise TrainingDiverged(f"Training diverged at step {step}: model {name!r} has NaN/inf weights; "
+                                       f"{_intact(self.last_step)}. Try a smaller learning rate.")

@@ -1,0 +1,272 @@
+"""``python -m gan_lab``: train, sample and pretrain from a terminal.
+
+Each subcommand is one ``add_<name>(subparsers)`` function that builds its
+parser and sets ``handler``; argparse only builds the config dataclass, the
+library does the work. Bad input ends with a one-line ``error:`` and exit
+code 2, never a traceback.
+
+Examples::
+
+    python -m gan_lab train dcgan --data pneumoniamnist --steps 3000 --out runs/dcgan
+    python -m gan_lab sample runs/dcgan --n 64 --out grid.png
+    python -m gan_lab sample runs/dcgan --n 1000 --out samples.npz
+    python -m gan_lab pretrain --only 02_dcgan
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import viz
+from .checkpoints import CheckpointError
+from .data.errors import DataError
+from .train.gan import GAN_LOSSES, GANConfig, GANRun, load_gan, train_gan
+from .train.loop import TrainingDiverged
+
+SIZES = (28, 64, 128, 224)  # the MedMNIST sizes; DCGAN and phantoms support all of them
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 failed check, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except (UsageError, DataError, CheckpointError) as err:
+        _error(args.command, err)
+        return 2
+    except TrainingDiverged as err:  # not bad input, but nothing a traceback would explain better
+        _error(args.command, err)
+        return 1
+
+
+def _error(command: str, err: Exception) -> None:
+    message = " ".join(str(err).split())  # one line, even for the data layer's multi-line advice
+    print(f"gan_lab {command}: error: {message}", file=sys.stderr)
+
+
+def _device(requested: str | None, seed: int, verbose: bool = False):
+    from .device import setup
+
+    try:
+        return setup(seed=seed, device=requested, verbose=verbose)
+    except RuntimeError as err:  # e.g. --device cuda on a machine without CUDA
+        raise UsageError(f"--device {requested}: {err}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gan_lab", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="Run `python -m gan_lab COMMAND --help` for each command's options.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (add_train, add_sample, add_pretrain, add_doctor):
+        add(sub)
+    return parser
+
+
+def _subparser(sub, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=f"{summary}\n\n{description}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+# ----------------------------------------------------------------------------------------------------- train
+def add_train(sub) -> None:
+    defaults = GANConfig()
+    p = _subparser(sub, "train", "Train an unconditional GAN and write its run folder.", """\
+The run folder (--out) receives the checkpoint (checkpoint.json + weights-*.safetensors),
+samples.png (64 samples from a fixed z), losses.png (loss and D-output curves) and
+metrics.json (final losses, steps, seconds, images per second).
+
+example:
+  python -m gan_lab train dcgan --data pneumoniamnist --steps 3000 --out runs/dcgan
+  python -m gan_lab train mlp --data phantoms --steps 500 --out runs/mlp --device cpu""")
+    p.add_argument("arch", choices=("dcgan", "mlp"), help="dcgan: convolutional (Radford et al. 2016); "
+                   "mlp: fully connected (Goodfellow et al. 2014)")
+    p.add_argument("--data", default="pneumoniamnist",
+                   help="dataset: a 2-D MedMNIST flag (pneumoniamnist, breastmnist, ...), phantoms or nuclei "
+                        "(default: %(default)s)")
+    p.add_argument("--out", required=True, type=Path, help="run folder to write (created if missing)")
+    p.add_argument("--steps", type=int, default=defaults.num_steps, help="generator updates (default: %(default)s)")
+    p.add_argument("--size", type=int, choices=SIZES, default=28, help="image side in pixels (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per step "
+                   "(default: %(default)s)")
+    p.add_argument("--lr", type=float, default=defaults.lr_G, help="Adam learning rate of G and D "
+                   "(default: %(default)s)")
+    p.add_argument("--width", type=int, default=defaults.width, help="network width: DCGAN channels, MLP hidden "
+                   "units / 8 (default: %(default)s)")
+    p.add_argument("--z-dim", type=int, default=defaults.z_dim, help="latent size (default: %(default)s)")
+    p.add_argument("--loss", choices=GAN_LOSSES, default=defaults.loss, help="adversarial loss (default: %(default)s)")
+    p.add_argument("--k", type=int, default=defaults.k, help="D updates per G update (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="seed for weights and sampling "
+                   "(default: %(default)s)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or mps (default: the best available)")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out up to --steps")
+    p.add_argument("--download", action="store_true", help="download a missing MedMNIST file")
+    p.add_argument("--fallback", action="store_true", help="use procedural phantoms if the real data is missing "
+                   "(default: stop with an error saying where to put the file)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run_train)
+
+
+def config_from_args(args: argparse.Namespace) -> GANConfig:
+    """The GANConfig the ``train`` flags describe (flags left out keep GANConfig's defaults)."""
+    try:
+        return GANConfig(arch=args.arch, loss=args.loss, z_dim=args.z_dim, width=args.width,
+                         batch_size=args.batch_size, num_steps=args.steps, k=args.k, lr_G=args.lr, lr_D=args.lr,
+                         seed=args.seed)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from . import data as datasets
+
+    config = config_from_args(args)
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a file; give a folder for the run.")
+    if args.resume and not (args.out / "checkpoint.json").is_file():
+        raise UsageError(f"--resume: {args.out} holds no checkpoint; train without --resume first.")
+    device = _device(args.device, config.seed, verbose=not args.quiet)
+    data = datasets.load(args.data, split="train", size=args.size, download=args.download, fallback=args.fallback)
+    start = time.perf_counter()
+    run = train_gan(data, config, device=device, checkpoint_dir=args.out, resume=args.resume,
+                    progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    write_run_outputs(run, args.out, seconds, data.source)
+    print(f"Wrote {args.out}/: checkpoint, samples.png, losses.png, metrics.json")
+    return 0
+
+
+def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str) -> dict:
+    """samples.png, losses.png and metrics.json for a finished run; returns the metrics."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # a terminal has no display
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples.png").write_bytes(viz.png_bytes(viz.image_grid(run.sample(64, seed=0)), scale=3))
+    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3))
+    viz.plot_history(run.history, ["loss_D", "loss_G"], ax=ax_loss, title="losses")
+    viz.plot_history(run.history, ["D(x)", "D(G(z))"], ax=ax_d, title="discriminator outputs")
+    viz.save_figure(fig, out / "losses.png")
+    metrics = train_metrics(run, seconds, data_source)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def train_metrics(run: GANRun, seconds: float, data_source: str) -> dict:
+    """What training itself measures: last logged values, steps, time and throughput.
+
+    Sample-quality metrics (FID, KID, ...) come from ``gan_lab.metrics``; they are
+    added to this dict by the evaluation step, not computed here.
+    """
+    history, config = run.history, run.config
+    steps_run = history["step"][-1] if history["step"] else 0
+    final = {k: v[-1] for k, v in history.items() if k not in ("step", "interrupted") and v}
+    images = steps_run * config.batch_size * (config.k + 1)  # k real batches for D, one fake batch for G
+    return {"final": final, "steps": steps_run, "seconds": round(seconds, 2),
+            "images_per_second": round(images / seconds, 1) if seconds > 0 else None,
+            "data": run.data_name, "data_source": data_source, "config": dataclasses.asdict(config),
+            "interrupted": bool(history.get("interrupted"))}
+
+
+# ---------------------------------------------------------------------------------------------------- sample
+def add_sample(sub) -> None:
+    p = _subparser(sub, "sample", "Draw samples from a trained run folder.", """\
+--out decides the format: .png writes one image grid; .npz writes uint8 images under the
+key "images" in MedMNIST's layout, (N, H, W) for grey or (N, H, W, C) for colour.
+
+example:
+  python -m gan_lab sample runs/dcgan --n 64 --out grid.png
+  python -m gan_lab sample runs/dcgan --n 2000 --out samples.npz""")
+    p.add_argument("run", type=Path, help="run folder written by `train` (holds checkpoint.json)")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("samples.png"), help=".png grid or .npz array "
+                   "(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of z (default: %(default)s)")
+    p.add_argument("--scale", type=int, default=3, help="PNG enlargement factor (default: %(default)s)")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    p.set_defaults(handler=run_sample)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    suffix = args.out.suffix.lower()
+    if suffix not in (".png", ".npz"):
+        raise UsageError(f"--out must end in .png (a grid) or .npz (an array), not {args.out.name!r}.")
+    if args.n < 1:
+        raise UsageError(f"--n must be at least 1, not {args.n}.")
+    if not args.run.is_dir():
+        raise UsageError(f"run folder {args.run} does not exist; train one with `python -m gan_lab train`.")
+    run = load_gan(args.run, device=_device(args.device, args.seed))
+    images = run.sample(args.n, seed=args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".png":
+        args.out.write_bytes(viz.png_bytes(viz.image_grid(images), scale=args.scale))
+    else:
+        np.savez_compressed(args.out, images=viz.to_uint8(images))
+    print(f"Wrote {args.n} samples to {args.out}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------------- pretrain
+def add_pretrain(sub) -> None:
+    p = _subparser(sub, "pretrain", "Train every checkpoint the notebooks load (skips up-to-date ones).", """\
+Run it once before class: the notebooks then load their networks in seconds. Each entry
+trains exactly what its notebook would (same data, same config) into
+data/checkpoints/<name> (data/checkpoints/fast/<name> with --fast).
+
+example:
+  python -m gan_lab pretrain --list
+  python -m gan_lab pretrain --only 02_dcgan""")
+    p.add_argument("--fast", action="store_true", help="FAST-mode sizes (what CI runs), into a separate cache")
+    p.add_argument("--only", action="append", metavar="NAME", help="only this checkpoint (repeatable)")
+    p.add_argument("--list", action="store_true", help="list the checkpoint names and stop")
+    p.set_defaults(handler=run_pretrain)
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    import os
+
+    if args.fast:
+        os.environ["GAN_LAB_FAST"] = "1"  # read when each entry builds its config
+    from . import pretrained
+
+    if args.list:
+        for name, entry in pretrained.PRETRAINED.items():
+            print(f"{name:<24} {entry.description}")
+        return 0
+    unknown = sorted(set(args.only or ()) - set(pretrained.PRETRAINED))
+    if unknown:
+        raise UsageError(f"unknown checkpoint {', '.join(unknown)}; choose from {', '.join(pretrained.PRETRAINED)}.")
+    for name in args.only or pretrained.PRETRAINED:
+        print(f"== {name}: {pretrained.PRETRAINED[name].description}")
+        pretrained.PRETRAINED[name].train()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- doctor
+def add_doctor(sub) -> None:
+    p = _subparser(sub, "doctor", "Check the installation, device, data and widgets; say what to fix.",
+                   "Exit code 1 when something a lab needs is broken.")
+    p.set_defaults(handler=lambda args: 0 if _doctor() else 1)
+
+
+def _doctor() -> bool:
+    from .doctor import run_doctor
+
+    return run_doctor()

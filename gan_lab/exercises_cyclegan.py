@@ -1,0 +1,63 @@
+"""Checks for the CycleGAN notebook's exercises (04): each runs your answer and prints ✓ or ✗ with a hint.
+
+Built on :mod:`gan_lab.exercises`: every check returns a ``Feedback`` (truthy
+when right) and never raises, so the notebook keeps running either way.
+
+Example:
+    >>> def my_cycle_loss(real_X, rec_X, real_Y, rec_Y):
+    ...     return (rec_X - real_X).abs().mean() + (rec_Y - real_Y).abs().mean()
+    >>> check_cycle_loss(my_cycle_loss)  # doctest: +SKIP
+    ✓ cycle loss: correct.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .exercises import Feedback, check_function, check_value
+from .metrics.lesion import lesion_contrast_per_image
+from .train.cyclegan import cycle_loss, linear_decay
+
+
+def _images(seed: int, shape=(2, 1, 8, 8)) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.rand(shape, generator=gen) * 2 - 1 for _ in range(4)]
+
+
+def check_cycle_loss(fn) -> Feedback:
+    """``fn(real_X, rec_X, real_Y, rec_Y)`` must return E‖F(G(x)) − x‖₁ + E‖G(F(y)) − y‖₁ (pixel means)."""
+    cases = [(tuple(args), cycle_loss(*args)) for args in (_images(0), _images(1), _images(2, (3, 3, 4, 4)))]
+    return check_function("cycle loss", fn, cases,
+                          hint="mean ABSOLUTE difference (L1, not squared) between each image and its "
+                               "reconstruction, one term per direction, added.")
+
+
+def check_linear_decay(fn) -> Feedback:
+    """``fn(step, num_steps, decay_start)`` must return the learning-rate factor of Zhu et al.'s schedule."""
+    cases = [((step, n, start), linear_decay(n, start)(step))
+             for n, start in ((10, 0.5), (100, 0.5), (8, 0.0)) for step in (0, n // 4, n // 2, 3 * n // 4, n)]
+    return check_function("linear decay", fn, cases,
+                          hint="1 until step = decay_start·num_steps, then a straight line that reaches 0 "
+                               "exactly at step = num_steps.")
+
+
+def check_lesion_contrast(fn) -> Feedback:
+    """``fn(image, mask)`` for one (1, H, W) image: mean inside the mask − mean in the 2-pixel ring around it."""
+    cases = []
+    for seed in range(3):
+        gen = torch.Generator().manual_seed(seed)
+        image = torch.rand(1, 1, 16, 16, generator=gen) * 2 - 1
+        mask = torch.zeros(1, 1, 16, 16)
+        r, c = torch.randint(3, 9, (2,), generator=gen).tolist()
+        mask[..., r:r + 4, c:c + 3] = 1
+        cases.append(((image[0], mask[0]), lesion_contrast_per_image(image, mask)[0].item()))
+    return check_function("lesion contrast", fn, cases,
+                          hint="grow the mask by 2 pixels (F.max_pool2d(mask, 5, stride=1, padding=2)); the ring "
+                               "is grown − mask; return mean(image[mask == 1]) − mean(image[ring == 1]).")
+
+
+def check_hallucination_answer(answer: str) -> Feedback:
+    """Which direction hides lesions when MR trains with 50% lesions and CT with none? "G" or "F"."""
+    answer = answer.strip().upper() if isinstance(answer, str) else answer
+    return check_value("which generator hides lesions", answer, "G",
+                       hint="D_Y has only ever seen lesion-free CT, and G's outputs are judged by D_Y.")

@@ -1,0 +1,61 @@
+"""Checks for the vanilla GAN notebook's exercises (02): each runs your answer and prints ✓ or ✗ with a hint.
+
+Built on :mod:`gan_lab.exercises`: every check returns a ``Feedback`` (truthy
+when right) and never raises, so the notebook keeps running either way.
+
+Example:
+    >>> check_equilibrium_loss(2 * math.log(2))  # doctest: +SKIP
+    ✓ loss_D at the equilibrium: correct.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .exercises import Feedback, check_function, check_value
+from .losses import discriminator_loss
+from .widgets.latent import slerp
+
+
+def check_discriminator_loss(fn) -> Feedback:
+    """``fn(real_logits, fake_logits)`` must return L_D = −E[log D(x)] − E[log(1 − D(G(z)))] with D = σ(logit)."""
+    gen = torch.Generator().manual_seed(0)
+    cases = [((torch.zeros(3), torch.zeros(3)), 2 * math.log(2))]
+    for n in (4, 32):
+        real, fake = torch.randn(n, generator=gen) * 3, torch.randn(n, generator=gen) * 3
+        cases.append(((real, fake), discriminator_loss(real, fake).item()))
+    sure = torch.tensor([40.0])  # D is certain the fake is real: 1 − σ(40) rounds to 0 in float32
+    cases.append(((sure, sure), discriminator_loss(sure, sure).item()))
+    return check_function("discriminator loss", fn, cases,
+                          hint="D(x) = sigmoid(logit). −log σ(a) = softplus(−a) and −log(1 − σ(a)) = softplus(a); "
+                               "written with softplus the loss stays finite when D is very sure (the last case).")
+
+
+def check_equilibrium_loss(answer) -> Feedback:
+    """The discriminator loss when p_g = p_data and D is optimal (D = ½ everywhere)."""
+    return check_value("loss_D at the equilibrium", answer, 2 * math.log(2), rtol=1e-3,
+                       hint="put D(x) = D(G(z)) = ½ into L_D = −E[log D(x)] − E[log(1 − D(G(z)))].")
+
+
+def check_conv_transpose_size(fn) -> Feedback:
+    """``fn(size_in, kernel, stride, padding)``: the output side of ``nn.ConvTranspose2d`` (DCGAN's up-sampler)."""
+    settings = [(1, 7, 1, 0), (7, 4, 2, 1), (14, 4, 2, 1), (4, 4, 2, 1), (5, 3, 2, 0), (8, 5, 3, 2)]
+    cases = []
+    for size, kernel, stride, padding in settings:
+        layer = nn.ConvTranspose2d(1, 1, kernel, stride, padding)
+        cases.append(((size, kernel, stride, padding), layer(torch.zeros(1, 1, size, size)).shape[-1]))
+    return check_function("transposed convolution size", fn, cases,
+                          hint="a transposed convolution undoes a convolution's size arithmetic: "
+                               "out = (in − 1)·stride − 2·padding + kernel.")
+
+
+def check_slerp(fn) -> Feedback:
+    """``fn(z_a, z_b, t)`` for (1, d) codes must return the spherical interpolation."""
+    gen = torch.Generator().manual_seed(1)
+    a, b = torch.randn(1, 16, generator=gen), torch.randn(1, 16, generator=gen)
+    cases = [((a, b, t), slerp(a, b, t)) for t in (0.0, 0.3, 0.5, 1.0)]
+    return check_function("slerp", fn, cases, atol=1e-5,
+                          hint="θ = arccos(⟨a, b⟩ / (‖a‖‖b‖)); return (sin((1−t)θ)·a + sin(tθ)·b) / sin θ.")

@@ -1,0 +1,64 @@
+"""Evaluation: fidelity and diversity of generated images on domain features, and task metrics.
+
+* :mod:`.features` — the domain feature network φ (a small CNN trained on the real labels).
+* :mod:`.fidelity` — FID and KID (torchmetrics, with φ as the feature extractor).
+* :mod:`.prdc` — precision, recall, density and coverage on φ.
+* :mod:`.memorisation` — are fakes copies of training images?
+* :mod:`.tstr` — train on synthetic, test on real; GAN data augmentation.
+* :mod:`.report` — all of it for a run folder (``python -m gan_lab evaluate``).
+* :mod:`.image` — PSNR, SSIM, MAE, sharpness, Dice and IoU for image-to-image and segmentation models.
+"""
+
+from .features import ClassifierConfig, DomainClassifier, FeatureNet, feature_net, train_feature_net
+from .fidelity import fid, fid_kid, kid
+from .image import (
+    dice,
+    dice_per_image,
+    iou,
+    iou_per_image,
+    mae,
+    mae_per_image,
+    psnr,
+    psnr_per_image,
+    sharpness,
+    sharpness_per_image,
+    ssim,
+    ssim_per_image,
+)
+from .memorisation import MemorisationReport, memorisation, plot_memorisation
+from .prdc import prdc, prdc_images
+from .report import evaluate_run, fid_kid_for_run
+from .tstr import AugmentationConfig, augmentation_experiment, stratified_subset
+
+__all__ = [
+    "AugmentationConfig",
+    "ClassifierConfig",
+    "DomainClassifier",
+    "FeatureNet",
+    "MemorisationReport",
+    "augmentation_experiment",
+    "dice",
+    "dice_per_image",
+    "evaluate_run",
+    "feature_net",
+    "fid",
+    "fid_kid",
+    "fid_kid_for_run",
+    "iou",
+    "iou_per_image",
+    "kid",
+    "mae",
+    "mae_per_image",
+    "memorisation",
+    "plot_memorisation",
+    "prdc",
+    "prdc_images",
+    "psnr",
+    "psnr_per_image",
+    "sharpness",
+    "sharpness_per_image",
+    "ssim",
+    "ssim_per_image",
+    "stratified_subset",
+    "train_feature_net",
+]

@@ -1,0 +1,339 @@
+"""Class-conditional GANs: cGAN (Mirza & Osindero 2014), projection D and ACGAN (Odena et al. 2017).
+
+The conditional objective gives D and G the label y of every image:
+
+    min_G max_D  E_{x,y}[log D(x|y)] + E_{z,y}[log(1 − D(G(z|y)|y))]
+
+ACGAN instead keeps D's input unconditional and adds a classification
+task for D (and G): with L_S the usual source loss and
+L_C = E[−log p(y | x)] on real and fake images,
+
+    D minimises L_S + λ_cls L_C,    G minimises L_S^G + λ_cls L_C(fake).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import checkpoints
+from ..data.base import ImageData
+from ..device import get_device
+from ..losses import adversarial_losses
+from ..models.conditional import (
+    ACGANDiscriminator,
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    ProjectionDiscriminator,
+)
+from ..models.dcgan import init_dcgan_weights
+from .gan import LOOP_ONLY_FIELDS, make_optimizers  # Adam(lr_G / lr_D, (beta1, beta2)) for G and D
+from .loop import History, fit, sample_batch
+
+#: variant → discriminator class: how the label enters D.
+DISCRIMINATORS = {"concat": ConditionalDiscriminator, "projection": ProjectionDiscriminator,
+                  "acgan": ACGANDiscriminator}
+
+
+@dataclass
+class CGANConfig:
+    """Everything that defines a class-conditional GAN run.
+
+    Attributes:
+        variant: "concat" (y as an input plane of D), "projection" (Miyato & Koyama 2018)
+            or "acgan" (D predicts y; Odena et al. 2017). G is the same in all three.
+        loss: adversarial loss name (see ``gan_lab.losses``).
+        z_dim: latent size.
+        embed_dim: size of G's label embedding.
+        width: G and D width (channels of the outer DCGAN layers).
+        batch_size: images per step.
+        num_steps: generator updates (one D update each).
+        lambda_cls: weight λ_cls of ACGAN's classification loss (ignored otherwise).
+        lr_G, lr_D, beta1, beta2: Adam settings (DCGAN paper: 2e-4, β1 = 0.5).
+        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
+        seed: seed for weights and sampling.
+    """
+
+    variant: str = "projection"
+    loss: str = "nonsaturating"
+    z_dim: int = 64
+    embed_dim: int = 16
+    width: int = 32
+    batch_size: int = 64
+    num_steps: int = 2000
+    lambda_cls: float = 1.0
+    lr_G: float = 2e-4
+    lr_D: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    log_every: int = 10
+    checkpoint_every: int = 500
+    callback_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.variant not in DISCRIMINATORS:
+            raise ValueError(f"variant must be one of {sorted(DISCRIMINATORS)}, not {self.variant!r}.")
+        adversarial_losses(self.loss)  # fails early, with the list of valid names
+        if self.num_steps < 0 or self.batch_size < 1 or self.lambda_cls < 0:
+            raise ValueError("batch_size must be ≥ 1, num_steps ≥ 0 and lambda_cls ≥ 0.")
+
+
+def build_cgan(config: CGANConfig, num_classes: int, channels: int = 1, size: int = 28) -> tuple[nn.Module, nn.Module]:
+    """A fresh (G, D) pair for ``num_classes`` classes of images (channels, size, size)."""
+    torch.manual_seed(config.seed)
+    G = ConditionalGenerator(num_classes, config.z_dim, config.embed_dim, channels, size, config.width)
+    D = DISCRIMINATORS[config.variant](num_classes, channels, size, config.width)
+    G.apply(init_dcgan_weights)
+    D.apply(init_dcgan_weights)
+    return G, D
+
+
+@contextmanager
+def frozen(D: nn.Module):
+    """D is fixed during G's update: the gradient flows through D into G, D's weights get none (and cost none)."""
+    params = [p for p in D.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield D
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, y: torch.Tensor,
+           loss_D_fn) -> dict[str, torch.Tensor]:
+    """One D update: ascend E[log D(x|y)] + E[log(1 − D(G(z|y)|y))].
+
+    Args:
+        real: images (B, C, H, W); y: their labels (B,), also used for the fakes
+            so D compares real and fake images of the same classes.
+    """
+    z = torch.randn(real.shape[0], G.z_dim, device=real.device)  # z ~ p_z
+    with torch.no_grad():
+        fake = G(z, y)  # G is fixed during D's update
+    real_logits, fake_logits = D(real, y), D(fake, y)
+    loss_D = loss_D_fn(real_logits, fake_logits)
+    opt_D.zero_grad(set_to_none=True)
+    loss_D.backward()
+    opt_D.step()
+    return {"loss_D": loss_D.detach(),
+            "D(x|y)": torch.sigmoid(real_logits.detach()).mean(),
+            "D(G(z|y)|y)": torch.sigmoid(fake_logits.detach()).mean()}
+
+
+def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, y: torch.Tensor,
+           loss_G_fn) -> dict[str, torch.Tensor]:
+    """One G update on fresh noise for the labels y (B,): descend L_G(D(G(z|y)|y))."""
+    z = torch.randn(y.shape[0], G.z_dim, device=y.device)
+    with frozen(D):
+        loss_G = loss_G_fn(D(G(z, y), y))
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+    opt_G.step()
+    return {"loss_G": loss_G.detach()}
+
+
+def acgan_d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, y: torch.Tensor,
+                 loss_D_fn, lambda_cls: float) -> dict[str, torch.Tensor]:
+    """One ACGAN D update: descend L_S + λ_cls · (CE(C(x), y) + CE(C(G(z|y)), y)).
+
+    D learns the class of real AND fake images (as in Odena et al.), so its
+    classifier also tells G what each class should look like.
+    """
+    z = torch.randn(real.shape[0], G.z_dim, device=real.device)
+    with torch.no_grad():
+        fake = G(z, y)
+    (real_logits, real_cls), (fake_logits, fake_cls) = D(real), D(fake)  # (B,), (B, K)
+    loss_S = loss_D_fn(real_logits, fake_logits)
+    loss_C = F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y)
+    loss_D = loss_S + lambda_cls * loss_C
+    opt_D.zero_grad(set_to_none=True)
+    loss_D.backward()
+    opt_D.step()
+    return {"loss_D": loss_D.detach(), "loss_C": loss_C.detach(),
+            "D(x)": torch.sigmoid(real_logits.detach()).mean(),
+            "D(G(z))": torch.sigmoid(fake_logits.detach()).mean(),
+            "acc_real": (real_cls.detach().argmax(1) == y).float().mean()}
+
+
+def acgan_g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, y: torch.Tensor, loss_G_fn,
+                 lambda_cls: float) -> dict[str, torch.Tensor]:
+    """One ACGAN G update: descend L_G(D(G(z|y))) + λ_cls · CE(C(G(z|y)), y)."""
+    z = torch.randn(y.shape[0], G.z_dim, device=y.device)
+    with frozen(D):
+        fake_logits, fake_cls = D(G(z, y))
+        loss_G = loss_G_fn(fake_logits) + lambda_cls * F.cross_entropy(fake_cls, y)
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+    opt_G.step()
+    return {"loss_G": loss_G.detach(), "acc_fake": (fake_cls.detach().argmax(1) == y).float().mean()}
+
+
+def as_labels(y, n: int, class_names: Sequence[str]) -> torch.Tensor:
+    """Turn a class index, a class name or n labels into a long tensor (n,), checking the range."""
+    if isinstance(y, str):
+        if y not in class_names:
+            raise ValueError(f"Unknown class {y!r}; the classes are {list(class_names)}.")
+        y = list(class_names).index(y)
+    labels = torch.as_tensor(y).long().flatten().cpu()
+    if labels.numel() == 1:
+        labels = labels.expand(n)
+    if labels.shape != (n,):
+        raise ValueError(f"Give one class for all {n} images or {n} labels; got {labels.numel()} labels.")
+    if n and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise ValueError(f"Labels must lie in 0..{len(class_names) - 1} ({list(class_names)}); "
+                         f"got {labels.min().item()}..{labels.max().item()}.")
+    return labels
+
+
+@dataclass
+class CGANRun:
+    """A trained class-conditional GAN: networks, history, config and the class names."""
+
+    G: nn.Module
+    D: nn.Module
+    history: History
+    config: CGANConfig
+    class_names: list[str] = field(default_factory=list)
+    data_name: str = ""
+    checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_cgan call continues Adam
+
+    @torch.inference_mode()
+    def sample(self, n: int, y, seed: int | None = 0) -> torch.Tensor:
+        """``n`` images (n, C, H, W) in [-1, 1] of class(es) ``y``, on the CPU.
+
+        Args:
+            n: number of images.
+            y: one class for all (index or name, e.g. 1 or "pneumonia") or n labels.
+            seed: seed of z (None: the global RNG). The same seed gives the same z
+                whatever ``y`` is, so ``sample(8, 0)`` and ``sample(8, 1)`` show the
+                same latent codes under two classes.
+
+        Example:
+            >>> fakes = run.sample(100, "tumour")  # doctest: +SKIP
+        """
+        labels = as_labels(y, n, self.class_names)
+        device = next(self.G.parameters()).device
+        gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
+        z = torch.randn(n, self.G.z_dim, generator=gen)
+        was_training = self.G.training
+        self.G.eval()
+        x = self.G(z.to(device), labels.to(device))
+        self.G.train(was_training)
+        return x.cpu()
+
+
+def _check_data(data: ImageData) -> None:
+    if not isinstance(data, ImageData):
+        raise TypeError(f"train_cgan needs labelled images as an ImageData, got {type(data).__name__}; "
+                        "e.g. gan_lab.data.load('pneumoniamnist') or gan_lab.data.phantom_classes(3000).")
+    if data.images.dim() != 4 or data.num_classes < 2:
+        raise ValueError(f"Expected images (N, C, H, W) with ≥ 2 classes; got {tuple(data.images.shape)} and "
+                         f"classes {data.class_names}.")
+    as_labels(data.labels, len(data), data.class_names)  # range check, once
+
+
+def train_cgan(data: ImageData, config: CGANConfig | None = None, *, device=None,
+               checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(),
+               stop_event=None, progress: bool = True, run: CGANRun | None = None) -> CGANRun:
+    """Train a class-conditional GAN on labelled images in [-1, 1] and return the run.
+
+    Args:
+        data: an ``ImageData`` with labels (N,) and class names.
+        config: a ``CGANConfig``; defaults to ``CGANConfig()`` (projection D).
+        device: None for the device ``gan_lab.setup()`` chose.
+        checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        run: continue training this run's networks.
+
+    Example:
+        >>> run = train_cgan(gan_lab.data.phantom_classes(3000), CGANConfig(num_steps=1000))  # doctest: +SKIP
+        >>> tumours = run.sample(16, "tumour")
+    """
+    config = config or CGANConfig()
+    _check_data(data)
+    device = get_device(device)
+    x, labels = data.images.to(device), data.labels.to(device)
+    if run is None:
+        G, D = build_cgan(config, data.num_classes, x.shape[1], x.shape[-1])
+        run = CGANRun(G.to(device), D.to(device), {"step": []}, config, list(data.class_names), data.name,
+                      Path(checkpoint_dir) if checkpoint_dir else None)
+    G, D = run.G.train(), run.D.train()
+    run.optimizers = optimizers = run.optimizers or make_optimizers(G, D, config)
+    loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
+    torch.manual_seed(config.seed)
+    acgan = config.variant == "acgan"
+
+    def step_fn(step: int) -> dict:
+        real, y = sample_batch(x, config.batch_size, labels)
+        y_G = sample_batch(labels, config.batch_size)  # G's classes follow the data's class frequencies
+        if acgan:
+            out = acgan_d_step(G, D, optimizers["D"], real, y, loss_D_fn, config.lambda_cls)
+            out.update(acgan_g_step(G, D, optimizers["G"], y_G, loss_G_fn, config.lambda_cls))
+        else:
+            out = d_step(G, D, optimizers["D"], real, y, loss_D_fn)
+            out.update(g_step(G, D, optimizers["G"], y_G, loss_G_fn))
+        return out
+
+    run.history = fit(step_fn, config.num_steps, models={"G": G, "D": D}, optimizers=optimizers,
+                      config=checkpoint_meta(config, data), checkpoint_dir=checkpoint_dir,
+                      checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
+                      callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
+                      progress=progress, desc=f"cGAN ({config.variant})",
+                      history=run.history if run.history.get("step") else None)
+    G.eval()
+    D.eval()
+    return run
+
+
+def checkpoint_meta(config: CGANConfig, data: ImageData) -> dict:
+    """The JSON stored with a checkpoint: enough to rebuild the run and to tell whether it is stale."""
+    return {"cgan": dataclasses.asdict(config), "data": data.name, "num_images": len(data),
+            "class_names": list(data.class_names), "channels": data.channels, "size": data.size}
+
+
+def load_cgan(directory: str | Path, device=None) -> CGANRun:
+    """The CGANRun saved in ``directory`` by :func:`train_cgan` (nothing is unpickled)."""
+    ckpt = checkpoints.load_checkpoint(directory, device)
+    if "cgan" not in ckpt.config or not {"G", "D"} <= set(ckpt.models):
+        raise checkpoints.CheckpointError(f"{directory} is not a conditional GAN checkpoint (it holds "
+                                          f"{sorted(ckpt.models)} and config keys {sorted(ckpt.config)}).")
+    meta = ckpt.config
+    return CGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, CGANConfig(**meta["cgan"]),
+                   meta["class_names"], meta["data"], Path(directory))
+
+
+def load_or_train_cgan(directory: str | Path, data: ImageData, config: CGANConfig, *, device=None,
+                       callbacks=(), progress: bool = True, retrain: bool = False) -> CGANRun:
+    """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
+
+    The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
+    → load; same but unfinished → resume; different or absent → train from scratch there.
+
+    Example:
+        >>> run = load_or_train_cgan(cache_dir("03_cgan"), data, CGANConfig())  # doctest: +SKIP
+    """
+    stored = None if retrain else checkpoints.stored_config(directory)
+    changes = None if stored is None else checkpoints.config_changes(
+        stored, checkpoint_meta(config, data), ignore=tuple(f"cgan.{k}" for k in LOOP_ONLY_FIELDS))
+    if changes == []:
+        run = load_cgan(directory, device)
+        if run.history.get("step") and run.history["step"][-1] >= config.num_steps:
+            print(f"Loaded the cached checkpoint {directory} (step {run.history['step'][-1]}); no training needed.")
+            run.config = config
+            return run
+        print(f"Resuming the unfinished checkpoint {directory}.")
+    elif changes:
+        print(f"Training again: the checkpoint in {directory} was made with a different setting "
+              f"({'; '.join(changes[:4])}).")
+    return train_cgan(data, config, device=device, checkpoint_dir=directory, resume=changes == [],
+                      callbacks=callbacks, progress=progress)

@@ -1,0 +1,309 @@
+"""CycleGAN (Zhu et al. 2017): unpaired image-to-image translation as two step functions and a trainer.
+
+Two generators map between domains X and Y, two discriminators judge each
+domain, and the full objective is
+
+    L(G, F, D_X, D_Y) = L_GAN(G, D_Y, X, Y) + L_GAN(F, D_X, Y, X) + λ_cyc L_cyc(G, F) + λ_id L_id(G, F)
+
+with least-squares adversarial losses (Mao et al. 2017), the cycle loss
+L_cyc = E_x‖F(G(x)) − x‖₁ + E_y‖G(F(y)) − y‖₁ and the identity loss
+L_id = E_y‖G(y) − y‖₁ + E_x‖F(x) − x‖₁. The discriminators see fakes drawn
+from a history of 50 (Shrivastava et al. 2017), and both learning rates fall
+linearly to 0 over the second part of training, as in the paper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import checkpoints
+from ..data.base import ImageData
+from ..device import get_device
+from ..losses import least_squares_d_loss, least_squares_g_loss
+from ..models.dcgan import init_dcgan_weights
+from ..models.patchgan import PatchGANDiscriminator
+from ..models.resnet import ResnetGenerator
+from .conditional import frozen
+from .gan import LOOP_ONLY_FIELDS
+from .image_pool import ImagePool
+from .loop import History, fit, sample_batch
+
+
+@dataclass
+class CycleGANConfig:
+    """Everything that defines a CycleGAN run (notebooks override by keyword).
+
+    Attributes:
+        width: channels of the generators' stem and the discriminators' first layer (ngf = ndf).
+        n_blocks: residual blocks per generator; None: 3 at 28 px, 6 at 64 px.
+        lambda_cycle: weight λ_cyc of the cycle loss. The adversarial terms here carry Mao et al.'s ½,
+            which Zhu et al. drop, so λ_cyc = 5 weighs the terms as the paper's λ = 10 does.
+        lambda_id: weight λ_id of the identity loss (paper's code: 0.5·λ_cyc); 0 turns it off,
+            which domains with different channel counts require.
+        pool_size: fakes kept in each discriminator's history (paper: 50; 0: no pool).
+        batch_size: images per domain per step (paper: 1; larger is faster on a CPU).
+        num_steps: generator updates (one discriminator update each).
+        decay_start: fraction of num_steps after which the learning rates fall linearly to 0 (paper: 0.5).
+        lr, beta1, beta2: Adam settings for all four networks (paper: 2e-4, 0.5, 0.999).
+        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
+        seed: seed for weights, batches and the pools.
+    """
+
+    width: int = 32
+    n_blocks: int | None = None
+    lambda_cycle: float = 5.0
+    lambda_id: float = 2.5
+    pool_size: int = 50
+    batch_size: int = 8
+    num_steps: int = 2000
+    decay_start: float = 0.5
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    log_every: int = 10
+    checkpoint_every: int = 500
+    callback_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.lambda_cycle < 0 or self.lambda_id < 0 or self.pool_size < 0:
+            raise ValueError("lambda_cycle, lambda_id and pool_size must be ≥ 0.")
+        if self.batch_size < 1 or self.num_steps < 0 or not 0.0 <= self.decay_start <= 1.0:
+            raise ValueError("batch_size must be ≥ 1, num_steps ≥ 0 and decay_start a fraction in [0, 1].")
+
+
+def cycle_loss(real_X: torch.Tensor, rec_X: torch.Tensor, real_Y: torch.Tensor, rec_Y: torch.Tensor) -> torch.Tensor:
+    """L_cyc = E_x‖F(G(x)) − x‖₁ + E_y‖G(F(y)) − y‖₁, each a mean over pixels (as ``nn.L1Loss``).
+
+    Args:
+        real_X, rec_X: x and F(G(x)), (B, C_X, H, W).
+        real_Y, rec_Y: y and G(F(y)), (B, C_Y, H, W).
+    """
+    return (rec_X - real_X).abs().mean() + (rec_Y - real_Y).abs().mean()
+
+
+def identity_loss(real_X: torch.Tensor, same_X: torch.Tensor, real_Y: torch.Tensor,
+                  same_Y: torch.Tensor) -> torch.Tensor:
+    """L_id = E_y‖G(y) − y‖₁ + E_x‖F(x) − x‖₁: a generator fed its own target domain should change nothing.
+
+    Args:
+        real_X, same_X: x and F(x); real_Y, same_Y: y and G(y) (same shapes pairwise).
+    """
+    return (same_X - real_X).abs().mean() + (same_Y - real_Y).abs().mean()
+
+
+def linear_decay(num_steps: int, decay_start: float = 0.5):
+    """The LambdaLR factor: 1 for the first ``decay_start·num_steps`` steps, then linearly down to 0 at num_steps."""
+    constant = int(decay_start * num_steps)
+    return lambda step: max(0.0, 1.0 - max(0, step - constant) / max(1, num_steps - constant))
+
+
+def build_cyclegan(config: CycleGANConfig, channels_X: int = 1, channels_Y: int = 1,
+                   size: int = 28) -> dict[str, nn.Module]:
+    """Fresh networks {"G_XY", "G_YX", "D_X", "D_Y"} for images of side ``size``, N(0, 0.02) weights."""
+    torch.manual_seed(config.seed)
+    d_layers = 2 if size <= 32 else 3  # patches of ~22 px at 28 px, ~46 px at 64 px
+    models = {
+        "G_XY": ResnetGenerator(channels_X, channels_Y, config.width, config.n_blocks, size),
+        "G_YX": ResnetGenerator(channels_Y, channels_X, config.width, config.n_blocks, size),
+        "D_X": PatchGANDiscriminator(channels_X, config.width, d_layers, norm="instance"),
+        "D_Y": PatchGANDiscriminator(channels_Y, config.width, d_layers, norm="instance"),
+    }
+    for m in models.values():
+        m.apply(init_dcgan_weights)
+    return models
+
+
+def g_step(G_XY: nn.Module, G_YX: nn.Module, D_X: nn.Module, D_Y: nn.Module, opt_G: torch.optim.Optimizer,
+           real_X: torch.Tensor, real_Y: torch.Tensor, lambda_cycle: float, lambda_id: float):
+    """One update of both generators on the full objective; the discriminators stay fixed.
+
+    Returns:
+        (losses, fake_X, fake_Y): detached scalars, and F(y), G(x) detached for the discriminators.
+    """
+    with frozen(D_X), frozen(D_Y):  # the gradient flows through D into G; D's weights get none
+        fake_Y = G_XY(real_X)  # G(x)
+        rec_X = G_YX(fake_Y)  # F(G(x)): back to X
+        fake_X = G_YX(real_Y)  # F(y)
+        rec_Y = G_XY(fake_X)  # G(F(y)): back to Y
+        loss_GAN = least_squares_g_loss(D_Y(fake_Y)) + least_squares_g_loss(D_X(fake_X))
+        loss_cycle = cycle_loss(real_X, rec_X, real_Y, rec_Y)
+        out = {"loss_GAN": loss_GAN, "loss_cycle": loss_cycle}
+        loss_G = loss_GAN + lambda_cycle * loss_cycle
+        if lambda_id > 0:  # F(x) ≈ x and G(y) ≈ y: keeps intensities where nothing needs translating
+            out["loss_id"] = identity_loss(real_X, G_YX(real_X), real_Y, G_XY(real_Y))
+            loss_G = loss_G + lambda_id * out["loss_id"]
+        out["loss_G"] = loss_G
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+    opt_G.step()
+    return {k: v.detach() for k, v in out.items()}, fake_X.detach(), fake_Y.detach()
+
+
+def d_step(D_X: nn.Module, D_Y: nn.Module, opt_D: torch.optim.Optimizer, real_X: torch.Tensor,
+           real_Y: torch.Tensor, fake_X: torch.Tensor, fake_Y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One update of both discriminators: L_D = ½E[(D(real) − 1)²] + ½E[D(fake)²] for D_X and D_Y."""
+    loss_D_X = least_squares_d_loss(D_X(real_X), D_X(fake_X))
+    loss_D_Y = least_squares_d_loss(D_Y(real_Y), D_Y(fake_Y))
+    opt_D.zero_grad(set_to_none=True)
+    (loss_D_X + loss_D_Y).backward()
+    opt_D.step()
+    return {"loss_D_X": loss_D_X.detach(), "loss_D_Y": loss_D_Y.detach()}
+
+
+@dataclass
+class CycleGANRun:
+    """A trained CycleGAN. Code names → Zhu et al.'s: G_XY = G (X → Y), G_YX = F (Y → X), D_X, D_Y.
+
+    (Zhu et al.'s own code calls them G_A, G_B, D_A, D_B.)
+    """
+
+    G_XY: nn.Module
+    G_YX: nn.Module
+    D_X: nn.Module
+    D_Y: nn.Module
+    history: History
+    config: CycleGANConfig
+    names: tuple[str, str] = ("X", "Y")
+    checkpoint_dir: Path | None = None
+
+    @property
+    def models(self) -> dict[str, nn.Module]:
+        return {"G_XY": self.G_XY, "G_YX": self.G_YX, "D_X": self.D_X, "D_Y": self.D_Y}
+
+    @torch.inference_mode()
+    def translate(self, images: torch.Tensor, to: str = "Y", batch_size: int = 256) -> torch.Tensor:
+        """G(x) for ``to="Y"`` or F(y) for ``to="X"``; (N, C, H, W) in, CPU tensor out (eval mode)."""
+        if to not in ("X", "Y"):
+            raise ValueError(f"to must be 'X' (apply F) or 'Y' (apply G), not {to!r}.")
+        net = self.G_XY if to == "Y" else self.G_YX
+        device = next(net.parameters()).device
+        net.eval()
+        return torch.cat([net(b.to(device)).cpu() for b in images.split(batch_size)])
+
+    def cycle(self, images: torch.Tensor, start: str = "X") -> tuple[torch.Tensor, torch.Tensor]:
+        """(G(x), F(G(x))) for ``start="X"``, (F(y), G(F(y))) for ``start="Y"``."""
+        other = "Y" if start == "X" else "X"
+        fake = self.translate(images, to=other)
+        return fake, self.translate(fake, to=start)
+
+
+def _domains(data_X, data_Y, lambda_id: float) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = (d.images if isinstance(d, ImageData) else d for d in (data_X, data_Y))
+    for t in (x, y):
+        if not torch.is_tensor(t) or t.dim() != 4 or t.shape[-1] % 4 or t.shape[-2] % 4:
+            raise ValueError(f"Expected ImageData or images (N, C, H, W) with H, W divisible by 4 (28 or 64 px); "
+                             f"got {tuple(getattr(t, 'shape', ()))}.")
+    if x.shape[-2:] != y.shape[-2:]:
+        raise ValueError(f"Both domains need the same image size; got {tuple(x.shape[-2:])} and {tuple(y.shape[-2:])}.")
+    if lambda_id > 0 and x.shape[1] != y.shape[1]:
+        raise ValueError(f"The identity loss feeds Y images to G: X → Y, so it needs equal channel counts "
+                         f"(got {x.shape[1]} and {y.shape[1]}). Set lambda_id=0 or repeat grey images to 3 channels.")
+    return x, y
+
+
+def checkpoint_meta(config: CycleGANConfig, data_X, data_Y, names=("X", "Y"), data_name: str | None = None) -> dict:
+    """The JSON stored with a CycleGAN checkpoint: the config, the domain names and what the data was."""
+    x, y = _domains(data_X, data_Y, config.lambda_id)
+    return {"cyclegan": dataclasses.asdict(config), "names": list(names),
+            "data": data_name or f"{getattr(data_X, 'name', 'tensor')}, {getattr(data_Y, 'name', 'tensor')}",
+            "num_images": [x.shape[0], y.shape[0]], "channels": [x.shape[1], y.shape[1]], "size": x.shape[-1]}
+
+
+def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, device=None,
+                   checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(), stop_event=None,
+                   progress: bool = True, names: tuple[str, str] = ("X", "Y"),
+                   data_name: str | None = None) -> CycleGANRun:
+    """Train a CycleGAN between two unpaired image sets (in [-1, 1]) and return the run.
+
+    Args:
+        data_X, data_Y: ``ImageData`` or tensors (N, C, H, W); sizes must match, counts and channels may differ.
+        config: a ``CycleGANConfig``; defaults to ``CycleGANConfig()``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        names: display names of the domains, e.g. ("MR", "CT").
+        data_name: what the data is, stored with the checkpoint; name everything that makes two data sets
+            differ (e.g. "phantoms, lesions MR 50% / CT 0%") so a cache notices.
+
+    Example:
+        >>> sets = gan_lab.data.phantom_unpaired(1000)  # doctest: +SKIP
+        >>> run = train_cyclegan(sets["mr"], sets["ct"], names=("MR", "CT"))  # doctest: +SKIP
+        >>> fake_ct, rec_mr = run.cycle(sets["test_mr"].images)  # G(x), F(G(x))  # doctest: +SKIP
+    """
+    config = config or CycleGANConfig()
+    device = get_device(device)
+    x, y = (t.to(device) for t in _domains(data_X, data_Y, config.lambda_id))
+    models = {k: m.to(device).train() for k, m in build_cyclegan(config, x.shape[1], y.shape[1], x.shape[-1]).items()}
+    betas = (config.beta1, config.beta2)
+    optimizers = {
+        "G": torch.optim.Adam(itertools.chain(models["G_XY"].parameters(), models["G_YX"].parameters()),
+                              config.lr, betas=betas),
+        "D": torch.optim.Adam(itertools.chain(models["D_X"].parameters(), models["D_Y"].parameters()),
+                              config.lr, betas=betas)}
+    decay = linear_decay(config.num_steps, config.decay_start)
+    schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, decay) for opt in optimizers.values()]
+    pool_X, pool_Y = ImagePool(config.pool_size, config.seed), ImagePool(config.pool_size, config.seed + 1)
+    torch.manual_seed(config.seed)
+
+    def step_fn(step: int) -> dict:
+        real_X, real_Y = sample_batch(x, config.batch_size), sample_batch(y, config.batch_size)
+        out, fake_X, fake_Y = g_step(models["G_XY"], models["G_YX"], models["D_X"], models["D_Y"],
+                                     optimizers["G"], real_X, real_Y, config.lambda_cycle, config.lambda_id)
+        out.update(d_step(models["D_X"], models["D_Y"], optimizers["D"], real_X, real_Y,
+                          pool_X.query(fake_X), pool_Y.query(fake_Y)))
+        out["lr"] = optimizers["G"].param_groups[0]["lr"]  # the rate this step used
+        for scheduler in schedulers:  # set from the global step, so a resumed run continues the schedule
+            scheduler.last_epoch = step - 1
+            scheduler.step()
+        return out
+
+    history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
+                  config=checkpoint_meta(config, data_X, data_Y, names, data_name), checkpoint_dir=checkpoint_dir,
+                  checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
+                  callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
+                  progress=progress, desc=f"CycleGAN {names[0]}↔{names[1]}")
+    for m in models.values():
+        m.eval()
+    return CycleGANRun(**models, history=history, config=config, names=tuple(names),
+                       checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None)
+
+
+def load_cyclegan(directory: str | Path, device=None) -> CycleGANRun:
+    """The CycleGANRun saved in ``directory`` by :func:`train_cyclegan` (nothing is unpickled)."""
+    ckpt = checkpoints.load_checkpoint(directory, device)
+    if "cyclegan" not in ckpt.config or set(ckpt.models) != {"G_XY", "G_YX", "D_X", "D_Y"}:
+        raise checkpoints.CheckpointError(f"{directory} is not a CycleGAN checkpoint (it holds "
+                                          f"{sorted(ckpt.models)} and config keys {sorted(ckpt.config)}).")
+    return CycleGANRun(**ckpt.models, history=ckpt.history, config=CycleGANConfig(**ckpt.config["cyclegan"]),
+                       names=tuple(ckpt.config["names"]), checkpoint_dir=Path(directory))
+
+
+def load_or_train_cyclegan(directory: str | Path, data_X, data_Y, config: CycleGANConfig, *, device=None,
+                           callbacks=(), progress: bool = True, retrain: bool = False,
+                           names: tuple[str, str] = ("X", "Y"), data_name: str | None = None) -> CycleGANRun:
+    """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
+
+    The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
+    → load; same but unfinished → resume; different or absent → train from scratch there.
+    """
+    stored = None if retrain else checkpoints.stored_config(directory)
+    wanted = checkpoint_meta(config, data_X, data_Y, names, data_name)
+    changes = None if stored is None else checkpoints.config_changes(
+        stored, wanted, ignore=tuple(f"cyclegan.{k}" for k in LOOP_ONLY_FIELDS))
+    if changes == []:
+        run = load_cyclegan(directory, device)
+        if run.history.get("step") and run.history["step"][-1] >= config.num_steps:
+            print(f"Loaded the cached checkpoint {directory} (step {run.history['step'][-1]}); no training needed.")
+            run.config = config
+            return run
+        print(f"Resuming the unfinished checkpoint {directory}.")
+    elif changes:
+        print(f"Training again: the checkpoint in {directory} was made with a different setting "
+              f"({'; '.join(changes[:4])}).")
+    return train_cyclegan(data_X, data_Y, config, device=device, checkpoint_dir=directory, resume=changes == [],
+                          callbacks=callbacks, progress=progress, names=names, data_name=data_name)

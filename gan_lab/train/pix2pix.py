@@ -1,0 +1,279 @@
+"""pix2pix (Isola et al. 2017): paired image-to-image translation with a conditional GAN.
+
+G is a U-Net mapping an input image x to an output image; D is a PatchGAN
+that sees the input and an output *concatenated*, so it judges whether the
+output is a plausible translation of that very input:
+
+    L_cGAN(G, D) = E_{x,y}[log D(x, y)] + E_x[log(1 − D(x, G(x)))]
+    L_L1(G)      = E_{x,y}[‖y − G(x)‖₁]
+    G* = arg min_G max_D  L_cGAN(G, D) + λ_L1 · L_L1(G)
+
+With ``lambda_adv = 0`` the very same code trains the U-Net with L1 alone,
+the "FCN" baseline: no D is built, no D step runs. L1 finds the median of
+all outputs compatible with x — sharp where the answer is certain, blurred
+where it is not; the adversarial term punishes the blur.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import checkpoints
+from ..data.base import ImageData
+from ..device import get_device
+from ..losses import adversarial_losses
+from ..models.dcgan import init_dcgan_weights
+from ..models.patchgan import PatchGANDiscriminator
+from ..models.unet import UNet
+from .conditional import frozen
+from .gan import GAN_LOSSES, LOOP_ONLY_FIELDS
+from .loop import History, fit, sample_batch
+
+
+@dataclass
+class Pix2PixConfig:
+    """Everything that defines a pix2pix run (defaults: the paper's, scaled to 28–64 px).
+
+    Attributes:
+        lambda_adv: weight of the adversarial term (0: the L1-only U-Net baseline, no D).
+        lambda_L1: λ_L1 of the L1 term (paper: 100).
+        loss: adversarial loss, "nonsaturating" (paper), "minimax" or "least_squares".
+        width: U-Net width (channels after the stem).
+        d_width: PatchGAN width (paper: 64; 32 suffices at 28–64 px and halves D's cost).
+        n_layers: PatchGAN stride-2 layers (None: 2 up to 32 px, 3 above — patches of ~22 / ~46 px).
+        norm: "batch" (paper) or "instance", in G and D.
+        dropout: U-Net dropout in the innermost decoder levels (paper: 0.5, its only noise source).
+        batch_size: image pairs per step.
+        num_steps: generator updates (one D update each).
+        lr_G, lr_D, beta1, beta2: Adam settings (paper: 2e-4, β1 = 0.5).
+        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
+        seed: seed for weights and batches.
+    """
+
+    lambda_adv: float = 1.0
+    lambda_L1: float = 100.0
+    loss: str = "nonsaturating"
+    width: int = 32
+    d_width: int = 32
+    n_layers: int | None = None
+    norm: str = "batch"
+    dropout: float = 0.0
+    batch_size: int = 32
+    num_steps: int = 2000
+    lr_G: float = 2e-4
+    lr_D: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    log_every: int = 10
+    checkpoint_every: int = 500
+    callback_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.loss not in GAN_LOSSES:
+            raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}.")
+        if self.lambda_adv < 0 or self.lambda_L1 < 0 or self.lambda_adv + self.lambda_L1 == 0:
+            raise ValueError(f"lambda_adv and lambda_L1 must be ≥ 0 and not both 0; got {self.lambda_adv}, "
+                             f"{self.lambda_L1}. Use lambda_adv=0 for the L1-only baseline.")
+        if self.num_steps < 0 or self.batch_size < 1:
+            raise ValueError("batch_size must be ≥ 1 and num_steps ≥ 0.")
+
+    @property
+    def adversarial(self) -> bool:
+        """False for the L1-only baseline (no discriminator)."""
+        return self.lambda_adv > 0
+
+
+def build_pix2pix(config: Pix2PixConfig, in_channels: int = 1, out_channels: int = 1,
+                  size: int = 28) -> tuple[nn.Module, nn.Module | None]:
+    """A fresh (G, D) pair; D is None for the L1-only baseline."""
+    torch.manual_seed(config.seed)
+    G = UNet(in_channels, out_channels, config.width, size=size, norm=config.norm, dropout=config.dropout)
+    G.apply(init_dcgan_weights)  # N(0, 0.02), as pix2pix initialises both networks
+    if not config.adversarial:
+        return G, None
+    n_layers = config.n_layers or (2 if size <= 32 else 3)
+    D = PatchGANDiscriminator(in_channels + out_channels, config.d_width, n_layers, config.norm)
+    D.apply(init_dcgan_weights)
+    return G, D
+
+
+def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+           loss_D_fn) -> dict[str, torch.Tensor]:
+    """One D update: ascend E[log D(x, y)] + E[log(1 − D(x, G(x)))], halved as in pix2pix (slows D).
+
+    Args:
+        x: inputs (B, C_in, H, W); y: their targets (B, C_out, H, W).
+    """
+    with torch.no_grad():
+        fake = G(x)  # G is fixed during D's update
+    real_logits = D(torch.cat([x, y], dim=1))  # (B, 1, h, w): one verdict per patch
+    fake_logits = D(torch.cat([x, fake], dim=1))
+    loss_D = 0.5 * loss_D_fn(real_logits, fake_logits)
+    opt_D.zero_grad(set_to_none=True)
+    loss_D.backward()
+    opt_D.step()
+    return {"loss_D": loss_D.detach(),
+            "D(x,y)": torch.sigmoid(real_logits.detach()).mean(),
+            "D(x,G(x))": torch.sigmoid(fake_logits.detach()).mean()}
+
+
+def g_step(G: nn.Module, D: nn.Module | None, opt_G: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+           loss_G_fn, lambda_adv: float, lambda_L1: float) -> dict[str, torch.Tensor]:
+    """One G update: descend λ_adv · L_G(D(x, G(x))) + λ_L1 · ‖y − G(x)‖₁ (D None: L1 alone)."""
+    out = {}
+    with frozen(D) if D is not None else nullcontext():
+        fake = G(x)
+        loss_L1 = F.l1_loss(fake, y)
+        loss_G = lambda_L1 * loss_L1
+        if D is not None:
+            loss_adv = loss_G_fn(D(torch.cat([x, fake], dim=1)))
+            loss_G = loss_G + lambda_adv * loss_adv
+            out["loss_adv"] = loss_adv.detach()
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+    opt_G.step()
+    return out | {"loss_G": loss_G.detach(), "loss_L1": loss_L1.detach()}
+
+
+@dataclass
+class Pix2PixRun:
+    """A trained translator: G, D (None for the L1 baseline), history and config."""
+
+    G: nn.Module
+    D: nn.Module | None
+    history: History
+    config: Pix2PixConfig
+    data_name: str = ""
+    checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)  # kept so a second call continues Adam
+
+    @torch.inference_mode()
+    def translate(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """G(x) for inputs (N, C_in, H, W) in [-1, 1], in batches, returned on the CPU."""
+        device = next(self.G.parameters()).device
+        was_training = self.G.training
+        self.G.eval()
+        out = torch.cat([self.G(x[i:i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)])
+        self.G.train(was_training)
+        return out
+
+
+def _images(data: ImageData | torch.Tensor, what: str) -> torch.Tensor:
+    images = data.images if isinstance(data, ImageData) else data
+    if not torch.is_tensor(images) or images.dim() != 4:
+        raise ValueError(f"{what} must be an ImageData or a tensor (N, C, H, W); got {type(data).__name__} "
+                         f"{tuple(getattr(images, 'shape', ()))}.")
+    return images
+
+
+def _pairs(inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = _images(inputs, "inputs"), _images(targets, "targets")
+    if x.shape[0] != y.shape[0] or x.shape[-2:] != y.shape[-2:]:
+        raise ValueError(f"inputs and targets must be pairs: the same number of images of the same size; got "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}.")
+    return x, y
+
+
+def checkpoint_meta(config: Pix2PixConfig, inputs, targets, data_name: str | None = None) -> dict:
+    """The JSON stored with a pix2pix checkpoint: the config and what the pairs were."""
+    x, y = _pairs(inputs, targets)
+    return {"pix2pix": dataclasses.asdict(config), "data": data_name or getattr(inputs, "name", "tensor"),
+            "num_images": x.shape[0], "in_channels": x.shape[1], "out_channels": y.shape[1], "size": x.shape[-1]}
+
+
+def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.Tensor,
+                  config: Pix2PixConfig | None = None, *, device=None, checkpoint_dir: str | Path | None = None,
+                  resume: bool = False, callbacks=(), stop_event=None, progress: bool = True,
+                  run: Pix2PixRun | None = None, data_name: str | None = None) -> Pix2PixRun:
+    """Train G to map ``inputs[i]`` to ``targets[i]`` (paired images in [-1, 1]) and return the run.
+
+    Args:
+        inputs, targets: paired images (N, C, H, W) as ImageData or tensors (paper: x and y).
+        config: a ``Pix2PixConfig``; ``lambda_adv=0`` trains the L1-only baseline.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        run: continue training this run's networks.
+        data_name: what the pairs are, stored with the checkpoint (default: ``inputs.name``); name
+            everything that makes them differ, e.g. "pneumoniamnist, dose 0.25", so a cache notices.
+
+    Example:
+        >>> mr, ct = gan_lab.data.phantom_pairs(2000)  # doctest: +SKIP
+        >>> gan = train_pix2pix(mr, ct, Pix2PixConfig(num_steps=1000))
+        >>> l1 = train_pix2pix(mr, ct, Pix2PixConfig(num_steps=1000, lambda_adv=0))
+        >>> synthetic_ct = gan.translate(mr.images[:8])
+    """
+    config = config or Pix2PixConfig()
+    x_all, y_all = _pairs(inputs, targets)
+    device = get_device(device)
+    x_all, y_all = x_all.to(device), y_all.to(device)
+    if run is None:
+        G, D = build_pix2pix(config, x_all.shape[1], y_all.shape[1], x_all.shape[-1])
+        run = Pix2PixRun(G.to(device), D.to(device) if D is not None else None, {"step": []}, config,
+                         data_name or getattr(inputs, "name", "tensor"),
+                         Path(checkpoint_dir) if checkpoint_dir else None)
+    G, D = run.G.train(), run.D.train() if run.D is not None else None
+    models = {"G": G} | ({"D": D} if D is not None else {})
+    betas = (config.beta1, config.beta2)
+    lrs = {"G": config.lr_G, "D": config.lr_D}
+    run.optimizers = optimizers = run.optimizers or {
+        name: torch.optim.Adam(m.parameters(), lrs[name], betas=betas) for name, m in models.items()}
+    loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
+    torch.manual_seed(config.seed)
+
+    def step_fn(step: int) -> dict:
+        x, y = sample_batch(x_all, config.batch_size, y_all)
+        out = d_step(G, D, optimizers["D"], x, y, loss_D_fn) if D is not None else {}
+        return out | g_step(G, D, optimizers["G"], x, y, loss_G_fn, config.lambda_adv, config.lambda_L1)
+
+    run.history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
+                      config=checkpoint_meta(config, inputs, targets, data_name), checkpoint_dir=checkpoint_dir,
+                      checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
+                      callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
+                      progress=progress, desc="pix2pix" if D is not None else "U-Net (L1 only)",
+                      history=run.history if run.history.get("step") else None)
+    for m in models.values():
+        m.eval()
+    return run
+
+
+def load_pix2pix(directory: str | Path, device=None) -> Pix2PixRun:
+    """The Pix2PixRun saved in ``directory`` by :func:`train_pix2pix` (nothing is unpickled)."""
+    ckpt = checkpoints.load_checkpoint(directory, device)
+    if "pix2pix" not in ckpt.config or "G" not in ckpt.models:
+        raise checkpoints.CheckpointError(f"{directory} is not a pix2pix checkpoint (it holds {sorted(ckpt.models)} "
+                                          f"and config keys {sorted(ckpt.config)}).")
+    return Pix2PixRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, Pix2PixConfig(**ckpt.config["pix2pix"]),
+                      ckpt.config.get("data", ""), Path(directory))
+
+
+def load_or_train_pix2pix(directory: str | Path, inputs, targets, config: Pix2PixConfig, *, device=None,
+                          callbacks=(), progress: bool = True, retrain: bool = False,
+                          data_name: str | None = None) -> Pix2PixRun:
+    """Load the run cached in ``directory`` if it was trained with this config on these pairs, else train it.
+
+    The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
+    → load; same but unfinished → resume; different or absent → train from scratch there.
+    """
+    stored = None if retrain else checkpoints.stored_config(directory)
+    wanted = checkpoint_meta(config, inputs, targets, data_name)
+    changes = None if stored is None else checkpoints.config_changes(
+        stored, wanted, ignore=tuple(f"pix2pix.{k}" for k in LOOP_ONLY_FIELDS))
+    if changes == []:
+        run = load_pix2pix(directory, device)
+        if run.history.get("step") and run.history["step"][-1] >= config.num_steps:
+            print(f"Loaded the cached checkpoint {directory} (step {run.history['step'][-1]}); no training needed.")
+            run.config = config
+            return run
+        print(f"Resuming the unfinished checkpoint {directory}.")
+    elif changes:
+        print(f"Training again: the checkpoint in {directory} was made with a different setting "
+              f"({'; '.join(changes[:4])}).")
+    return train_pix2pix(inputs, targets, config, device=device, checkpoint_dir=directory, resume=changes == [],
+                         callbacks=callbacks, progress=progress, data_name=data_name)

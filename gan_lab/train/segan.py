@@ -1,0 +1,364 @@
+"""SegAN (Xue et al. 2018): a segmentor S against a multi-scale critic C, as two step functions.
+
+The game, with x an image, y its true mask and ∘ pixel-wise masking:
+
+    min_θS max_θC  L(θS, θC) = 1/N Σ_n ℓ_mae(f_C(x_n ∘ S(x_n)), f_C(x_n ∘ y_n))
+
+    ℓ_mae(f_C(a), f_C(b)) = 1/L Σ_{i=0}^{L−1} w_i · mean |f_C^i(a) − f_C^i(b)|
+
+C ascends L (it learns features in which the predicted and the true masked
+images differ most, at every scale) and has its weights clipped to [−c, c]
+after each update, as in the paper; S descends L, optionally plus a soft Dice
+(and BCE) term. With ``lambda_adv = 0`` the very same trainer is the plain
+U-Net baseline trained with Dice (+ BCE) alone.
+
+Code names → paper: S (segmentor), C (critic), f_C^i (C's features at scale i),
+``multiscale_l1`` (ℓ_mae), ``clip`` (c), ``prob`` (S(x) after the sigmoid).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import checkpoints
+from ..data import load
+from ..data.base import ImageData
+from ..device import get_device
+from ..models.segan import SegANCritic
+from ..models.unet import UNet
+from .loop import History, fit, sample_batch
+
+
+def mask_image(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x ∘ mask: (B, C, H, W) images times (B, 1, H, W) maps in [0, 1], broadcast over channels.
+
+    Images stay in [-1, 1] (centred, as the official code's mean/std normalisation),
+    so a dark background pixel wrongly marked as foreground turns from 0 into −1
+    and C can see the mistake; with images in [0, 1] it would stay 0 and be invisible.
+    """
+    return x * mask
+
+
+def multiscale_l1(features_a: list[torch.Tensor], features_b: list[torch.Tensor],
+                  weights: list[float] | None = None) -> torch.Tensor:
+    """ℓ_mae = 1/L Σ_i w_i · mean |f^i(a) − f^i(b)|, a scalar.
+
+    Each scale's mean absolute difference counts once (w_i = 1 by default), so
+    the coarse 2×2 maps weigh as much as the full-resolution image. The
+    official code instead concatenates all features (weighting scales by
+    their size) with extra factors 1, 1, 2, 2, 2, 2, 4; pass ``weights`` to
+    emphasise scales.
+
+    Args:
+        features_a, features_b: lists of L tensors, the same shapes pairwise.
+        weights: L non-negative scale weights, or None for all ones.
+    """
+    if len(features_a) != len(features_b) or not features_a:
+        raise ValueError(f"Need two equally long, non-empty feature lists; got {len(features_a)} and "
+                         f"{len(features_b)}.")
+    weights = [1.0] * len(features_a) if weights is None else list(weights)
+    if len(weights) != len(features_a):
+        raise ValueError(f"Got {len(weights)} scale weights for {len(features_a)} scales (C returns the input "
+                         "plus one map per layer, i.e. n_layers + 1).")
+    terms = [w * (a - b).abs().mean() for w, a, b in zip(weights, features_a, features_b)]
+    return torch.stack(terms).sum() / len(terms)
+
+
+def critic_features(C: nn.Module, x: torch.Tensor, prob: torch.Tensor, y: torch.Tensor):
+    """f_C(x ∘ S(x)) and f_C(x ∘ y) from ONE pass of C over both halves of a (2B, …) batch.
+
+    One pass makes C's batch norm use shared statistics, so the two feature
+    lists differ only because the masks differ.
+    """
+    features = C(torch.cat([mask_image(x, prob), mask_image(x, y)]))
+    B = x.shape[0]
+    return [f[:B] for f in features], [f[B:] for f in features]
+
+
+def soft_dice_loss(prob: torch.Tensor, y: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 − mean_n (2 Σ p·y + ε) / (Σ p + Σ y + ε), per image over (1, H, W); ε keeps empty tiles finite."""
+    inter = (prob * y).flatten(1).sum(1)
+    total = prob.flatten(1).sum(1) + y.flatten(1).sum(1)
+    return 1 - ((2 * inter + eps) / (total + eps)).mean()
+
+
+@torch.no_grad()
+def clip_weights(C: nn.Module, clip: float) -> None:
+    """Clamp every parameter of C into [−clip, clip] (the paper's, and WGAN's, Lipschitz device)."""
+    for p in C.parameters():
+        p.clamp_(-clip, clip)
+
+
+def c_step(C: nn.Module, opt_C: torch.optim.Optimizer, x: torch.Tensor, prob: torch.Tensor, y: torch.Tensor,
+           clip: float | None = 0.05, weights: list[float] | None = None) -> dict[str, torch.Tensor]:
+    """One critic update: ascend ℓ_mae (descend −ℓ_mae), then clip C's weights.
+
+    Args:
+        x: images (B, C, H, W); y: true masks (B, 1, H, W) in {0, 1}.
+        prob: S(x) (B, 1, H, W) in [0, 1]; detached here because S is fixed during C's update.
+    """
+    f_pred, f_true = critic_features(C, x, prob.detach(), y)
+    loss_C = -multiscale_l1(f_pred, f_true, weights)  # C maximises the multi-scale distance
+    opt_C.zero_grad(set_to_none=True)
+    loss_C.backward()
+    opt_C.step()
+    if clip:
+        clip_weights(C, clip)
+    return {"loss_C": loss_C.detach()}
+
+
+def s_step(C: nn.Module | None, opt_S: torch.optim.Optimizer, x: torch.Tensor, logits: torch.Tensor,
+           y: torch.Tensor, lambda_adv: float = 1.0, lambda_dice: float = 1.0, lambda_bce: float = 0.0,
+           weights: list[float] | None = None) -> dict[str, torch.Tensor]:
+    """One segmentor update: descend λ_adv·ℓ_mae + λ_dice·(1 − soft Dice) + λ_bce·BCE.
+
+    Args:
+        C: the critic (unused, and may be None, when ``lambda_adv`` is 0: the baseline).
+        logits: S(x) before the sigmoid, (B, 1, H, W), still attached to S's graph.
+    """
+    prob = torch.sigmoid(logits)
+    out: dict[str, torch.Tensor] = {}
+    loss_S = logits.new_zeros(())
+    if lambda_adv:
+        f_pred, f_true = critic_features(C, x, prob, y)
+        loss_adv = multiscale_l1(f_pred, f_true, weights)
+        loss_S = loss_S + lambda_adv * loss_adv
+        out["loss_adv"] = loss_adv.detach()
+    if lambda_dice:
+        loss_dice = soft_dice_loss(prob, y)
+        loss_S = loss_S + lambda_dice * loss_dice
+        out["loss_dice"] = loss_dice.detach()
+    if lambda_bce:
+        loss_bce = F.binary_cross_entropy_with_logits(logits, y)
+        loss_S = loss_S + lambda_bce * loss_bce
+        out["loss_bce"] = loss_bce.detach()
+    opt_S.zero_grad(set_to_none=True)
+    loss_S.backward()  # gradients reach C's weights too, but only opt_S steps
+    opt_S.step()
+    out["loss_S"] = loss_S.detach()
+    return out
+
+
+@dataclass
+class SegANConfig:
+    """Everything that defines a SegAN (or Dice-baseline) run; notebooks override by keyword.
+
+    Attributes:
+        width: U-Net (S) channels after the stem.
+        critic_width: channels of C's first layer.
+        norm: normalisation in S and C ("batch", "instance", "none").
+        lambda_adv: weight of the multi-scale L1 term; 0 turns SegAN into the Dice/BCE baseline.
+        lambda_dice: weight of the soft Dice term. The official code adds it to ℓ_mae "for
+            stability": early on C's features are random, so ℓ_mae alone gives S a weak, noisy
+            signal; the Dice term pulls S towards the right region while C learns.
+        lambda_bce: weight of pixel-wise binary cross-entropy.
+        clip: C's weights are clipped to [−clip, clip] after each update (paper: 0.05); None: off.
+        scale_weights: per-scale weights w_i of ℓ_mae (None: equal).
+        k: critic updates per segmentor update.
+        batch_size, num_steps: tiles per step and segmentor updates.
+        lr_S, lr_C, beta1, beta2: Adam settings.
+        augment: random 90° rotations and flips of each batch (images and masks together).
+        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
+        seed: seed for weights and batches.
+    """
+
+    width: int = 16
+    critic_width: int = 16
+    norm: str = "batch"
+    lambda_adv: float = 1.0
+    lambda_dice: float = 1.0
+    lambda_bce: float = 0.0
+    clip: float | None = 0.05
+    scale_weights: list[float] | None = None
+    k: int = 1
+    batch_size: int = 16
+    num_steps: int = 1000
+    lr_S: float = 2e-4
+    lr_C: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    augment: bool = True
+    log_every: int = 10
+    checkpoint_every: int = 500
+    callback_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if min(self.lambda_adv, self.lambda_dice, self.lambda_bce) < 0 or not (
+                self.lambda_adv or self.lambda_dice or self.lambda_bce):
+            raise ValueError("lambda_adv, lambda_dice and lambda_bce must be ≥ 0 and not all 0 "
+                             f"(got {self.lambda_adv}, {self.lambda_dice}, {self.lambda_bce}).")
+        if self.clip is not None and self.clip <= 0:
+            raise ValueError(f"clip must be positive or None (no clipping), not {self.clip}.")
+        if self.k < 1 or self.num_steps < 0 or self.batch_size < 1:
+            raise ValueError("k and batch_size must be ≥ 1 and num_steps ≥ 0.")
+
+    @property
+    def adversarial(self) -> bool:
+        """True for SegAN, False for the baseline (no critic is built or trained)."""
+        return self.lambda_adv > 0
+
+
+def baseline_config(config: SegANConfig, lambda_bce: float | None = None) -> SegANConfig:
+    """The same run without the critic: Dice (and, with ``lambda_bce``, BCE) only."""
+    bce = config.lambda_bce if lambda_bce is None else lambda_bce
+    return dataclasses.replace(config, lambda_adv=0.0, lambda_dice=config.lambda_dice or 1.0, lambda_bce=bce)
+
+
+def augment_batch(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random 90° rotation and horizontal flip, the same for images and masks (nuclei have no up)."""
+    k = int(torch.randint(4, ()))
+    x, y = torch.rot90(x, k, (-2, -1)), torch.rot90(y, k, (-2, -1))
+    if torch.rand(()) < 0.5:
+        x, y = x.flip(-1), y.flip(-1)
+    return x, y
+
+
+@dataclass
+class SegANRun:
+    """A trained (or training) segmentor with its critic (None for the baseline) and history."""
+
+    S: nn.Module
+    C: nn.Module | None
+    history: History
+    config: SegANConfig
+    data_name: str = ""
+    checkpoint_dir: Path | None = None
+
+    @torch.inference_mode()
+    def predict(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """S's probabilities (N, 1, H, W) in [0, 1] on the CPU, in eval mode, ``batch_size`` at a time."""
+        device = next(self.S.parameters()).device
+        was_training = self.S.training
+        self.S.eval()
+        probs = [torch.sigmoid(self.S(chunk.to(device))).cpu() for chunk in images.split(batch_size)]
+        self.S.train(was_training)
+        return torch.cat(probs)
+
+
+def build_segan(config: SegANConfig, channels: int = 1, size: int = 64) -> tuple[nn.Module, nn.Module | None]:
+    """A fresh S (U-Net giving logits) and, when adversarial, C, for tiles (channels, size, size)."""
+    torch.manual_seed(config.seed)
+    S = UNet(channels, 1, width=config.width, size=size, norm=config.norm, out_activation="none")
+    C = SegANCritic(channels, config.critic_width, size=size, norm=config.norm) if config.adversarial else None
+    if C is not None and config.clip:
+        clip_weights(C, config.clip)  # start inside the constraint set
+    return S, C
+
+
+def segmentation_data(tile: int = 64, fallback: bool = True, **options) -> tuple[ImageData, ImageData]:
+    """Training and held-out tiles with masks: real nuclei split by image, or phantom lesions offline.
+
+    Args:
+        tile: tile side in pixels.
+        fallback: without the nuclei images, print a banner and use phantom lesion masks
+            (train and test drawn from different seeds) instead of raising.
+        **options: passed to ``gan_lab.data.load_nuclei`` (``kind``, ``scale``, ``seed``, ``root``, …).
+
+    Returns:
+        ``(train, test)``; for nuclei, ``info["image_ids"]`` names each tile's source image and no
+        image has tiles in both.
+    """
+    train, test = (load("nuclei", split, size=tile, fallback=fallback, **options) for split in ("train", "test"))
+    shared = set(train.info.get("image_ids", ())) & set(test.info.get("image_ids", ()))
+    if shared:  # a tile-level split would leak neighbouring tiles of one image into the test set
+        raise RuntimeError(f"{len(shared)} images have tiles in both train and test, e.g. {sorted(shared)[0]}.")
+    return train, test
+
+
+def _check_data(data: ImageData) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(data, ImageData) or data.masks is None:
+        raise ValueError("train_segan needs an ImageData with masks, e.g. gan_lab.data.load_nuclei(split='train') "
+                         "or gan_lab.data.phantom_classes(n, size).")
+    if data.images.dim() != 4 or data.masks.shape != (len(data), 1, *data.images.shape[-2:]):
+        raise ValueError(f"Expected images (N, C, H, W) and masks (N, 1, H, W); got {tuple(data.images.shape)} "
+                         f"and {tuple(data.masks.shape)}.")
+    return data.images, data.masks.float()
+
+
+def train_segan(data: ImageData, config: SegANConfig | None = None, *, device=None,
+                checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(), stop_event=None,
+                progress: bool = True, run: SegANRun | None = None) -> SegANRun:
+    """Train SegAN (or, with ``lambda_adv=0``, the Dice/BCE U-Net baseline) on tiles with masks.
+
+    Each step draws one batch, runs S once, updates C ``k`` times on the
+    detached prediction, then updates S against the updated C (pix2pix's order).
+
+    Args:
+        data: ``ImageData`` with images (N, C, H, W) in [-1, 1] and masks (N, 1, H, W) in {0, 1}.
+        config: a ``SegANConfig``; defaults to ``SegANConfig()``.
+        device: None for the device ``gan_lab.setup()`` chose.
+        checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        run: continue training this run's networks.
+
+    Example:
+        >>> train = gan_lab.data.load_nuclei(split="train")  # doctest: +SKIP
+        >>> segan = train_segan(train, SegANConfig(num_steps=500))
+        >>> baseline = train_segan(train, baseline_config(SegANConfig(num_steps=500)))
+    """
+    config = config or SegANConfig()
+    device = get_device(device)
+    images, masks = _check_data(data)
+    x_all, y_all = images.to(device), masks.to(device)
+    if run is None:
+        S, C = build_segan(config, x_all.shape[1], x_all.shape[-1])
+        run = SegANRun(S.to(device), C.to(device) if C is not None else None, {"step": []}, config,
+                       data.name, Path(checkpoint_dir) if checkpoint_dir else None)
+    S, C = run.S.train(), run.C.train() if run.C is not None else None
+    betas = (config.beta1, config.beta2)
+    optimizers = {"S": torch.optim.Adam(S.parameters(), config.lr_S, betas=betas)}
+    models = {"S": S}
+    if C is not None:
+        optimizers["C"] = torch.optim.Adam(C.parameters(), config.lr_C, betas=betas)
+        models["C"] = C
+    torch.manual_seed(config.seed)
+
+    def step_fn(step: int) -> dict:
+        x, y = sample_batch(x_all, config.batch_size, y_all)
+        if config.augment:
+            x, y = augment_batch(x, y)
+        logits = S(x)  # (B, 1, H, W); one forward serves both updates
+        out = {}
+        if C is not None:
+            for _ in range(config.k):
+                out = c_step(C, optimizers["C"], x, torch.sigmoid(logits), y, config.clip, config.scale_weights)
+        out.update(s_step(C, optimizers["S"], x, logits, y, config.lambda_adv, config.lambda_dice,
+                          config.lambda_bce, config.scale_weights))
+        return out
+
+    meta = {"segan": dataclasses.asdict(config), "data": run.data_name, "channels": x_all.shape[1],
+            "size": x_all.shape[-1]}
+    run.history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers, config=meta,
+                      checkpoint_dir=checkpoint_dir, checkpoint_every=config.checkpoint_every, resume=resume,
+                      log_every=config.log_every, callbacks=callbacks, callback_every=config.callback_every,
+                      stop_event=stop_event, progress=progress, desc="SegAN" if C is not None else "U-Net (Dice)",
+                      history=run.history if run.history.get("step") else None)
+    S.eval()
+    return run
+
+
+def load_or_train_segan(data: ImageData, config: SegANConfig, directory: str | Path, *, device=None,
+                        progress: bool = True) -> SegANRun:
+    """Load the run in ``directory`` if it was trained with this config and data to the end, else train it.
+
+    This keeps full-mode notebooks fast on a second run; change any knob and it retrains from scratch,
+    while a run with the same config that was interrupted resumes.
+    """
+    directory = Path(directory)
+    meta = {"segan": dataclasses.asdict(config), "data": data.name, "channels": data.channels, "size": data.size}
+    resume = False
+    if checkpoints.exists(directory):
+        ckpt = checkpoints.load_checkpoint(directory, device=get_device(device))
+        same = {k: ckpt.config.get(k) for k in meta} == json.loads(json.dumps(meta))
+        if same and ckpt.step == config.num_steps:
+            print(f"Loaded {directory} (step {ckpt.step}); delete the folder to retrain.")
+            return SegANRun(ckpt.models["S"], ckpt.models.get("C"), ckpt.history, config, data.name, directory)
+        resume = same  # an interrupted run with the same config continues where it stopped
+    return train_segan(data, config, device=device, checkpoint_dir=directory, resume=resume, progress=progress)

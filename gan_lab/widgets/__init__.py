@@ -1,0 +1,18 @@
+"""ipywidgets built from :mod:`gan_lab.viz`; every builder returns a widget, so tests need no browser.
+
+Redraws that follow a slider encode PNGs with ``viz.png_bytes`` (a few ms)
+instead of re-plotting matplotlib figures.
+
+* :class:`TrainingMonitor` — live losses, D(x) vs D(G(z)), fixed-z samples, Start/Stop.
+* :class:`LatentExplorer` — principal / raw latent directions, seeds, slerp, nearest training images.
+
+Other modules here hold the widgets of later notebooks (``conditional``, ``translation``, ...).
+"""
+
+from .latent import LatentExplorer, principal_directions, slerp
+from .monitor import TrainingMonitor, curves_png
+from .theory import optimal_discriminator_widget, saturation_widget
+from .toylab import ToyLabWidget, toy_lab_widget
+
+__all__ = ["LatentExplorer", "ToyLabWidget", "TrainingMonitor", "curves_png", "optimal_discriminator_widget",
+           "principal_directions", "saturation_widget", "slerp", "toy_lab_widget"]

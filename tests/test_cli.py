@@ -1,0 +1,118 @@
+"""The command line: train → run folder, sample → PNG / npz, pretrain, and one-line errors with exit code 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import gan_lab.data
+from gan_lab import cli
+from gan_lab.data.base import ImageData
+
+TINY = ["--steps", "4", "--width", "4", "--z-dim", "8", "--batch-size", "8", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+    """Replace the data layer by 40 random images with the requested channel count."""
+    def load(name, split="train", size=28, **kwargs):
+        if name not in ("pneumoniamnist", "pathmnist"):
+            raise gan_lab.data.DataError(f"Unknown dataset {name!r}.")
+        channels = 3 if name == "pathmnist" else 1
+        images = torch.rand(40, channels, size, size) * 2 - 1
+        return ImageData(images, torch.zeros(40, dtype=torch.long), ["x"], name, "real: test")
+    monkeypatch.setattr(gan_lab.data, "load", load)
+
+
+def test_train_writes_the_run_folder(tmp_path, fake_data):
+    out = tmp_path / "run"
+    assert cli.main(["train", "dcgan", "--data", "pneumoniamnist", "--out", str(out), *TINY]) == 0
+    assert {"checkpoint.json", "samples.png", "losses.png", "metrics.json"} <= {p.name for p in out.iterdir()}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 4 and metrics["images_per_second"] > 0 and metrics["seconds"] > 0
+    assert {"loss_D", "loss_G", "D(x)", "D(G(z))"} <= set(metrics["final"])
+    assert metrics["config"]["width"] == 4 and metrics["data"] == "pneumoniamnist"
+    assert Image.open(out / "samples.png").size[0] > 28 * 8
+
+
+def test_resume_continues_to_the_new_step_count(tmp_path, fake_data):
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "mlp", "--out", out, *TINY]) == 0
+    assert cli.main(["train", "mlp", "--out", out, *TINY, "--resume", "--steps", "6"]) == 0
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["steps"] == 6
+
+
+@pytest.mark.parametrize("data, shape", [("pneumoniamnist", (5, 28, 28)), ("pathmnist", (5, 28, 28, 3))])
+def test_sample_to_npz_uses_the_medmnist_layout(tmp_path, fake_data, data, shape):
+    run = str(tmp_path / "run")
+    cli.main(["train", "dcgan", "--data", data, "--out", run, *TINY])
+    assert cli.main(["sample", run, "--n", "5", "--out", str(tmp_path / "s.npz"), "--device", "cpu"]) == 0
+    with np.load(tmp_path / "s.npz") as npz:
+        assert npz.files == ["images"]
+        assert npz["images"].dtype == np.uint8 and npz["images"].shape == shape
+    assert cli.main(["sample", run, "--n", "6", "--out", str(tmp_path / "g.png"), "--scale", "1"]) == 0
+    assert Image.open(tmp_path / "g.png").size == (3 * 29 + 1, 2 * 29 + 1)  # 3 per row, 1-px gaps
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "dcgan", "--data", "nosuchmnist", "--out", "{tmp}/r"], "Unknown dataset 'nosuchmnist'"),
+    (["train", "dcgan", "--lr", "-1", "--out", "{tmp}/r"], "Learning rates must be > 0"),
+    (["train", "dcgan", "--resume", "--out", "{tmp}/r"], "holds no checkpoint"),
+    (["sample", "{tmp}/missing"], "does not exist"),
+    (["sample", "{tmp}", "--out", "x.jpg"], "must end in .png"),
+    (["sample", "{tmp}"], "No checkpoint in"),
+    (["pretrain", "--only", "no_such_checkpoint"], "unknown checkpoint no_such_checkpoint"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, fake_data, capsys, argv, message):
+    assert cli.main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_size_is_rejected_by_argparse(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "dcgan", "--size", "30", "--out", "x"])
+    assert exit_info.value.code == 2 and "invalid choice: 30" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device_is_a_usage_error(tmp_path, fake_data, capsys):
+    assert cli.main(["train", "mlp", "--out", str(tmp_path / "r"), *TINY, "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_pretrain_lists_the_notebook_checkpoints(capsys):
+    assert cli.main(["pretrain", "--list"]) == 0
+    assert "02_dcgan" in capsys.readouterr().out
+
+
+def test_every_subcommand_has_help_with_an_example(capsys):
+    for command in ("train", "sample", "pretrain"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        assert "example:" in capsys.readouterr().out
+
+
+def test_end_to_end_as_a_module(tmp_path, shared_data):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "gan_lab", "train", "dcgan", "--data", "pneumoniamnist",
+                          "--out", str(tmp_path / "run"), *TINY], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["data_source"].startswith("real")
+    bad = subprocess.run([sys.executable, "-m", "gan_lab", "sample", str(tmp_path / "nothing")],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_doctor_exit_code_follows_its_verdict(monkeypatch):
+    import gan_lab.doctor
+
+    monkeypatch.setattr(gan_lab.doctor, "run_doctor", lambda: False)
+    assert cli.main(["doctor"]) == 1
+    monkeypatch.setattr(gan_lab.doctor, "run_doctor", lambda: True)
+    assert cli.main(["doctor"]) == 0

@@ -1,0 +1,48 @@
+"""DCGAN G and D: shapes for every size and channel count, the critic head, weight init, rebuild from JSON."""
+
+import pytest
+import torch
+from torch import nn
+
+from gan_lab.models import build, model_config
+from gan_lab.models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
+
+
+@pytest.mark.parametrize("size", [28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_generator_and_discriminator_shapes(size, channels):
+    G = DCGANGenerator(z_dim=8, channels=channels, size=size, width=4)
+    D = DCGANDiscriminator(channels=channels, size=size, width=4)
+    x = G(torch.randn(3, 8))
+    assert x.shape == (3, channels, size, size)
+    assert x.abs().max() <= 1  # tanh output
+    assert D(x).shape == (3,)
+
+
+@pytest.mark.parametrize("size", [28, 64])
+def test_critic_head_has_no_batch_norm(size):
+    D = DCGANDiscriminator(channels=1, size=size, width=4, critic=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in DCGANDiscriminator(1, size, 4).modules())
+    # without batch norm one sample's score cannot depend on the others in the batch
+    x = torch.randn(4, 1, size, size)
+    assert torch.allclose(D(x)[:1], D(x[:1]), atol=1e-5)
+
+
+def test_bad_size_names_supported_sizes():
+    with pytest.raises(ValueError, match="28, 32, 64"):
+        DCGANGenerator(size=30)
+
+
+def test_init_follows_the_paper():
+    G = DCGANGenerator(z_dim=16, width=32)
+    G.apply(init_dcgan_weights)
+    w = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.ConvTranspose2d)])
+    assert abs(w.std().item() - 0.02) < 0.002
+
+
+def test_rebuilt_from_config():
+    D = DCGANDiscriminator(channels=3, size=64, width=4, critic=True)
+    D2 = build(model_config(D))
+    assert isinstance(D2, DCGANDiscriminator) and D2.hparams == D.hparams
+    assert [p.shape for p in D2.parameters()] == [p.shape for p in D.parameters()]

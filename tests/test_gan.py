@@ -1,0 +1,156 @@
+"""The GAN trainer: step functions touch only their own network, resume is exact, load_or_train caches."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from gan_lab import checkpoints
+from gan_lab.losses import adversarial_losses
+from gan_lab.train import gan
+from gan_lab.train.gan import (
+    GANConfig,
+    build_gan,
+    d_step,
+    g_step,
+    load_gan,
+    load_or_train,
+    make_optimizers,
+    new_run,
+    train_gan,
+)
+from gan_lab.train.loop import TrainingDiverged
+
+TINY = dict(arch="mlp", width=4, z_dim=8, batch_size=8, num_steps=6, log_every=1, checkpoint_every=3, callback_every=3)
+
+
+def _data(n=32, size=28):
+    return torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def _params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _changed(before, model):
+    return [not torch.equal(b, p) for b, p in zip(before, model.parameters())]
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "mlp"])
+def test_d_step_changes_only_D_and_g_step_only_G(arch):
+    config = GANConfig(**{**TINY, "arch": arch})
+    G, D = build_gan(config)
+    opt = make_optimizers(G, D, config)
+    loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
+    G0, D0 = _params(G), _params(D)
+    out = d_step(G, D, opt["D"], _data(8), loss_D_fn)
+    assert not any(_changed(G0, G)) and all(_changed(D0, D))
+    assert set(out) == {"loss_D", "D(x)", "D(G(z))"} and 0 < out["D(x)"] < 1
+    G0, D0, grads_D = _params(G), _params(D), [p.grad.clone() for p in D.parameters()]
+    out = g_step(G, D, opt["G"], 8, loss_G_fn, "cpu")
+    assert not any(_changed(D0, D)) and all(_changed(G0, G))
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads_D, D.parameters()))  # G's loss put no gradient in D
+    assert all(p.requires_grad for p in D.parameters())
+    assert set(out) == {"loss_G"}
+
+
+def test_k_discriminator_steps_per_generator_step(monkeypatch):
+    calls = []
+    real_d, real_g = gan.d_step, gan.g_step
+    monkeypatch.setattr(gan, "d_step", lambda *a: calls.append("D") or real_d(*a))
+    monkeypatch.setattr(gan, "g_step", lambda *a: calls.append("G") or real_g(*a))
+    train_gan(_data(), GANConfig(**{**TINY, "num_steps": 2}, k=3), device="cpu", progress=False)
+    assert calls == ["D", "D", "D", "G"] * 2
+
+
+def test_history_records_losses_and_D_outputs():
+    run = train_gan(_data(), GANConfig(**TINY), device="cpu", progress=False)
+    assert run.history["step"] == [1, 2, 3, 4, 5, 6]
+    assert {"loss_D", "loss_G", "D(x)", "D(G(z))"} <= set(run.history)
+    assert run.sample(5).shape == (5, 1, 28, 28)
+    assert torch.equal(run.sample(3, seed=1), run.sample(3, seed=1))
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    config = GANConfig(**TINY)
+    straight = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path / "a", progress=False)
+    train_gan(_data(), dataclasses.replace(config, num_steps=3), device="cpu", checkpoint_dir=tmp_path / "b",
+              progress=False)
+    resumed = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path / "b", resume=True, progress=False)
+    assert resumed.history == straight.history
+    for net in ("G", "D"):
+        a, b = getattr(straight, net).state_dict(), getattr(resumed, net).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), net
+
+
+def test_huge_learning_rate_raises_training_diverged(tmp_path):
+    config = GANConfig(**{**TINY, "num_steps": 20}, lr_G=1e30, lr_D=1e30)
+    with pytest.raises(TrainingDiverged, match="diverged"):
+        train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+
+
+def test_load_gan_rebuilds_the_run(tmp_path):
+    run = train_gan(_data(), GANConfig(**TINY), device="cpu", checkpoint_dir=tmp_path, progress=False)
+    loaded = load_gan(tmp_path)
+    assert loaded.config == run.config and loaded.history == run.history and loaded.data_name == "tensor"
+    assert torch.equal(loaded.sample(4), run.sample(4))
+
+
+def test_load_or_train_trains_then_loads(tmp_path, monkeypatch, capsys):
+    config = GANConfig(**TINY)
+    first = load_or_train(tmp_path, _data(), config, device="cpu", progress=False)
+    assert checkpoints.exists(tmp_path) and first.history["step"][-1] == 6
+    monkeypatch.setattr(gan, "fit", lambda *a, **k: pytest.fail("a matching checkpoint must not be retrained"))
+    second = load_or_train(tmp_path, _data(), dataclasses.replace(config, callback_every=50), device="cpu")
+    assert "Loaded the cached checkpoint" in capsys.readouterr().out
+    assert torch.equal(second.sample(4), first.sample(4))
+
+
+def test_load_or_train_fills_networks_built_beforehand(tmp_path):
+    config = GANConfig(**TINY)
+    trained = load_or_train(tmp_path, _data(), config, device="cpu", progress=False)
+    run = new_run(_data(), config, device="cpu")
+    G = run.G  # e.g. held by a monitor
+    assert load_or_train(tmp_path, _data(), config, device="cpu", run=run) is run
+    assert run.G is G and torch.equal(run.sample(4), trained.sample(4))
+    assert run.history == trained.history
+
+
+def test_load_or_train_retrains_when_the_config_differs(tmp_path, capsys):
+    config = GANConfig(**TINY)
+    load_or_train(tmp_path, _data(), config, device="cpu", progress=False)
+    run = load_or_train(tmp_path, _data(), dataclasses.replace(config, lr_D=1e-3), device="cpu", progress=False)
+    assert "gan.lr_D: 0.0002 → 0.001" in capsys.readouterr().out
+    assert checkpoints.stored_config(tmp_path)["gan"]["lr_D"] == 1e-3 and run.config.lr_D == 1e-3
+    load_or_train(tmp_path, _data(n=16), dataclasses.replace(config, lr_D=1e-3), device="cpu", progress=False)
+    assert "num_images: 32 → 16" in capsys.readouterr().out
+
+
+def test_load_or_train_resumes_an_interrupted_run(tmp_path, monkeypatch, capsys):
+    config = GANConfig(**TINY)
+    real_g_step, calls = gan.g_step, []
+
+    def interrupt_at_step_4(*args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_g_step(*args)
+
+    monkeypatch.setattr(gan, "g_step", interrupt_at_step_4)
+    assert load_or_train(tmp_path, _data(), config, device="cpu", progress=False).history["interrupted"]
+    monkeypatch.setattr(gan, "g_step", real_g_step)
+    run = load_or_train(tmp_path, _data(), config, device="cpu", progress=False)
+    assert "Resuming the unfinished checkpoint" in capsys.readouterr().out
+    assert run.history["step"][-1] == 6 and "interrupted" not in run.history
+
+
+@pytest.mark.parametrize("bad", [dict(arch="vae"), dict(loss="wasserstein"), dict(k=0), dict(lr_D=0.0),
+                                 dict(num_steps=-1), dict(width=0)])
+def test_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        GANConfig(**bad)
+
+
+def test_train_gan_rejects_flat_images():
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        train_gan(torch.zeros(4, 28, 28), GANConfig(**TINY), device="cpu", progress=False)

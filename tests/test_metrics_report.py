@@ -1,0 +1,74 @@
+"""Evaluating a run folder: every number is there, the real baseline beats an untrained generator."""
+
+import json
+
+import pytest
+import torch
+
+from gan_lab import checkpoints
+from gan_lab.data import load
+from gan_lab.metrics.features import ClassifierConfig, train_feature_net
+from gan_lab.metrics.report import evaluate_run, fid_kid_for_run, load_generator, sample_generator
+from gan_lab.models.conditional import ConditionalGenerator
+from gan_lab.models.dcgan import DCGANGenerator
+
+RUN_CONFIG = {"data": "pneumoniamnist", "size": 28, "channels": 1}
+
+
+@pytest.fixture(scope="module")
+def phi(shared_data):
+    train, test = (load("pneumoniamnist", split, fallback=False) for split in ("train", "test"))
+    return train_feature_net(train, test, ClassifierConfig(width=8, feature_dim=16, num_steps=40, batch_size=64),
+                             device="cpu", progress=False)[0]
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    torch.manual_seed(0)
+    G = DCGANGenerator(z_dim=8, size=28, width=8)  # untrained: blobs, nothing like an X-ray
+    checkpoints.save_checkpoint(tmp_path / "dcgan", {"G": G}, step=0, config=RUN_CONFIG)
+    return tmp_path / "dcgan"
+
+
+def test_evaluate_run_reports_everything_with_a_real_baseline(run_dir, phi):
+    report = evaluate_run(run_dir, n=150, device="cpu", phi=phi)
+    for key in ("fid", "kid", "precision", "recall", "density", "coverage"):
+        assert key in report and key in report["baseline_real"]
+    assert report["n_eval"] == 150 and report["data"] == "pneumoniamnist"
+    assert report["baseline_real"]["fid"] < report["fid"] / 5, "held-out real images must beat an untrained G"
+    assert report["baseline_real"]["coverage"] > 3 * report["coverage"]
+    assert report["baseline_real"]["recall"] > 3 * report["recall"]
+    assert 0 <= report["memorisation"]["flagged_fraction"] < 0.05
+    assert json.loads((run_dir / "evaluation.json").read_text())["fid"] == pytest.approx(report["fid"])
+
+
+def test_fid_kid_for_run_matches_the_full_report(run_dir, phi):
+    quick = fid_kid_for_run(run_dir, n=150, device="cpu", phi=phi)
+    full = evaluate_run(run_dir, n=150, device="cpu", phi=phi, write=False)
+    assert quick["fid"] == pytest.approx(full["fid"], rel=1e-4)
+    assert quick["fid_real_baseline"] == pytest.approx(full["baseline_real"]["fid"], rel=1e-4)
+    assert quick["n"] == 150 and not (run_dir / "evaluation.json").exists()
+
+
+def test_conditional_generators_are_sampled_with_labels(tmp_path):
+    torch.manual_seed(0)
+    G = ConditionalGenerator(num_classes=2, z_dim=8, size=28, width=8)
+    checkpoints.save_checkpoint(tmp_path / "cgan", {"G": G}, config=RUN_CONFIG)
+    G_loaded, config = load_generator(tmp_path / "cgan", device="cpu")
+    y = torch.tensor([0, 1, 1, 0, 1])
+    x = sample_generator(G_loaded, 5, labels=y, seed=3, batch_size=2)
+    assert x.shape == (5, 1, 28, 28) and config["data"] == "pneumoniamnist"
+    assert torch.allclose(x, sample_generator(G_loaded, 5, labels=y, seed=3), atol=1e-5)  # batch size: same z
+    with torch.no_grad():
+        z = torch.randn(5, 8, generator=torch.Generator().manual_seed(3))
+        assert torch.allclose(x, G_loaded(z, y), atol=1e-6)
+
+
+def test_runs_that_cannot_be_evaluated_say_why(tmp_path):
+    checkpoints.save_checkpoint(tmp_path / "noG", {"D": DCGANGenerator(z_dim=8, width=8)}, config=RUN_CONFIG)
+    with pytest.raises(checkpoints.CheckpointError, match="no generator"):
+        load_generator(tmp_path / "noG")
+    checkpoints.save_checkpoint(tmp_path / "tensor", {"G": DCGANGenerator(z_dim=8, width=8)},
+                                config={"data": "tensor", "size": 28})
+    with pytest.raises(checkpoints.CheckpointError, match="which dataset"):
+        load_generator(tmp_path / "tensor")

@@ -1,0 +1,48 @@
+"""The pretrained registry: names, the pretrain command, and agreement with notebook 02's settings."""
+
+import json
+
+import nbformat
+import pytest
+import torch
+
+import gan_lab
+from gan_lab import cli, config, pretrained
+from gan_lab.data.base import ImageData
+from gan_lab.train.gan import GANConfig
+
+NOTEBOOK = config.REPO_ROOT / "notebooks" / "02_vanilla_gan.ipynb"
+
+
+def test_notebook_02_entries_are_registered():
+    assert {"02_mlp_gan", "02_dcgan"} <= set(pretrained.PRETRAINED)
+    with pytest.raises(ValueError, match="registered twice"):
+        pretrained.register("02_dcgan", "again")(lambda: None)
+
+
+@pytest.mark.parametrize("fast", ["0", "1"])
+def test_notebook_training_variables_match_the_registry(monkeypatch, fast):
+    monkeypatch.setenv("GAN_LAB_FAST", fast)
+    cell = next(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                if c.cell_type == "code" and "DCGAN_CONFIG =" in c.source)
+    namespace = {"gan_lab": gan_lab, "GANConfig": GANConfig}
+    exec(cell, namespace)  # the "Training variables" cell only assigns numbers and configs
+    configs = pretrained.notebook_02_configs()
+    assert namespace["MLP_CONFIG"] == configs["mlp"]
+    assert namespace["DCGAN_CONFIG"] == configs["dcgan"]
+
+
+def test_pretrain_only_trains_the_named_entry_into_the_fast_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "CHECKPOINT_DIR", tmp_path)
+    monkeypatch.setattr(pretrained, "cache_dir", lambda name: tmp_path / "fast" / name)
+    tiny = {"mlp": GANConfig(arch="mlp", width=2, z_dim=4, batch_size=4, num_steps=2)}
+    monkeypatch.setattr(pretrained, "notebook_02_configs", lambda: tiny)
+    images = torch.rand(16, 1, 28, 28) * 2 - 1
+    monkeypatch.setattr(pretrained, "_data", lambda name: ImageData(images, torch.zeros(16).long(), ["x"], name,
+                                                                   "real: test"))
+    monkeypatch.delenv("GAN_LAB_FAST", raising=False)
+    assert cli.main(["pretrain", "--fast", "--only", "02_mlp_gan"]) == 0
+    stored = json.loads((tmp_path / "fast" / "02_mlp_gan" / "checkpoint.json").read_text())
+    assert stored["config"]["gan"]["num_steps"] == 2 and stored["config"]["data"] == "pneumoniamnist"
+    assert not (tmp_path / "fast" / "02_dcgan").exists()
+    assert cli.main(["pretrain", "--fast", "--only", "02_mlp_gan"]) == 0  # up to date: loads, no training
