@@ -13,14 +13,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from jupyter_browser import CHROMIUM, browser, dismiss_dialogs, run_all_cells, server
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "artifacts" / "browser"
 if CHROMIUM is None:
-    pytestmark = [pytestmark, pytest.mark.skip(reason="chromium not installed (apt-get install chromium; .ci/run does)")]
+    pytestmark = [pytestmark,
+                  pytest.mark.skip(reason="chromium not installed (apt-get install chromium; .ci/run does)")]
 pytest.importorskip("playwright", reason="playwright not installed (pip install -r requirements-dev.txt)")
 
 # The image and the slider-to-image latency are read in the page itself (performance.now()).
