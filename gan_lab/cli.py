@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="Run `python -m gan_lab COMMAND --help` for each command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (add_train, add_sample, add_pretrain, add_doctor):
+    from .cli_course import COURSE_COMMANDS
+
+    for add in (add_train, add_sample, add_pretrain, add_doctor, *COURSE_COMMANDS):
         add(sub)
     return parser
 

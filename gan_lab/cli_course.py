@@ -1,0 +1,135 @@
+"""The course-workflow subcommands of ``python -m gan_lab``: evaluate, explore, student-notebooks.
+
+Same conventions as :mod:`gan_lab.cli`: argparse only, one-line errors
+(``UsageError`` → exit code 2), the library does the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import REPO_ROOT
+
+LOOPBACK = "127.0.0.1"
+
+
+def _subparser(sub, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=f"{summary}\n\n{description}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+# -------------------------------------------------------------------------------------------------- evaluate
+def add_evaluate(sub) -> None:
+    p = _subparser(sub, "evaluate", "Score a run: FID/KID, precision/recall/density/coverage, memorisation.", """\
+Features come from gan_lab's own domain feature network (trained once on the run's dataset
+and cached; no downloaded Inception weights). Held-out real images are scored the same way
+as a baseline. Prints the numbers and writes RUN/evaluation.json.
+
+example:
+  python -m gan_lab evaluate runs/dcgan --n 2000""")
+    p.add_argument("run", type=Path, help="a run folder written by `python -m gan_lab train`")
+    p.add_argument("--n", type=int, default=2000, help="generated images to score (default: 2000)")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    p.add_argument("--seed", type=int, default=0, help="seed of z and of the real subsets (default: 0)")
+    p.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .cli import UsageError, _device
+    from .metrics.report import evaluate_run
+
+    if args.n < 2:
+        raise UsageError(f"--n must be at least 2, not {args.n}.")
+    if not args.run.is_dir():
+        raise UsageError(f"no run folder at {args.run}; train one with `python -m gan_lab train dcgan --out DIR`.")
+    device = _device(args.device, args.seed)
+    result = evaluate_run(args.run, n=args.n, device=device, seed=args.seed, write=True)
+    print(json.dumps(result, indent=1))
+    print(f"written to {args.run / 'evaluation.json'}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- explore
+def add_explore(sub) -> None:
+    p = _subparser(sub, "explore", "Serve the latent-space explorer as a page for the projector (Voilà).", """\
+Opens notebooks/explore.ipynb with Voilà: the code is hidden, the sliders stay. It loads the
+checkpoints `python -m gan_lab pretrain` writes and trains a small one first when none exists.
+The server listens on 127.0.0.1 only; --host 0.0.0.0 serves the classroom network and
+token authentication stays on (the URL with the token is printed).
+
+examples:
+  python -m gan_lab explore
+  python -m gan_lab explore --host 0.0.0.0 --port 8866""")
+    p.add_argument("--host", default=LOOPBACK, help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8866, help="port (default: 8866)")
+    p.add_argument("--notebook", type=Path, default=REPO_ROOT / "notebooks" / "explore.ipynb",
+                   help="the notebook to serve (default: notebooks/explore.ipynb)")
+    p.add_argument("--dry-run", action="store_true", help="print the Voilà command instead of running it")
+    p.set_defaults(handler=run_explore)
+
+
+def voila_command(notebook: Path, host: str, port: int, token: str) -> list[str]:
+    """The Voilà command line: always with a token, on ``host`` only."""
+    voila = shutil.which("voila") or str(Path(sys.executable).parent / "voila")
+    return [voila, str(notebook), "--no-browser", f"--Voila.ip={host}", f"--port={port}", f"--token={token}"]
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    from .cli import UsageError
+
+    if not args.notebook.is_file():
+        raise UsageError(f"no notebook at {args.notebook}.")
+    if not (0 < args.port < 65536):
+        raise UsageError(f"--port must be between 1 and 65535, not {args.port}.")
+    token = secrets.token_urlsafe(16)
+    cmd = voila_command(args.notebook, args.host, args.port, token)
+    shown = "localhost" if args.host == LOOPBACK else args.host
+    print(f"Lecture page: http://{shown}:{args.port}/?token={token}")
+    if args.host != LOOPBACK:
+        print("Serving beyond this machine: share the URL with its token; anyone without it is refused.")
+    if args.dry_run:
+        print(" ".join(cmd))
+        return 0
+    try:
+        return subprocess.call(cmd)
+    except FileNotFoundError:
+        raise UsageError("Voilà is not installed: pip install -r requirements.txt") from None
+    except KeyboardInterrupt:
+        return 0
+
+
+# ----------------------------------------------------------------------------------------- student-notebooks
+def add_student_notebooks(sub) -> None:
+    p = _subparser(sub, "student-notebooks", "Write student copies of the notebooks, solutions stubbed.", """\
+Every block between '### BEGIN SOLUTION' and '### END SOLUTION' becomes
+`raise NotImplementedError`; prose, experiments and the automatic checks stay.
+
+example:
+  python -m gan_lab student-notebooks student/""")
+    p.add_argument("out_dir", type=Path, help="folder for the student notebooks")
+    p.add_argument("--src", type=Path, default=REPO_ROOT / "notebooks",
+                   help="the instructor notebooks (default: notebooks/)")
+    p.set_defaults(handler=run_student_notebooks)
+
+
+def run_student_notebooks(args: argparse.Namespace) -> int:
+    from .cli import UsageError
+    from .student import SolutionMarkerError, write_student_notebooks
+
+    try:
+        report = write_student_notebooks(args.src, args.out_dir)
+    except (FileNotFoundError, ValueError, SolutionMarkerError) as err:
+        raise UsageError(str(err)) from None
+    for name, n in report.items():
+        print(f"{name}: {n} solution(s) replaced")
+    print(f"{len(report)} notebooks written to {args.out_dir}")
+    return 0
+
+
+COURSE_COMMANDS = (add_evaluate, add_explore, add_student_notebooks)
