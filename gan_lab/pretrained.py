@@ -18,6 +18,7 @@ cell repeats verbatim; ``tests/test_pretrained.py`` checks they agree.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -72,3 +73,52 @@ def _02_mlp_gan():
 @register("02_dcgan", "notebook 02: DCGAN on PneumoniaMNIST")
 def _02_dcgan():
     return load_or_train(cache_dir("02_dcgan"), _data("pneumoniamnist"), notebook_02_configs()["dcgan"])
+
+
+# ----------------------------------------------------------------- notebook 03: conditional GANs and pix2pix
+def notebook_03_settings() -> dict:
+    """Data sizes and configs of notebooks/03_conditional_gans.ipynb (its "Training variables" cell repeats these)."""
+    return {"SIZE": 28, "N_PHANTOMS": by_mode(full=3000, fast=300),
+            "CGAN": dict(z_dim=64, embed_dim=16, width=by_mode(full=32, fast=8), batch_size=by_mode(full=32, fast=16),
+                         num_steps=by_mode(full=1200, fast=10), lr_G=2e-4, lr_D=2e-4),
+            "VARIANTS": ("concat", "projection", "acgan"), "REAL_DATA": ("pneumoniamnist", "breastmnist"),
+            "N_PAIRS": by_mode(full=2000, fast=200), "DOSE": 0.25,
+            "PIX2PIX": dict(width=by_mode(full=16, fast=8), d_width=by_mode(full=16, fast=8),
+                            batch_size=by_mode(full=16, fast=8), num_steps=by_mode(full=1000, fast=10),
+                            lambda_L1=100.0)}
+
+
+def _03_cgan(data_name: str, variant: str):
+    from .data import load
+    from .train.conditional import CGANConfig, load_or_train_cgan
+
+    s = notebook_03_settings()
+    data = load(data_name, split="train", size=s["SIZE"], n=s["N_PHANTOMS"] if data_name == "phantoms" else None)
+    name = f"03_cgan_phantoms_{variant}" if data_name == "phantoms" else f"03_cgan_{data_name}"
+    return load_or_train_cgan(cache_dir(name), data, CGANConfig(variant=variant, **s["CGAN"]))
+
+
+def _03_pix2pix(task: str, lambda_adv: float):
+    from .data import low_dose_pairs, phantom_pairs
+    from .train.pix2pix import Pix2PixConfig, load_or_train_pix2pix
+
+    s = notebook_03_settings()
+    if task == "mr2ct":
+        x, y = phantom_pairs(s["N_PAIRS"], size=s["SIZE"], seed=0)
+        data_name = f"phantom_pairs mr->ct n={s['N_PAIRS']}"
+    else:
+        y = _data("pneumoniamnist", s["SIZE"])
+        x, data_name = low_dose_pairs(y.images, dose=s["DOSE"], seed=0), f"{y.name} dose={s['DOSE']} n={len(y)}"
+    return load_or_train_pix2pix(cache_dir(f"03_pix2pix_{task}_{'gan' if lambda_adv else 'l1'}"), x, y,
+                                 Pix2PixConfig(lambda_adv=lambda_adv, **s["PIX2PIX"]), data_name=data_name)
+
+
+for _v in notebook_03_settings()["VARIANTS"]:
+    register(f"03_cgan_phantoms_{_v}", f"notebook 03: conditional GAN ({_v} D) on phantom classes")(
+        functools.partial(_03_cgan, "phantoms", _v))
+for _n in notebook_03_settings()["REAL_DATA"]:
+    register(f"03_cgan_{_n}", f"notebook 03: conditional GAN (projection D) on {_n}")(
+        functools.partial(_03_cgan, _n, "projection"))
+for _t, _w in (("mr2ct", "MR → CT on paired phantoms"), ("lowdose", "low-dose → routine-dose X-rays")):
+    register(f"03_pix2pix_{_t}_l1", f"notebook 03: U-Net with L1 only, {_w}")(functools.partial(_03_pix2pix, _t, 0.0))
+    register(f"03_pix2pix_{_t}_gan", f"notebook 03: pix2pix, {_w}")(functools.partial(_03_pix2pix, _t, 1.0))
