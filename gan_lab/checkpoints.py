@@ -188,6 +188,29 @@ def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> 
             if k not in ignore and old.get(k, missing) != new.get(k, missing)]
 
 
+def cache_status(directory: str | os.PathLike, wanted: dict, *, num_steps: int, ignore: tuple[str, ...] = (),
+                 retrain: bool = False) -> str:
+    """The rule every ``load_or_train_*`` follows, read from the checkpoint's JSON alone.
+
+    Returns "load" (same config, trained to ``num_steps``), "resume" (same config, unfinished)
+    or "train" (absent, ``retrain``, or made with a different setting), and says which.
+    """
+    stored = None if retrain else stored_config(directory)
+    if stored is None:
+        return "train"
+    changes = config_changes(stored, wanted, ignore)
+    if changes:
+        print(f"Training again: the checkpoint in {directory} was made with a different setting "
+              f"({'; '.join(changes[:4])}).")
+        return "train"
+    steps = _read_index(Path(directory))["history"].get("step")
+    if steps and steps[-1] >= num_steps:
+        print(f"Loaded the cached checkpoint {directory} (step {steps[-1]}); no training needed.")
+        return "load"
+    print(f"Resuming the unfinished checkpoint {directory}.")
+    return "resume"
+
+
 def _flatten(tree: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in tree.items():

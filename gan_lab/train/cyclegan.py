@@ -291,19 +291,13 @@ def load_or_train_cyclegan(directory: str | Path, data_X, data_Y, config: CycleG
     The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
     → load; same but unfinished → resume; different or absent → train from scratch there.
     """
-    stored = None if retrain else checkpoints.stored_config(directory)
     wanted = checkpoint_meta(config, data_X, data_Y, names, data_name)
-    changes = None if stored is None else checkpoints.config_changes(
-        stored, wanted, ignore=tuple(f"cyclegan.{k}" for k in LOOP_ONLY_FIELDS))
-    if changes == []:
+    status = checkpoints.cache_status(directory, wanted, num_steps=config.num_steps,
+                                      ignore=tuple(f"cyclegan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
+    if status == "load":
         run = load_cyclegan(directory, device)
-        if run.history.get("step") and run.history["step"][-1] >= config.num_steps:
-            print(f"Loaded the cached checkpoint {directory} (step {run.history['step'][-1]}); no training needed.")
-            run.config = config
-            return run
-        print(f"Resuming the unfinished checkpoint {directory}.")
-    elif changes:
-        print(f"Training again: the checkpoint in {directory} was made with a different setting "
-              f"({'; '.join(changes[:4])}).")
-    return train_cyclegan(data_X, data_Y, config, device=device, checkpoint_dir=directory, resume=changes == [],
+        run.config = config
+        return run
+    return train_cyclegan(data_X, data_Y, config, device=device, checkpoint_dir=directory,
+                          resume=status == "resume",
                           callbacks=callbacks, progress=progress, names=names, data_name=data_name)

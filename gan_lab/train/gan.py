@@ -294,24 +294,15 @@ def load_or_train(directory: str | Path, data: ImageData | torch.Tensor, config:
     Example:
         >>> run = load_or_train(cache_dir("02_dcgan"), data, GANConfig(num_steps=3000))  # doctest: +SKIP
     """
-    wanted = checkpoint_meta(config, data)
-    stored = None if retrain else checkpoints.stored_config(directory)
-    changes = None if stored is None else checkpoints.config_changes(
-        stored, wanted, ignore=tuple(f"gan.{k}" for k in LOOP_ONLY_FIELDS))
-    if changes == []:
+    status = checkpoints.cache_status(directory, checkpoint_meta(config, data), num_steps=config.num_steps,
+                                      ignore=tuple(f"gan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
+    if status == "load":
         loaded = load_gan(directory, device)
-        if loaded.history.get("step") and loaded.history["step"][-1] >= config.num_steps:
-            print(f"Loaded the cached checkpoint {directory} (step {loaded.history['step'][-1]}); "
-                  "no training needed.")
-            if run is None:
-                return dataclasses.replace(loaded, config=config)
-            run.G.load_state_dict(loaded.G.state_dict())
-            run.D.load_state_dict(loaded.D.state_dict())
-            run.history, run.config, run.checkpoint_dir = loaded.history, config, Path(directory)
-            return run
-        print(f"Resuming the unfinished checkpoint {directory}.")
-    elif changes:
-        print(f"Training again: the checkpoint in {directory} was made with a different setting "
-              f"({'; '.join(changes[:4])}).")
-    return train_gan(data, config, device=device, checkpoint_dir=directory, resume=changes == [],
+        if run is None:
+            return dataclasses.replace(loaded, config=config)
+        run.G.load_state_dict(loaded.G.state_dict())
+        run.D.load_state_dict(loaded.D.state_dict())
+        run.history, run.config, run.checkpoint_dir = loaded.history, config, Path(directory)
+        return run
+    return train_gan(data, config, device=device, checkpoint_dir=directory, resume=status == "resume",
                      callbacks=callbacks, progress=progress, run=run)

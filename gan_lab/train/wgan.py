@@ -299,18 +299,11 @@ def load_or_train_wgan(directory: str | Path, data: ImageData | torch.Tensor, co
     Example:
         >>> run = load_or_train_wgan(cache_dir("05_wgan_gp"), data, WGANConfig(mode="gp"))  # doctest: +SKIP
     """
-    stored = None if retrain else checkpoints.stored_config(directory)
-    changes = None if stored is None else checkpoints.config_changes(
-        stored, checkpoint_meta(config, data), ignore=tuple(f"wgan.{k}" for k in LOOP_ONLY_FIELDS))
-    if changes == []:
+    status = checkpoints.cache_status(directory, checkpoint_meta(config, data), num_steps=config.num_steps,
+                                      ignore=tuple(f"wgan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
+    if status == "load":
         run = load_wgan(directory, device)
-        if run.history.get("step") and run.history["step"][-1] >= config.num_steps:
-            print(f"Loaded the cached checkpoint {directory} (step {run.history['step'][-1]}); no training needed.")
-            run.config = config
-            return run
-        print(f"Resuming the unfinished checkpoint {directory}.")
-    elif changes:
-        print(f"Training again: the checkpoint in {directory} was made with a different setting "
-              f"({'; '.join(changes[:4])}).")
-    return train_wgan(data, config, device=device, checkpoint_dir=directory, resume=changes == [],
+        run.config = config
+        return run
+    return train_wgan(data, config, device=device, checkpoint_dir=directory, resume=status == "resume",
                       callbacks=callbacks, progress=progress)
