@@ -193,12 +193,18 @@ def cache_status(directory: str | os.PathLike, wanted: dict, *, num_steps: int, 
     """The rule every ``load_or_train_*`` follows, read from the checkpoint's JSON alone.
 
     Returns "load" (same config, trained to ``num_steps``), "resume" (same config, unfinished)
-    or "train" (absent, ``retrain``, or made with a different setting), and says which.
+    or "train" (absent, ``retrain``, made with a different setting, or no longer loadable because
+    the networks' code changed since it was cached), and says which.
     """
     stored = None if retrain else stored_config(directory)
     if stored is None:
         return "train"
     changes = config_changes(stored, wanted, ignore)
+    if not changes:
+        try:  # same config, but a cache made by an older version of a network may not load any more
+            load_checkpoint(directory, device="cpu")
+        except CheckpointError as err:
+            changes = [f"the stored networks no longer match the code: {err}"]
     if changes:
         print(f"Training again: the checkpoint in {directory} was made with a different setting "
               f"({'; '.join(changes[:4])}).")

@@ -142,8 +142,12 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out} is a file; give a folder for the run.")
     if args.resume and not (args.out / "checkpoint.json").is_file():
         raise UsageError(f"--resume: {args.out} holds no checkpoint; train without --resume first.")
-    device = _device(args.device, config.seed, verbose=not args.quiet)
-    data = datasets.load(args.data, split="train", size=args.size, download=args.download, fallback=args.fallback)
+    try:
+        data = datasets.load(args.data, split="train", size=args.size, download=args.download,
+                             fallback=args.fallback)
+    except datasets.DataUnavailableError as err:
+        raise UsageError(f"{err} On the command line: add --download, or --fallback to train on phantoms.") from None
+    device = _device(args.device, config.seed, verbose=not args.quiet)  # after the data: bad input fails first
     start = time.perf_counter()
     run = train_gan(data, config, device=device, checkpoint_dir=args.out, resume=args.resume,
                     progress=not args.quiet)

@@ -29,7 +29,7 @@ def _projection_case(seed: int, num_classes: int = 3, batch: int = 4):
     x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, num_classes, (batch,))
     phi = D.body.features(x)  # (B, F, h, w)
     psi = D.body.head(phi).flatten()  # ψ(φ(x)), (B,)
-    return (psi, phi.mean(dim=(2, 3)), D.embed.weight.clone(), y), D(x, y)
+    return (psi, phi.sum(dim=(2, 3)), D.embed.weight.clone(), y), D(x, y)  # the class term sum-pools φ
 
 
 def check_projection_logit(fn) -> Feedback:

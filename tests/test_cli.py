@@ -116,3 +116,12 @@ def test_doctor_exit_code_follows_its_verdict(monkeypatch):
     assert cli.main(["doctor"]) == 1
     monkeypatch.setattr(gan_lab.doctor, "run_doctor", lambda: True)
     assert cli.main(["doctor"]) == 0
+
+
+def test_missing_real_data_names_the_command_line_fixes(tmp_path, monkeypatch, capsys):
+    def missing(*args, **kwargs):
+        raise gan_lab.data.DataUnavailableError("MedMNIST file pneumoniamnist.npz not found.")
+
+    monkeypatch.setattr(gan_lab.data, "load", missing)
+    assert cli.main(["train", "dcgan", "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert "--download, or --fallback" in capsys.readouterr().err

@@ -141,3 +141,17 @@ def test_load_or_train_reuses_a_matching_checkpoint(tmp_path):
     retrained = load_or_train_cgan(tmp_path, data, CGANConfig(variant="acgan", z_dim=8, width=8, num_steps=4,
                                                               batch_size=8, seed=1), device="cpu", progress=False)
     assert retrained.history["step"][-1] == 4 and retrained.config.seed == 1
+
+
+def test_load_or_train_retrains_when_the_stored_networks_no_longer_load(tmp_path, capsys):
+    import json
+
+    data = _bright_dark(n=16)
+    config = CGANConfig(z_dim=8, width=8, num_steps=2, batch_size=8)
+    load_or_train_cgan(tmp_path, data, config, device="cpu", progress=False)
+    index = json.loads((tmp_path / "checkpoint.json").read_text())
+    index["models"]["D"]["hparams"]["width"] = 4  # as if the network's code had changed since caching
+    (tmp_path / "checkpoint.json").write_text(json.dumps(index))
+    run = load_or_train_cgan(tmp_path, data, config, device="cpu", progress=False)
+    assert "no longer match" in capsys.readouterr().out
+    assert run.history["step"][-1] == 2 and run.sample(2, 0).shape == (2, 1, 16, 16)

@@ -145,3 +145,13 @@ def test_sample_batch_keeps_rows_aligned():
 def test_a_non_registered_model_cannot_be_checkpointed(tmp_path):
     with pytest.raises(TypeError, match="@register"):
         fit(lambda s: {"loss": 0.0}, 1, models={"m": nn.Linear(2, 2)}, checkpoint_dir=tmp_path, progress=False)
+
+
+def test_what_a_callback_adds_to_the_history_is_checkpointed(tmp_path):
+    G, opt, step_fn = _problem()
+
+    def metric(step, history):
+        history.setdefault("metric_step", []).append(step)
+
+    _fit(step_fn, G, opt, 20, checkpoint_dir=tmp_path, checkpoint_every=10, callbacks=[metric], callback_every=10)
+    assert checkpoints.load_checkpoint(tmp_path).history["metric_step"] == [10, 20]

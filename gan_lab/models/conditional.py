@@ -4,7 +4,7 @@
   concatenated with z (Mirza & Osindero 2014), so every layer sees the class.
 * :class:`ConditionalDiscriminator` — D(x, y): the label becomes one extra
   learned image plane concatenated with x at the input.
-* :class:`ProjectionDiscriminator` — D(x, y) = ψ(φ(x)) + e_yᵀ pool(φ(x))
+* :class:`ProjectionDiscriminator` — D(x, y) = ψ(φ(x)) + e_yᵀ Σ_hw φ(x)
   (Miyato & Koyama 2018): the label enters only at the end, as an inner
   product with the image features.
 * :class:`ACGANDiscriminator` — D(x) ↦ (real/fake logit, class logits)
@@ -87,39 +87,41 @@ class ConditionalDiscriminator(nn.Module):
 class ProjectionDiscriminator(nn.Module):
     """Projection discriminator (Miyato & Koyama 2018): (x, y) ↦ logit (B,).
 
-        D(x, y) = ψ(φ(x)) + e_yᵀ pool(φ(x))
+        D(x, y) = ψ(φ(x)) + e_yᵀ Σ_hw φ(x)
 
-    φ(x) (B, F, h, w) are the DCGAN features, ψ is DCGAN's own output layer
-    (a linear map of φ) and e_y ∈ R^F a learned class embedding. The class
-    term is what a log-linear model of p(y|x) adds to the unconditional logit,
-    which is why the paper prefers it to concatenating y at the input.
-    As in the paper, every layer and e_y are spectrally normalised (Miyato
-    et al. 2018) and D has no batch norm: without a bound on ‖e_y‖ the class
-    term grows until D wins outright and G collapses. φ is average-pooled
-    (the paper sum-pools: the same up to the constant h·w).
+    φ(x) (B, F, h, w) are the DCGAN features (sum-pooled over positions for
+    the class term, as in the paper), ψ is DCGAN's own output layer (a linear
+    map of φ) and e_y ∈ R^F a learned class embedding. The class term is what
+    a log-linear model of p(y|x) adds to the unconditional logit, which is why
+    the paper prefers it to concatenating y at the input.
+
+    The paper spectrally normalises every layer (Miyato et al. 2018). Here the
+    trunk keeps the batch norm of the other conditional discriminators, so a
+    comparison changes only how y enters, and only the embedding matrix E is
+    normalised (‖e_y‖ ≤ 1): without that bound the class term grew until D won
+    outright and G stopped learning; a fully normalised trunk learned the
+    classes far more slowly in short runs.
 
     Args:
         num_classes, channels, size, width: as for :class:`ConditionalDiscriminator`.
-        spectral_norm: normalise each weight by its largest singular value (recommended).
+        spectral_norm: divide E by its largest singular value (recommended).
     """
 
     def __init__(self, num_classes: int = 2, channels: int = 1, size: int = 28, width: int = 64,
                  spectral_norm: bool = True):
         super().__init__()
         self.num_classes = num_classes
-        self.body = DCGANDiscriminator(channels, size, width, critic=spectral_norm)  # critic: no batch norm
-        self.embed = nn.Embedding(num_classes, self.body.head.in_channels)  # e_y, one vector per class
-        nn.init.normal_(self.embed.weight, 0.0, 0.02)  # DCGAN's init scale: the class term starts small
+        self.body = DCGANDiscriminator(channels, size, width)
+        self.embed = nn.Embedding(num_classes, self.body.head.in_channels)  # E: row y is e_y
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)  # DCGAN's init scale
         if spectral_norm:
-            for module in [*self.body.modules(), self.embed]:
-                if isinstance(module, (nn.Conv2d, nn.Embedding)):
-                    nn.utils.parametrizations.spectral_norm(module)
+            nn.utils.parametrizations.spectral_norm(self.embed)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         _check_labels(y, x.shape[0])
         phi = self.body.features(x)  # (B, F, h, w)
         unconditional = self.body.head(phi).flatten()  # ψ(φ(x)), (B,)
-        projection = (self.embed(y) * phi.mean(dim=(2, 3))).sum(dim=1)  # e_yᵀ pool(φ(x)), (B,)
+        projection = (self.embed(y) * phi.sum(dim=(2, 3))).sum(dim=1)  # e_yᵀ Σ_hw φ(x), (B,)
         return unconditional + projection
 
 

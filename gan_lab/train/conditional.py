@@ -317,23 +317,17 @@ def load_or_train_cgan(directory: str | Path, data: ImageData, config: CGANConfi
     """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
 
     The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
-    → load; same but unfinished → resume; different or absent → train from scratch there.
+    → load; same but unfinished → resume; different, absent or unloadable (the networks' code
+    changed) → train from scratch there.
 
     Example:
         >>> run = load_or_train_cgan(cache_dir("03_cgan"), data, CGANConfig())  # doctest: +SKIP
     """
-    stored = None if retrain else checkpoints.stored_config(directory)
-    changes = None if stored is None else checkpoints.config_changes(
-        stored, checkpoint_meta(config, data), ignore=tuple(f"cgan.{k}" for k in LOOP_ONLY_FIELDS))
-    if changes == []:
+    status = checkpoints.cache_status(directory, checkpoint_meta(config, data), num_steps=config.num_steps,
+                                      ignore=tuple(f"cgan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
+    if status == "load":
         run = load_cgan(directory, device)
-        if run.history.get("step") and run.history["step"][-1] >= config.num_steps:
-            print(f"Loaded the cached checkpoint {directory} (step {run.history['step'][-1]}); no training needed.")
-            run.config = config
-            return run
-        print(f"Resuming the unfinished checkpoint {directory}.")
-    elif changes:
-        print(f"Training again: the checkpoint in {directory} was made with a different setting "
-              f"({'; '.join(changes[:4])}).")
-    return train_cgan(data, config, device=device, checkpoint_dir=directory, resume=changes == [],
+        run.config = config
+        return run
+    return train_cgan(data, config, device=device, checkpoint_dir=directory, resume=status == "resume",
                       callbacks=callbacks, progress=progress)

@@ -229,13 +229,10 @@ def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConf
 def load_or_train_denoiser(directory: str | Path, noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConfig,
                            *, phi: nn.Module | None = None, device=None, progress: bool = True) -> DenoiseRun:
     """Load the denoiser cached in ``directory`` if it was trained with this config, else train it there."""
-    stored = checkpoints.stored_config(directory)
-    same = stored is not None and not checkpoints.config_changes(
-        stored, _meta(config, noisy), ignore=tuple(f"denoise.{k}" for k in LOOP_ONLY_FIELDS))
-    if same:
+    status = checkpoints.cache_status(directory, _meta(config, noisy), num_steps=config.num_steps,
+                                      ignore=tuple(f"denoise.{k}" for k in LOOP_ONLY_FIELDS))
+    if status == "load":
         ckpt = checkpoints.load_checkpoint(directory, device=device)
-        if ckpt.step >= config.num_steps:
-            print(f"Loaded the cached checkpoint {directory} (step {ckpt.step}); no training needed.")
-            return DenoiseRun(ckpt.models["G"], ckpt.models.get("C"), ckpt.history, config, Path(directory))
-    return train_denoiser(noisy, clean, config, phi=phi, device=device, checkpoint_dir=directory, resume=same,
-                          progress=progress)
+        return DenoiseRun(ckpt.models["G"], ckpt.models.get("C"), ckpt.history, config, Path(directory))
+    return train_denoiser(noisy, clean, config, phi=phi, device=device, checkpoint_dir=directory,
+                          resume=status == "resume", progress=progress)

@@ -80,7 +80,8 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
             repeats an uninterrupted one exactly on the CPU).
         log_every: steps averaged into one history entry (one host sync each); a checkpoint
             also closes the current entry, so a resumed history equals an uninterrupted one.
-        callbacks: ``cb(step, history)`` every ``callback_every`` steps and once at the end.
+        callbacks: ``cb(step, history)`` every ``callback_every`` steps and once at the end, before
+            any checkpoint of that step (so keys a callback adds to the history are saved).
         stop_event: set it (e.g. from a Stop button) to end training after the current step.
         progress: show a tqdm progress bar with the latest losses.
         history: continue this history (e.g. a second ``fit`` call on the same models).
@@ -120,17 +121,17 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
             bar.update(1)
             if step % log_every == 0:
                 flush()
+            if callbacks and step % callback_every == 0:  # before saving: what a callback adds to
+                _call(callbacks, step, history)           # the history (e.g. a metric) is saved too
+                called_at = step
             if checkpoint_every and step % checkpoint_every == 0:
                 flush()  # the losses are checked before the weights are written
                 save(step)
-            if callbacks and step % callback_every == 0:
-                _call(callbacks, step, history)
-                called_at = step
         flush()
-        if step != save.last_step:
-            save(step)
         if callbacks and step != called_at:  # the final state, also after a Stop
             _call(callbacks, step, history)
+        if step != save.last_step:
+            save(step)
     except KeyboardInterrupt:
         history["interrupted"] = True
         flush(check=False)

@@ -259,21 +259,15 @@ def load_or_train_pix2pix(directory: str | Path, inputs, targets, config: Pix2Pi
     """Load the run cached in ``directory`` if it was trained with this config on these pairs, else train it.
 
     The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
-    → load; same but unfinished → resume; different or absent → train from scratch there.
+    → load; same but unfinished → resume; different, absent or unloadable (the networks' code
+    changed) → train from scratch there.
     """
-    stored = None if retrain else checkpoints.stored_config(directory)
-    wanted = checkpoint_meta(config, inputs, targets, data_name)
-    changes = None if stored is None else checkpoints.config_changes(
-        stored, wanted, ignore=tuple(f"pix2pix.{k}" for k in LOOP_ONLY_FIELDS))
-    if changes == []:
+    status = checkpoints.cache_status(directory, checkpoint_meta(config, inputs, targets, data_name),
+                                      num_steps=config.num_steps, retrain=retrain,
+                                      ignore=tuple(f"pix2pix.{k}" for k in LOOP_ONLY_FIELDS))
+    if status == "load":
         run = load_pix2pix(directory, device)
-        if run.history.get("step") and run.history["step"][-1] >= config.num_steps:
-            print(f"Loaded the cached checkpoint {directory} (step {run.history['step'][-1]}); no training needed.")
-            run.config = config
-            return run
-        print(f"Resuming the unfinished checkpoint {directory}.")
-    elif changes:
-        print(f"Training again: the checkpoint in {directory} was made with a different setting "
-              f"({'; '.join(changes[:4])}).")
-    return train_pix2pix(inputs, targets, config, device=device, checkpoint_dir=directory, resume=changes == [],
+        run.config = config
+        return run
+    return train_pix2pix(inputs, targets, config, device=device, checkpoint_dir=directory, resume=status == "resume",
                          callbacks=callbacks, progress=progress, data_name=data_name)
