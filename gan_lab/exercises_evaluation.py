@@ -1,12 +1,13 @@
 """Checks for the evaluation notebook's exercises (07): each runs your answer and prints ✓ or ✗ with a hint.
 
-Every check returns True or False and never raises, so the notebook keeps running either way.
+Built on :mod:`gan_lab.exercises`: every check returns a ``Feedback`` (truthy
+when right) and never raises, so the notebook keeps running either way.
 
 Example:
     >>> def my_precision(real_features, fake_features, k):
     ...     return prdc(real_features, fake_features, k)["precision"]
     >>> check_precision(my_precision)  # doctest: +SKIP
-    ✓ k-NN precision: correct on 3 cases.
+    ✓ k-NN precision: correct.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from .exercises import Feedback, check_function, check_value
 from .metrics.prdc import prdc
 
 
@@ -27,11 +29,6 @@ class _Identity(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
-
-
-def _report(name: str, ok: bool, detail: str, hint: str) -> bool:
-    print(f"✓ {name}: {detail}" if ok else f"✗ {name}: {detail}\n  hint: {hint}")
-    return ok
 
 
 def _feature_cases():
@@ -51,44 +48,39 @@ def _torchmetrics_fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     return metric.compute().item()
 
 
-def check_frechet_distance(fn) -> bool:
-    """``fn(mu_1, sigma_1, mu_2, sigma_2)`` (float64 tensors (d,), (d, d)) must return the Fréchet distance."""
-    name, hint = "Fréchet distance", ("‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^{1/2}); the trace of the matrix square "
-                                      "root is the sum of the square roots of the eigenvalues of Σ₁Σ₂: "
-                                      "torch.linalg.eigvals(S1 @ S2).sqrt().real.sum().")
-    try:
-        for real, fake in _feature_cases():
-            stats = [(f.mean(0), torch.cov(f.T)) for f in (real, fake)]  # unbiased covariance, as torchmetrics
-            got = float(fn(stats[0][0], stats[0][1], stats[1][0], stats[1][1]))
-            expected = _torchmetrics_fid(real, fake)
-            if abs(got - expected) > 1e-3 * max(1.0, abs(expected)):
-                return _report(name, False, f"got {got:.4f}, torchmetrics' FID says {expected:.4f}.", hint)
-    except Exception as err:  # a student's function may fail in any way; say how
-        return _report(name, False, f"your function raised {type(err).__name__}: {err}", hint)
-    return _report(name, True, "matches torchmetrics' FID on 3 cases.", hint)
+def check_frechet_distance(fn) -> Feedback:
+    """``fn(mu_1, sigma_1, mu_2, sigma_2)`` (float64 tensors (d,), (d, d)) must return the Fréchet distance.
+
+    The expected values are torchmetrics' FID of the same feature sets (unbiased covariances, as it uses).
+    """
+    cases, labels = [], []
+    for real, fake in _feature_cases():
+        stats = [(f.mean(0), torch.cov(f.T)) for f in (real, fake)]  # μ (d,), Σ (d, d)
+        cases.append(((*stats[0], *stats[1]), _torchmetrics_fid(real, fake)))
+        labels.append(f"d = {real.shape[1]}, n = {len(real)} (torchmetrics' FID as reference)")
+    return check_function("Fréchet distance", fn, cases, labels=labels, rtol=1e-3, atol=1e-3,
+                          hint="‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^{1/2}); the trace of the matrix square root is "
+                               "the sum of the square roots of the eigenvalues of Σ₁Σ₂: "
+                               "torch.linalg.eigvals(S1 @ S2).sqrt().real.sum().")
 
 
-def check_precision(fn) -> bool:
+def check_precision(fn) -> Feedback:
     """``fn(real_features, fake_features, k)`` must return the k-NN precision of Kynkäänniemi et al."""
-    name = "k-NN precision"
-    hint = ("r_i = distance from real i to its k-th nearest other real (kthvalue(k + 1) of torch.cdist(real, real) "
-            "along dim 1: the point itself is the nearest); a fake counts when its distance to SOME real i is "
-            "< r_i; precision = the fraction of fakes that count.")
-    try:
-        for k, (real, fake) in zip((3, 5, 7), _feature_cases()):
-            real, fake = real.float(), (fake.float() * 0.5 + real[: len(fake)].float()) / 1.5
-            got, expected = float(fn(real, fake, k)), prdc(real, fake, k)["precision"]
-            if abs(got - expected) > 1e-6:
-                return _report(name, False, f"with k = {k} got {got:.4f}, expected {expected:.4f}.", hint)
-    except Exception as err:
-        return _report(name, False, f"your function raised {type(err).__name__}: {err}", hint)
-    return _report(name, True, "correct on 3 cases.", hint)
+    cases = []
+    for k, (real, fake) in zip((3, 5, 7), _feature_cases()):
+        real, fake = real.float(), (fake.float() * 0.5 + real[: len(fake)].float()) / 1.5  # overlapping sets
+        cases.append(((real, fake, k), prdc(real, fake, k)["precision"]))
+    return check_function("k-NN precision", fn, cases, labels=[f"k = {k}" for k in (3, 5, 7)],
+                          hint="r_i = distance from real i to its k-th nearest other real (kthvalue(k + 1) of "
+                               "torch.cdist(real, real) along dim 1: the point itself is the nearest); a fake "
+                               "counts when its distance to SOME real i is < r_i; precision = the fraction of "
+                               "fakes that count.")
 
 
-def check_mode_dropping(answer: str) -> bool:
+def check_mode_dropping(answer) -> Feedback:
     """Which metric falls most when a generator draws only normal X-rays: precision, recall, density or coverage?"""
-    ok = str(answer).strip().lower() in ("recall", "coverage")
-    return _report("dropping a class", ok, f"you said {answer!r}." + (" Right: the pneumonia part of the real "
-                   "manifold has no fakes near it." if ok else ""),
-                   "every normal-looking fake still lies on the real manifold (precision and density barely "
-                   "move); which metric asks whether every REAL image has a fake nearby?")
+    return check_value("dropping a class", answer, {"recall", "coverage"},
+                       why="the pneumonia part of the real manifold has no fakes near it, and recall and "
+                           "coverage ask whether every REAL image has a fake nearby.",
+                       hint="every normal-looking fake still lies on the real manifold (precision and density "
+                            "barely move); which metric asks whether every REAL image has a fake nearby?")

@@ -1,7 +1,8 @@
-"""The evaluation notebook's exercise checks accept right answers and reject wrong ones without raising."""
+"""The notebook-07 checks accept right answers, reject wrong ones with a hint, record verdicts and never raise."""
 
 import torch
 
+from gan_lab import exercises
 from gan_lab import exercises_evaluation as ex
 from gan_lab.metrics.prdc import prdc
 
@@ -13,18 +14,32 @@ def frechet_distance(mu_1, sigma_1, mu_2, sigma_2):
 
 def test_frechet_distance_check(capsys):
     assert ex.check_frechet_distance(frechet_distance)
-    assert not ex.check_frechet_distance(lambda m1, s1, m2, s2: ((m1 - m2) ** 2).sum())  # means only
-    assert not ex.check_frechet_distance(lambda *args: 1 / 0)
-    out = capsys.readouterr().out
-    assert out.count("✓") == 1 and out.count("✗") == 2 and "ZeroDivisionError" in out
+    assert "d = 16" in capsys.readouterr().out  # every case is named
+    means_only = ex.check_frechet_distance(lambda m1, s1, m2, s2: ((m1 - m2) ** 2).sum())
+    assert not means_only and "expected" in str(means_only) and "Hint: ‖μ₁ − μ₂‖²" in str(means_only)
+    crashed = ex.check_frechet_distance(lambda *args: 1 / 0)
+    assert not crashed and "ZeroDivisionError" in str(crashed)
 
 
 def test_precision_check(capsys):
     assert ex.check_precision(lambda r, f, k: prdc(r, f, k)["precision"])
-    assert not ex.check_precision(lambda r, f, k: prdc(r, f, k)["recall"])
-    assert "hint" in capsys.readouterr().out
+    recall = ex.check_precision(lambda r, f, k: prdc(r, f, k)["recall"])
+    assert not recall and "k = 3: returned" in str(recall)
+    assert "Hint:" in capsys.readouterr().out
 
 
 def test_mode_dropping_check():
     assert ex.check_mode_dropping(" Recall ") and ex.check_mode_dropping("coverage")
+    assert "REAL image has a fake nearby" in str(ex.check_mode_dropping("recall"))  # why it is right
     assert not ex.check_mode_dropping("precision")
+    assert "no answer yet" in str(ex.check_mode_dropping(...))
+
+
+def test_not_implemented_and_summary(capsys):
+    def stub(real_features, fake_features, k):
+        raise NotImplementedError
+
+    assert "not implemented yet" in str(ex.check_precision(stub))
+    ex.check_mode_dropping("recall")
+    summary = exercises.summary()
+    assert "✗ k-NN precision" in summary and "✓ dropping a class" in summary

@@ -1,8 +1,9 @@
-"""The SegAN exercise checks accept correct answers, reject wrong ones with a hint, and never raise."""
+"""The notebook-06 checks accept right answers, reject wrong ones with a hint, record verdicts and never raise."""
 
 import numpy as np
 import torch
 
+from gan_lab import exercises
 from gan_lab import exercises_segan as ex
 from gan_lab.metrics.image import dice_per_image
 from gan_lab.train.segan import multiscale_l1, soft_dice_loss
@@ -14,27 +15,43 @@ def right_segmentor_loss(C, x, prob, y):
     return multiscale_l1([f[:B] for f in features], [f[B:] for f in features]) + soft_dice_loss(prob, y)
 
 
+def right_best_threshold(probs, masks, ts):
+    return ts[int(np.argmax([dice_per_image((probs > t).float(), masks).mean().item() for t in ts]))]
+
+
 def test_correct_answers_pass(capsys):
     assert ex.check_multiscale_l1(lambda a, b: torch.stack([(p - q).abs().mean() for p, q in zip(a, b)]).mean())
     assert ex.check_soft_dice_loss(soft_dice_loss)
     assert ex.check_segmentor_loss(right_segmentor_loss)
-    assert ex.check_best_threshold(lambda probs, masks, ts: ts[int(np.argmax(
-        [dice_per_image((probs > t).float(), masks).mean().item() for t in ts]))])
-    assert capsys.readouterr().out.count("✓") == 4
+    assert ex.check_best_threshold(right_best_threshold)
+    out = capsys.readouterr().out
+    assert out.count(": correct.") == 4
 
 
 def test_wrong_answers_fail_with_a_hint(capsys):
     pooled = lambda a, b: torch.cat([(p - q).abs().flatten() for p, q in zip(a, b)]).mean()  # weights by size
     assert not ex.check_multiscale_l1(pooled)
     assert not ex.check_soft_dice_loss(lambda prob, y: 1 - 2 * (prob * y).sum() / (prob.sum() + y.sum()))
-    detached = lambda C, x, prob, y: right_segmentor_loss(C, x, prob.detach(), y)
-    assert not ex.check_segmentor_loss(detached)
+    separate = lambda C, x, prob, y: multiscale_l1(C(x * prob), C(x * y)) + soft_dice_loss(prob, y)
+    assert not ex.check_segmentor_loss(separate)  # two passes: batch norm statistics differ
     assert not ex.check_best_threshold(lambda probs, masks, ts: 0.5)
     out = capsys.readouterr().out
-    assert out.count("✗") == 4 and out.count("hint:") == 4
+    assert out.count("✗") == 4 and out.count("Hint:") == 4 and "returned 0.5, expected 0.3" in out
 
 
-def test_unfinished_or_crashing_answers_do_not_raise(capsys):
+def test_a_detached_segmentor_loss_is_caught():
+    detached = ex.check_segmentor_loss(lambda C, x, prob, y: right_segmentor_loss(C, x, prob.detach(), y))
+    assert not detached and "no gradient with respect to prob" in str(detached)
+    as_float = ex.check_segmentor_loss(lambda C, x, prob, y: right_segmentor_loss(C, x, prob, y).item())
+    assert not as_float and "do not detach prob" in str(as_float)
+    assert "✗ segmentor loss" in exercises.summary()
+
+
+def test_unfinished_or_crashing_answers_do_not_raise():
+    def stub(features_a, features_b):
+        raise NotImplementedError
+
+    assert "not implemented yet" in str(ex.check_multiscale_l1(stub))
     assert not ex.check_multiscale_l1(lambda a, b: None)
-    assert not ex.check_soft_dice_loss(lambda prob, y: 1 / 0)
-    assert "ZeroDivisionError" in capsys.readouterr().out
+    crashed = ex.check_soft_dice_loss(lambda prob, y: 1 / 0)
+    assert not crashed and "ZeroDivisionError" in str(crashed)

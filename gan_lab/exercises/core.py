@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 
 #: every verdict given in this session, in order (see :func:`summary`).
 RESULTS: list[Feedback] = []
@@ -38,6 +39,12 @@ class Feedback:
     def _repr_pretty_(self, p, cycle):  # IPython shows the verdict, not a dataclass dump
         p.text(str(self))
 
+    def show(self, verbose: bool = True) -> Feedback:
+        """Print the verdict (when ``verbose``) and return it: the last line of every checker."""
+        if verbose:
+            print(self)
+        return self
+
 
 def summary() -> str:
     """One line per exercise checked so far in this session: its latest verdict."""
@@ -49,8 +56,17 @@ def summary() -> str:
     return "\n".join(lines + [f"{done} of {len(latest)} exercises correct."])
 
 
+def _word(s: str) -> str:
+    """A choice answer as compared: case, spaces, hyphens and underscores do not matter ("Non-saturating")."""
+    return "".join(ch for ch in s.lower() if ch.isalnum())
+
+
 def _close(a, b, rtol: float, atol: float) -> bool:
-    if isinstance(b, (bool, str)) or b is None:
+    if isinstance(b, (set, frozenset)):  # a question with more than one right answer
+        return any(_close(a, choice, rtol, atol) for choice in b)
+    if isinstance(b, str):
+        return isinstance(a, str) and _word(a) == _word(b)
+    if isinstance(b, bool) or b is None:
         return a == b
     try:
         a_arr = np.asarray(a.detach().cpu() if torch.is_tensor(a) else a, dtype=float)
@@ -60,17 +76,30 @@ def _close(a, b, rtol: float, atol: float) -> bool:
     return a_arr.shape == b_arr.shape and bool(np.allclose(a_arr, b_arr, rtol=rtol, atol=atol, equal_nan=True))
 
 
+def _is_array(x) -> bool:
+    return torch.is_tensor(x) or isinstance(x, np.ndarray)
+
+
 def _short(x) -> str:
-    if torch.is_tensor(x) or isinstance(x, np.ndarray):
+    """One short line for an argument or an answer: never a full tensor or a network's printout."""
+    if _is_array(x):
         flat = np.asarray(x.detach().cpu() if torch.is_tensor(x) else x).ravel()
+        if np.ndim(x) == 0:  # a scalar tensor (a loss): show the number
+            return _short(flat[0].item())
         return f"array of shape {tuple(np.shape(x))}: {np.array2string(flat[:4], precision=4)}…"
+    if isinstance(x, (list, tuple)) and any(_is_array(item) for item in x):
+        return f"{len(x)} arrays of shapes {', '.join(str(tuple(np.shape(item))) for item in x)}"
+    if isinstance(x, nn.Module):
+        return type(x).__name__
     if isinstance(x, float):
         return f"{x:.6g}" if math.isfinite(x) else str(x)
-    return repr(x)
+    text = repr(x)
+    return text if len(text) <= 80 else text[:77] + "…"
 
 
 def check_function(name: str, fn: Callable, cases: Iterable[tuple[tuple, object]], *, hint: str = "",
-                   rtol: float = 1e-4, atol: float = 1e-6, verbose: bool = True) -> Feedback:
+                   rtol: float = 1e-4, atol: float = 1e-6, labels: Sequence[str] | None = None,
+                   verbose: bool = True) -> Feedback:
     """Call ``fn(*args)`` for each ``(args, expected)`` case and compare.
 
     Args:
@@ -79,6 +108,7 @@ def check_function(name: str, fn: Callable, cases: Iterable[tuple[tuple, object]
         cases: the inputs and the expected answers (numbers, arrays, tensors, bools or strings).
         hint: shown when an answer is wrong.
         rtol, atol: tolerance for numeric answers.
+        labels: one name per case for the notes ("d = 4, n = 300"); by default the case's arguments.
         verbose: print the verdict.
 
     Example:
@@ -87,39 +117,45 @@ def check_function(name: str, fn: Callable, cases: Iterable[tuple[tuple, object]
         True
     """
     notes, passed = [], True
-    for args, expected in cases:
-        shown = ", ".join(_short(a) for a in args)
+    for i, (args, expected) in enumerate(cases):
+        shown = f"{labels[i]}:" if labels else f"{name}({', '.join(_short(a) for a in args)})"
         try:
             got = fn(*args)
         except NotImplementedError:
-            fb = Feedback(name, False, ["not implemented yet: complete the function in the cell above."], hint)
-            if verbose:
-                print(fb)
-            return fb
+            return Feedback(name, False, ["not implemented yet: complete the function in the cell above."],
+                            hint).show(verbose)
         except Exception as err:  # the student's code raised: say which input and what
-            notes.append(f"{name}({shown}) raised {type(err).__name__}: {err}")
+            notes.append(f"{shown} raised {type(err).__name__}: {err}")
             passed = False
             continue
         if _close(got, expected, rtol, atol):
-            notes.append(f"{name}({shown}) = {_short(got)} ✓")
+            notes.append(f"{shown} {'' if labels else '= '}{_short(got)} ✓")
         else:
-            notes.append(f"{name}({shown}) returned {_short(got)}, expected {_short(expected)}")
+            notes.append(f"{shown} returned {_short(got)}, expected {_short(expected)}")
             passed = False
-    fb = Feedback(name, passed, notes, hint)
-    if verbose:
-        print(fb)
-    return fb
+    return Feedback(name, passed, notes, hint).show(verbose)
 
 
-def check_value(name: str, answer, expected, *, hint: str = "", rtol: float = 1e-4, atol: float = 1e-6,
-                verbose: bool = True) -> Feedback:
-    """Compare a single answer (a number, array, choice string or bool) with the expected one."""
+def check_value(name: str, answer, expected, *, hint: str = "", why: str = "", rtol: float = 1e-4,
+                atol: float = 1e-6, verbose: bool = True) -> Feedback:
+    """Compare a single answer (a number, array, choice string or bool) with the expected one.
+
+    Args:
+        name: the exercise's name, shown in the verdict.
+        answer: the student's answer; ``...`` means none yet.
+        expected: the right answer, or a set of them when several are right. Choice strings
+            compare without case, spaces, hyphens or underscores ("Non-saturating" = "nonsaturating").
+        hint: shown when the answer is wrong.
+        why: shown when it is right: the reason, so a lucky guess still teaches something.
+        rtol, atol: tolerance for numeric answers.
+        verbose: print the verdict.
+
+    Example:
+        >>> bool(check_value("which loss", " Recall", {"recall", "coverage"}, verbose=False))
+        True
+    """
     if answer is NotImplemented or answer is Ellipsis:
-        fb = Feedback(name, False, ["no answer yet: replace ... with your answer."], hint)
-    elif _close(answer, expected, rtol, atol):
-        fb = Feedback(name, True, [f"{_short(answer)} ✓"], hint)
-    else:
-        fb = Feedback(name, False, [f"you answered {_short(answer)}"], hint)
-    if verbose:
-        print(fb)
-    return fb
+        return Feedback(name, False, ["no answer yet: replace ... with your answer."], hint).show(verbose)
+    if _close(answer, expected, rtol, atol):
+        return Feedback(name, True, [f"{_short(answer)} ✓"] + ([why] if why else []), hint).show(verbose)
+    return Feedback(name, False, [f"you answered {_short(answer)}"], hint).show(verbose)
