@@ -58,6 +58,5 @@ def check_lesion_contrast(fn) -> Feedback:
 
 def check_hallucination_answer(answer: str) -> Feedback:
     """Which direction hides lesions when MR trains with 50% lesions and CT with none? "G" or "F"."""
-    answer = answer.strip().upper() if isinstance(answer, str) else answer
     return check_value("which generator hides lesions", answer, "G",
                        hint="D_Y has only ever seen lesion-free CT, and G's outputs are judged by D_Y.")

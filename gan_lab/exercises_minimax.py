@@ -40,8 +40,6 @@ def check_larger_gradient(answer) -> Feedback:
     """Which generator loss gives the larger gradient where D(G(z)) ≈ 0: "minimax" or "nonsaturating"?"""
     at = generator_loss_curves(np.array([1e-3]))
     larger = "nonsaturating" if abs(at["grad_nonsaturating"][0]) > abs(at["grad_minimax"][0]) else "minimax"
-    if isinstance(answer, str):  # accept "non-saturating", "Non saturating", ...
-        answer = answer.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
     return check_value("larger gradient where D(G(z)) ≈ 0", answer, larger,
                        hint="differentiate with respect to D's logit a (D = σ(a)): ∂ log(1 − σ(a))/∂a = −σ(a) "
                             "and ∂(−log σ(a))/∂a = −(1 − σ(a)); evaluate both at σ(a) ≈ 0. Answer "

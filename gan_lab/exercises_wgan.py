@@ -103,7 +103,7 @@ def check_gradient_penalty(fn) -> Feedback:
         try:
             got = float(torch.as_tensor(call()).detach())
         except NotImplementedError:
-            return _report(Feedback(name, False, ["not implemented yet: complete the function above."], hint))
+            return Feedback(name, False, ["not implemented yet: complete the function above."], hint).show()
         except Exception as err:  # the answer raised: say on which probe
             notes.append(f"{label}: raised {type(err).__name__}: {err}")
             passed = False
@@ -112,7 +112,7 @@ def check_gradient_penalty(fn) -> Feedback:
         passed &= ok
         notes.append(f"{label}: {got:.4g}" + (" ✓" if ok else f", expected {expected:.4g}"))
     passed &= _check_epsilon(fn, notes)
-    return _report(Feedback(name, passed, notes, hint))
+    return Feedback(name, passed, notes, hint).show()
 
 
 def _check_epsilon(fn, notes: list[str]) -> bool:
@@ -145,18 +145,13 @@ def check_clip_weights(fn) -> Feedback:
     try:
         fn(C, c)
     except NotImplementedError:
-        return _report(Feedback("weight clipping", False, ["not implemented yet."], ""))
+        return Feedback("weight clipping", False, ["not implemented yet."], "").show()
     except Exception as err:  # the answer raised
-        return _report(Feedback("weight clipping", False, [f"raised {type(err).__name__}: {err}"],
-                                "use torch.no_grad() and p.clamp_(-c, c) for p in C.parameters()."))
+        return Feedback("weight clipping", False, [f"raised {type(err).__name__}: {err}"],
+                        "use torch.no_grad() and p.clamp_(-c, c) for p in C.parameters().").show()
     ok = all(torch.equal(p.detach(), q.clamp(-c, c)) for p, q in zip(C.parameters(), before))
     note = "every weight in [−c, c], the rest untouched ✓" if ok else \
         "some weight is outside [−c, c], or a weight inside it changed"
-    return _report(Feedback("weight clipping", ok, [note],
-                            "in place, under torch.no_grad(): p.clamp_(-c, c) for every p in C.parameters() "
-                            "(biases too, as in Arjovsky et al.)."))
-
-
-def _report(fb: Feedback) -> Feedback:
-    print(fb)
-    return fb
+    return Feedback("weight clipping", ok, [note],
+                    "in place, under torch.no_grad(): p.clamp_(-c, c) for every p in C.parameters() "
+                    "(biases too, as in Arjovsky et al.).").show()
