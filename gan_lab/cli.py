@@ -86,6 +86,18 @@ def _subparser(sub, name: str, summary: str, description: str) -> argparse.Argum
 
 
 # ----------------------------------------------------------------------------------------------------- train
+TORCHRUN_HELP = """\
+several GPUs or processes (PyTorch DistributedDataParallel):
+  torchrun --nproc_per_node=4 -m gan_lab train dcgan --data pneumoniamnist --size 64 --out runs/dcgan64
+  torchrun --nproc_per_node=2 -m gan_lab train dcgan --data phantoms --out runs/ddp --device cpu
+  Each process takes one GPU (nccl), or runs on the CPU (gloo). --batch-size stays the global
+  batch: each of the N processes draws batch-size / N images per step (it must divide evenly),
+  so --steps S sees as many images as one process would. DDP averages the gradients, so all
+  copies of G and D stay identical; rank 0 alone prints and writes the run folder, and its
+  checkpoint loads, and --resume continues, with any number of processes. Batch norm
+  normalises over each process's own batch-size / N images: keep that at 16 or more."""
+
+
 def add_train(sub) -> None:
     defaults = GANConfig()
     p = _subparser(sub, "train", "Train an unconditional GAN and write its run folder.", """\
@@ -120,7 +132,13 @@ example:
     p.add_argument("--download", action="store_true", help="download a missing MedMNIST file")
     p.add_argument("--fallback", action="store_true", help="use procedural phantoms if the real data is missing "
                    "(default: stop with an error saying where to put the file)")
+    p.add_argument("--fid-n", type=int, default=2000, metavar="N", help="generated images for the FID/KID in "
+                   "metrics.json, against the real training split with gan_lab's domain feature network "
+                   "(trained once per dataset and cached); 0 skips it (default: %(default)s)")
+    p.add_argument("--backend", choices=("gloo", "nccl"), default=None, help="process-group backend of a run "
+                   "started by torchrun (default: nccl on GPUs, gloo on the CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.epilog = TORCHRUN_HELP
     p.set_defaults(handler=run_train)
 
 
@@ -136,8 +154,15 @@ def config_from_args(args: argparse.Namespace) -> GANConfig:
 
 def run_train(args: argparse.Namespace) -> int:
     from . import data as datasets
+    from . import distributed
 
     config = config_from_args(args)
+    if args.backend and not distributed.launched():
+        raise UsageError(f"--backend {args.backend} applies to runs started by torchrun only (see train --help).")
+    try:  # checked in every process before any of them waits for the others
+        distributed.local_batch_size(config.batch_size, distributed.world_size())
+    except distributed.DistributedError as err:
+        raise UsageError(str(err)) from None
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} is a file; give a folder for the run.")
     if args.resume and not (args.out / "checkpoint.json").is_file():
@@ -147,18 +172,50 @@ def run_train(args: argparse.Namespace) -> int:
                              fallback=args.fallback)
     except datasets.DataUnavailableError as err:
         raise UsageError(f"{err} On the command line: add --download, or --fallback to train on phantoms.") from None
-    device = _device(args.device, config.seed, verbose=not args.quiet)  # after the data: bad input fails first
+    if not distributed.launched():  # the device after the data: bad input fails first
+        return _train(args, config, data, _device(args.device, config.seed, verbose=not args.quiet))
+    try:
+        parallel = distributed.start(args.device, args.backend)
+    except distributed.DistributedError as err:
+        raise UsageError(str(err)) from None
+    try:
+        device = _device(parallel.device, config.seed, verbose=parallel.is_main and not args.quiet)
+        if parallel.is_main and not args.quiet:
+            print(f"torchrun  {parallel.world_size} processes ({parallel.backend}), "
+                  f"{parallel.local_batch_size(config.batch_size)} images each per step")
+        return _train(args, config, data, device, parallel)
+    finally:
+        distributed.stop()
+
+
+def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=None) -> int:
+    """Train, then write the run folder (in a distributed run: rank 0 alone, once the replicas agree)."""
     start = time.perf_counter()
     run = train_gan(data, config, device=device, checkpoint_dir=args.out, resume=args.resume,
-                    progress=not args.quiet)
+                    progress=not args.quiet, parallel=parallel)
     seconds = time.perf_counter() - start
-    write_run_outputs(run, args.out, seconds, data.source)
+    checksums = parallel.checksums({"G": run.G, "D": run.D}) if parallel else None
+    if checksums and len(set(checksums)) > 1:  # DDP keeps them equal; anything else is a bug worth stopping for
+        raise RuntimeError(f"the processes ended with different weights (parameter checksums {checksums}).")
+    if parallel and not parallel.is_main:
+        return 0
+    metrics = write_run_outputs(run, args.out, seconds, data.source, fid_n=args.fid_n, device=device)
+    if parallel:
+        metrics["distributed"] = {"processes": parallel.world_size, "backend": parallel.backend,
+                                  "batch_per_process": parallel.local_batch_size(config.batch_size),
+                                  "parameter_checksums": checksums}
+        (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     print(f"Wrote {args.out}/: checkpoint, samples.png, losses.png, metrics.json")
     return 0
 
 
-def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str) -> dict:
-    """samples.png, losses.png and metrics.json for a finished run; returns the metrics."""
+def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str, fid_n: int = 0,
+                      device=None) -> dict:
+    """samples.png, losses.png and metrics.json for a finished run; returns the metrics.
+
+    With ``fid_n > 0`` the metrics gain "sample_quality": FID and KID of ``fid_n`` samples
+    (see ``gan_lab.metrics.report.fid_kid_for_run``), or the reason they could not be measured.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # a terminal has no display
@@ -171,8 +228,24 @@ def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str) 
     viz.plot_history(run.history, ["D(x)", "D(G(z))"], ax=ax_d, title="discriminator outputs")
     viz.save_figure(fig, out / "losses.png")
     metrics = train_metrics(run, seconds, data_source)
+    if fid_n > 0:
+        metrics["sample_quality"] = sample_quality(out, fid_n, device, data_source.startswith("phantom fallback"))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
+
+
+def sample_quality(out: Path, n: int, device, fell_back: bool) -> dict:
+    """FID/KID of the run in ``out``, or ``{"skipped": why}`` when there is no real data to compare with."""
+    from .data import DataError
+    from .metrics.report import fid_kid_for_run
+
+    if fell_back:
+        return {"skipped": "trained on the phantom fallback: FID against the named dataset would be meaningless"}
+    print(f"Measuring FID/KID with {n} samples (the first run on a dataset also trains its feature network)...")
+    try:
+        return fid_kid_for_run(out, n=n, device=device)
+    except DataError as err:
+        return {"skipped": str(err)}
 
 
 def train_metrics(run: GANRun, seconds: float, data_source: str) -> dict:
@@ -185,7 +258,9 @@ def train_metrics(run: GANRun, seconds: float, data_source: str) -> dict:
     steps_run = history["step"][-1] if history["step"] else 0
     final = {k: v[-1] for k, v in history.items() if k not in ("step", "interrupted") and v}
     images = steps_run * config.batch_size * (config.k + 1)  # k real batches for D, one fake batch for G
-    return {"final": final, "steps": steps_run, "seconds": round(seconds, 2),
+    return {"final": final, "steps": steps_run,
+            "samples_seen": steps_run * config.k * config.batch_size,  # real images D saw, over all processes
+            "seconds": round(seconds, 2),
             "images_per_second": round(images / seconds, 1) if seconds > 0 else None,
             "data": run.data_name, "data_source": data_source, "config": dataclasses.asdict(config),
             "interrupted": bool(history.get("interrupted"))}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -21,6 +22,9 @@ from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from .loop import History, fit, sample_batch
+
+if TYPE_CHECKING:
+    from ..distributed import Distributed
 
 #: the losses a (non-critic) GAN trains with; WGAN has its own trainer (weight clipping or a gradient penalty).
 GAN_LOSSES = ("nonsaturating", "minimax", "least_squares")
@@ -196,7 +200,8 @@ def new_run(data: ImageData | torch.Tensor, config: GANConfig, device=None) -> G
 
 def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *, device=None,
               checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(),
-              stop_event=None, progress: bool = True, run: GANRun | None = None) -> GANRun:
+              stop_event=None, progress: bool = True, run: GANRun | None = None,
+              parallel: Distributed | None = None) -> GANRun:
     """Train a GAN on ``data`` (images in [-1, 1]) and return the run.
 
     Args:
@@ -208,6 +213,10 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         stop_event: a ``threading.Event`` that ends training when set.
         run: train this run's networks (from :func:`new_run`, or a finished run to continue it
             up to ``config.num_steps`` with its optimiser state).
+        parallel: train as one process of a ``torchrun`` job (``gan_lab.distributed.start()``): G and D are
+            wrapped in DistributedDataParallel, each process draws ``batch_size / world_size`` images, the logged
+            values are averaged over the processes, and only rank 0 shows progress, calls ``callbacks`` and
+            writes checkpoints (of the plain modules; every process reads them to resume).
 
     Example:
         >>> run = train_gan(gan_lab.data.load("pneumoniamnist"), GANConfig(num_steps=500))  # doctest: +SKIP
@@ -228,18 +237,27 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     if not run.history.get("step"):
         torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
+    main = parallel is None or parallel.is_main
+    batch_size = parallel.local_batch_size(config.batch_size) if parallel else config.batch_size
+    # DDP averages the gradients of the network being updated: D_sync in d_step, G_sync in g_step. The other
+    # network is passed unwrapped: G only makes fakes there (no gradient), and D is frozen in g_step, where a
+    # wrapped D would wait for gradients that never come.
+    G_sync, D_sync = (parallel.wrap(G), parallel.wrap(D)) if parallel else (G, D)
 
     def step_fn(step: int) -> dict:
+        if parallel:
+            parallel.seed(config.seed, step)  # each process its own batches; a resumed run draws the same ones
         for _ in range(config.k):  # k discriminator steps per generator step
-            out = d_step(G, D, optimizers["D"], sample_batch(x, config.batch_size), loss_D_fn)
-        out.update(g_step(G, D, optimizers["G"], config.batch_size, loss_G_fn, device))
-        return out
+            out = d_step(G, D_sync, optimizers["D"], sample_batch(x, batch_size), loss_D_fn)
+        out.update(g_step(G_sync, D, optimizers["G"], batch_size, loss_G_fn, device))
+        return parallel.average(out) if parallel else out
 
     run.history = fit(step_fn, config.num_steps, models={"G": G, "D": D}, optimizers=optimizers,
                       config=checkpoint_meta(config, data),
                       checkpoint_dir=checkpoint_dir, checkpoint_every=config.checkpoint_every, resume=resume,
-                      log_every=config.log_every, callbacks=callbacks, callback_every=config.callback_every,
-                      stop_event=stop_event, progress=progress, desc=f"{config.arch} GAN",
+                      write_checkpoints=main, log_every=config.log_every, callbacks=callbacks if main else (),
+                      callback_every=config.callback_every, stop_event=stop_event, progress=progress and main,
+                      desc=f"{config.arch} GAN",
                       history=run.history if run.history.get("step") else None)
     G.eval()
     D.eval()

@@ -42,28 +42,39 @@ def sample_batch(x: torch.Tensor, batch_size: int, *others: torch.Tensor):
 
 
 class _Accumulator:
-    """Sums step outputs on the device; one host sync per ``log_every`` steps."""
+    """Keeps each step's outputs and averages them at a flush: one host sync per ``log_every`` steps.
+
+    A step costs a list append per key (summing on the fly cost one tensor op, a kernel launch on a
+    GPU, per key per step). The tensors are read at the flush, so a step must return fresh tensors
+    (``loss.detach()``), not a buffer it updates in place.
+    """
 
     def __init__(self):
-        self.sums: dict[str, torch.Tensor | float] = {}
+        self.values: dict[str, list] = {}
         self.count = 0
 
     def add(self, out: dict) -> None:
         for k, v in out.items():
-            v = v.detach() if torch.is_tensor(v) else float(v)
-            self.sums[k] = self.sums[k] + v if k in self.sums else v
+            if isinstance(v, torch.Tensor):
+                v = v.detach() if v.requires_grad else v  # never keep a graph alive until the flush
+            else:
+                v = float(v)
+            self.values.setdefault(k, []).append(v)
         self.count += 1
 
     def means(self) -> dict[str, float]:
-        values = [torch.as_tensor(v, dtype=torch.float64).cpu() for v in self.sums.values()]
-        means = dict(zip(self.sums, (torch.stack(values) / self.count).tolist())) if values else {}
-        self.sums, self.count = {}, 0
+        tensors = [v for vs in self.values.values() for v in vs if isinstance(v, torch.Tensor)]
+        # all of them in one stack and one device → host copy, summed on the host in double precision
+        host = iter(torch.stack([v.to(tensors[0].device) for v in tensors]).tolist() if tensors else ())
+        means = {k: sum(next(host) if isinstance(v, torch.Tensor) else v for v in vs) / self.count
+                 for k, vs in self.values.items()}
+        self.values, self.count = {}, 0
         return means
 
 
 def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimizers: dict | None = None,
         config: dict | None = None, checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500,
-        resume: bool = False, log_every: int = 10, callbacks: Iterable[Callback] = (),
+        resume: bool = False, write_checkpoints: bool = True, log_every: int = 10, callbacks: Iterable[Callback] = (),
         callback_every: int = 100, stop_event: threading.Event | None = None, progress: bool = True,
         desc: str = "training", history: History | None = None) -> History:
     """Run ``step_fn`` for steps ``start+1 … num_steps`` and return the history.
@@ -78,6 +89,8 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         resume: continue from ``checkpoint_dir`` if it holds a checkpoint (weights, optimiser
             state, history and random-number state are restored, so the continued run
             repeats an uninterrupted one exactly on the CPU).
+        write_checkpoints: False: only read ``checkpoint_dir`` (to resume), never write it, as every
+            process but rank 0 of a distributed run does.
         log_every: steps averaged into one history entry (one host sync each); a checkpoint
             also closes the current entry, so a resumed history equals an uninterrupted one.
         callbacks: ``cb(step, history)`` every ``callback_every`` steps and once at the end, before
@@ -105,7 +118,8 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         history.pop("interrupted", None)
         history.setdefault("step", [])
     callbacks = list(callbacks)
-    save = _Saver(checkpoint_dir, models, optimizers, config, history, last_step=saved)
+    save = _Saver(checkpoint_dir if write_checkpoints else None, models, optimizers, config, history,
+                  last_step=saved)
     acc, step, called_at = _Accumulator(), start, start
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=True)
 
@@ -136,7 +150,7 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         history["interrupted"] = True
         flush(check=False)
         save(step)  # refuses NaN weights, so a good checkpoint is never replaced by a broken one
-        where = f" and saved to {checkpoint_dir}" if checkpoint_dir else ""
+        where = f" and saved to {checkpoint_dir}" if save.directory else ""
         print(f"Interrupted at step {step}: the models keep their weights{where}; "
               "call again with resume=True to continue.")
     finally:
