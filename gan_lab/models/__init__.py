@@ -7,6 +7,8 @@ from .conditional import ACGANDiscriminator, ConditionalDiscriminator, Condition
 from .dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from .mlp import MLPDiscriminator, MLPGenerator
 from .patchgan import PatchGANDiscriminator
+from .red3d import Critic3D, RED3DGenerator
+from .registration import RigidRegressor
 from .registry import build, model_config, register
 from .resnet import ResnetGenerator
 from .segan import SegANCritic
@@ -16,13 +18,16 @@ __all__ = [
     "ACGANDiscriminator",
     "ConditionalDiscriminator",
     "ConditionalGenerator",
+    "Critic3D",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MLPDiscriminator",
     "MLPGenerator",
     "PatchGANDiscriminator",
     "ProjectionDiscriminator",
+    "RED3DGenerator",
     "ResnetGenerator",
+    "RigidRegressor",
     "SegANCritic",
     "UNet",
     "build",
