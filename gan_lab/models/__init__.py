@@ -12,6 +12,7 @@ from .registration import RigidRegressor
 from .registry import build, model_config, register
 from .resnet import ResnetGenerator
 from .segan import SegANCritic
+from .srresnet import SRResNet
 from .unet import UNet
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ResnetGenerator",
     "RigidRegressor",
     "SegANCritic",
+    "SRResNet",
     "UNet",
     "build",
     "init_dcgan_weights",

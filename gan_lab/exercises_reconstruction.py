@@ -1,0 +1,63 @@
+"""Checks for the reconstruction notebook's exercises (08): each runs your answer and prints ✓ or ✗ with a hint.
+
+Built on :mod:`gan_lab.exercises`: every check returns a ``Feedback`` (truthy
+when right) and never raises, so the notebook keeps running either way.
+
+Example:
+    >>> from gan_lab.data.kspace import fft2c, ifft2c
+    >>> check_zero_filled(lambda x, mask: ifft2c(mask * fft2c(x)).real)  # doctest: +SKIP
+    ✓ zero-filled reconstruction: correct.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .data.kspace import cartesian_mask, undersample
+from .exercises import Feedback, check_function, check_value
+from .losses_reconstruction import frequency_mse, total_variation
+
+
+def _images(seed: int, n: int = 3, size: int = 16) -> torch.Tensor:
+    return torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def check_zero_filled(fn) -> Feedback:
+    """``fn(x, mask)`` must return x_zf = Re F⁻¹ (M ⊙ F x) for images (N, 1, H, W) and a centred mask (H, W)."""
+    cases = [((x, mask), undersample(x, mask)) for x, mask in (
+        (_images(0), cartesian_mask(16, 0.3, seed=0)),
+        (_images(1, size=12), cartesian_mask(12, 0.5, seed=1)),
+        (_images(2), torch.ones(16, 16)))]
+    return check_function("zero-filled reconstruction", fn, cases, atol=1e-5,
+                          hint="transform with fft2c (the centred FFT: k = 0 in the middle, where the mask keeps "
+                               "its central lines), multiply by the mask, transform back with ifft2c and keep the "
+                               ".real part. A plain torch.fft.fft2 puts k = 0 in the corner, so the mask would "
+                               "keep the wrong lines.")
+
+
+def check_frequency_mse(fn) -> Feedback:
+    """``fn(fake, real)`` must return mean ( |F fake| − |F real| )² over every frequency (DAGAN's L_fMSE)."""
+    cases = [((_images(s), _images(s + 10)), frequency_mse(_images(s), _images(s + 10))) for s in range(2)]
+    shifted = torch.roll(_images(5), 3, dims=-1)  # same amplitude spectrum, different phase: loss 0
+    cases.append(((shifted, _images(5)), frequency_mse(shifted, _images(5))))
+    return check_function("frequency-domain MSE", fn, cases, atol=1e-6,
+                          hint="take the amplitude of each spectrum first, fft2c(x).abs(), then the mean squared "
+                               "difference. Subtracting the complex spectra gives the image MSE again (Parseval), "
+                               "and a circularly shifted image must cost nothing.")
+
+
+def check_total_variation(fn) -> Feedback:
+    """``fn(x)`` must return mean |vertical differences| + mean |horizontal differences| of x (B, C, H, W)."""
+    ramp = torch.linspace(-1, 1, 8).view(1, 1, 1, 8).expand(2, 1, 5, 8)  # only horizontal changes
+    cases = [((x,), total_variation(x)) for x in (_images(0), _images(1, n=2, size=9), ramp)]
+    return check_function("total variation", fn, cases, atol=1e-6,
+                          hint="x[..., 1:, :] − x[..., :-1, :] are the vertical neighbour differences, "
+                               "x[..., :, 1:] − x[..., :, :-1] the horizontal ones; average the absolute values of "
+                               "each kind separately, then add the two means.")
+
+
+def check_parseval(answer) -> Feedback:
+    """Two images differ by an image-domain MSE of 0.02: what is the MSE of their complex (orthonormal) spectra?"""
+    return check_value("Parseval", answer, 0.02,
+                       hint="an orthonormal Fourier transform is a rotation of the space of images: it keeps "
+                            "lengths, so ‖F a − F b‖² = ‖a − b‖² and both means run over the same H·W entries.")

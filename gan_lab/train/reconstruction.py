@@ -1,0 +1,281 @@
+"""Image reconstruction with a GAN: MRI de-aliasing (DAGAN) and super-resolution (SRGAN).
+
+Both tasks map a degraded image x (a zero-filled undersampled MR image, or a
+low-resolution image) to an estimate of the clean image; they differ in the
+generator and in which loss terms are switched on:
+
+    x̂ = G(x) + U(x)  (refinement / residual learning; U: identity, or bicubic ×s)
+    L_G = λ_img · ‖x̂ − x_t‖²  +  λ_freq · L_fMSE(x̂, x_t)  +  λ_TV · TV(x̂)  +  λ_adv · (−E[log D(x̂)])
+
+DAGAN (Yang et al. 2018) uses a U-Net G with the refinement connection, the
+image and frequency MSE and the adversarial term (plus a VGG perceptual term
+left out here); SRGAN (Ledig et al. 2017) an SRResNet G on the small image
+with a content loss, an adversarial term and, in its implementations, total
+variation. D judges the reconstructed image alone (patch by patch, a PatchGAN),
+as in both papers. With ``lambda_adv = 0`` no D is built: the very same G is
+trained as the non-adversarial baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import checkpoints
+from ..data.resolution import upsample
+from ..device import get_device
+from ..losses import adversarial_losses
+from ..losses_reconstruction import frequency_mse, total_variation
+from ..models.dcgan import init_dcgan_weights
+from ..models.patchgan import PatchGANDiscriminator
+from ..models.srresnet import SRResNet
+from ..models.unet import UNet
+from .conditional import frozen
+from .gan import GAN_LOSSES, LOOP_ONLY_FIELDS
+from .loop import History, fit, sample_batch
+
+ARCHS = ("unet", "srresnet")
+
+
+@dataclass
+class ReconstructionConfig:
+    """A reconstruction run (defaults: DAGAN's terms without the perceptual one, scaled to 28–64 px).
+
+    Attributes:
+        arch: G, "unet" (input and output of the same size: de-aliasing) or "srresnet"
+            (a small input, upscaled by a power of two: super-resolution).
+        residual: refinement learning, x̂ = G(x) + U(x), so G only learns the correction
+            (U is the identity, or bicubic upsampling when the sizes differ).
+        lambda_img: weight of the image-domain MSE.
+        lambda_freq: weight of the frequency-domain MSE of amplitude spectra (DAGAN).
+        lambda_tv: weight of the total variation of x̂.
+        lambda_adv: weight of the adversarial term (0: the non-adversarial baseline, no D).
+        loss: adversarial loss, "nonsaturating", "minimax" or "least_squares".
+        width: G's width (U-Net channels after the stem, SRResNet feature channels).
+        n_blocks: SRResNet residual blocks (ignored by the U-Net).
+        d_width: PatchGAN width; its depth follows the image size (2 layers up to 32 px, else 3).
+        norm: "batch" or "instance" in the U-Net and D.
+        batch_size, num_steps: image pairs per step and generator updates (one D update each).
+        lr_G, lr_D, beta1, beta2: Adam settings.
+        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
+        seed: seed for weights and batches.
+    """
+
+    arch: str = "unet"
+    residual: bool = True
+    lambda_img: float = 1.0
+    lambda_freq: float = 1.0
+    lambda_tv: float = 0.0
+    lambda_adv: float = 0.01
+    loss: str = "nonsaturating"
+    width: int = 32
+    n_blocks: int = 4
+    d_width: int = 32
+    norm: str = "batch"
+    batch_size: int = 32
+    num_steps: int = 1000
+    lr_G: float = 1e-3
+    lr_D: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    log_every: int = 10
+    checkpoint_every: int = 500
+    callback_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}.")
+        if self.loss not in GAN_LOSSES:
+            raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}.")
+        weights = (self.lambda_img, self.lambda_freq, self.lambda_tv, self.lambda_adv)
+        if min(weights) < 0 or self.lambda_img + self.lambda_freq == 0:
+            raise ValueError(f"The loss weights must be ≥ 0 with lambda_img or lambda_freq > 0 (a fidelity term); "
+                             f"got lambda_img={self.lambda_img}, lambda_freq={self.lambda_freq}, "
+                             f"lambda_tv={self.lambda_tv}, lambda_adv={self.lambda_adv}.")
+        if self.num_steps < 0 or self.batch_size < 1:
+            raise ValueError("batch_size must be ≥ 1 and num_steps ≥ 0.")
+
+    @property
+    def adversarial(self) -> bool:
+        """False for the non-adversarial baseline (no discriminator)."""
+        return self.lambda_adv > 0
+
+
+def build_reconstructor(config: ReconstructionConfig, channels: int = 1, size_in: int = 28,
+                        size_out: int = 28) -> tuple[nn.Module, nn.Module | None]:
+    """A fresh (G, D) for inputs (N, C, size_in, size_in) and targets of side ``size_out``; D None without λ_adv."""
+    torch.manual_seed(config.seed)
+    if config.arch == "unet":
+        if size_in != size_out:
+            raise ValueError(f"The U-Net keeps the image size, but inputs are {size_in} px and targets {size_out} px; "
+                             "use arch='srresnet' for super-resolution.")
+        G = UNet(channels, channels, config.width, size=size_out, norm=config.norm)
+    else:
+        if size_out % size_in:
+            raise ValueError(f"Super-resolution needs the target side to be a multiple of the input side; got "
+                             f"{size_in} → {size_out} px.")
+        G = SRResNet(channels, size_out // size_in, config.width, config.n_blocks)
+    G.apply(init_dcgan_weights)  # small initial outputs: a residual G starts as the identity (or bicubic)
+    if not config.adversarial:
+        return G, None
+    D = PatchGANDiscriminator(channels, config.d_width, 2 if size_out <= 32 else 3, config.norm)
+    D.apply(init_dcgan_weights)
+    return G, D
+
+
+def reconstruct(G: nn.Module, x: torch.Tensor, residual: bool, size: int) -> torch.Tensor:
+    """x̂ = G(x) + U(x) with ``residual`` (U: bicubic to ``size``, the identity when x has that size), else G(x)."""
+    out = G(x)
+    return out + upsample(x, size) if residual else out
+
+
+def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, x: torch.Tensor, real: torch.Tensor,
+           loss_D_fn, residual: bool) -> dict[str, torch.Tensor]:
+    """One D update on reconstructions against clean images: descend L_D(D(x_t), D(x̂)).
+
+    Args:
+        x: degraded inputs (B, C, h, w); real: the clean targets x_t (B, C, H, W).
+    """
+    with torch.no_grad():
+        fake = reconstruct(G, x, residual, real.shape[-1])  # G is fixed during D's update
+    real_logits, fake_logits = D(real), D(fake)  # (B, 1, h', w'): one verdict per patch
+    loss_D = loss_D_fn(real_logits, fake_logits)
+    opt_D.zero_grad(set_to_none=True)
+    loss_D.backward()
+    opt_D.step()
+    return {"loss_D": loss_D.detach(), "D(real)": torch.sigmoid(real_logits.detach()).mean(),
+            "D(fake)": torch.sigmoid(fake_logits.detach()).mean()}
+
+
+def g_step(G: nn.Module, D: nn.Module | None, opt_G: torch.optim.Optimizer, x: torch.Tensor, real: torch.Tensor,
+           loss_G_fn, config: ReconstructionConfig) -> dict[str, torch.Tensor]:
+    """One G update: descend λ_img·MSE + λ_freq·L_fMSE + λ_TV·TV + λ_adv·L_G(D(x̂)) (D None: no adversarial term).
+
+    Returns every term computed (the image MSE always, for monitoring) and ``loss_G``.
+    """
+    out = {}
+    with frozen(D) if D is not None else nullcontext():
+        fake = reconstruct(G, x, config.residual, real.shape[-1])
+        loss_img = F.mse_loss(fake, real)
+        loss_G = config.lambda_img * loss_img
+        terms = {"loss_freq": (config.lambda_freq, lambda: frequency_mse(fake, real)),
+                 "loss_tv": (config.lambda_tv, lambda: total_variation(fake)),
+                 "loss_adv": (config.lambda_adv, lambda: loss_G_fn(D(fake)))}
+        for name, (weight, term) in terms.items():
+            if weight:  # a term with weight 0 is not even computed
+                value = term()
+                loss_G = loss_G + weight * value
+                out[name] = value.detach()
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+    opt_G.step()
+    return out | {"loss_img": loss_img.detach(), "loss_G": loss_G.detach()}
+
+
+@dataclass
+class ReconstructionRun:
+    """A trained reconstructor: G, D (None for the baseline), history and config."""
+
+    G: nn.Module
+    D: nn.Module | None
+    history: History
+    config: ReconstructionConfig
+    data_name: str = ""
+    checkpoint_dir: Path | None = None
+
+    @torch.inference_mode()
+    def reconstruct(self, x: torch.Tensor, size: int | None = None, batch_size: int = 256) -> torch.Tensor:
+        """x̂ for degraded inputs (N, C, h, w) in [-1, 1], in batches, on the CPU.
+
+        Args:
+            size: the output side (default: the input side times the SRResNet's scale).
+        """
+        size = size or x.shape[-1] * getattr(self.G, "scale", 1)
+        device = next(self.G.parameters()).device
+        self.G.eval()
+        return torch.cat([reconstruct(self.G, x[i:i + batch_size].to(device), self.config.residual, size).cpu()
+                          for i in range(0, x.shape[0], batch_size)])
+
+
+def _pairs(inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if inputs.dim() != 4 or targets.dim() != 4 or inputs.shape[:2] != targets.shape[:2]:
+        raise ValueError(f"inputs and targets must be paired image tensors (N, C, h, w) and (N, C, H, W); got "
+                         f"{tuple(inputs.shape)} and {tuple(targets.shape)}.")
+    return inputs, targets
+
+
+def checkpoint_meta(config: ReconstructionConfig, inputs: torch.Tensor, targets: torch.Tensor,
+                    data_name: str = "tensor") -> dict:
+    """The JSON stored with a checkpoint: the config and what the pairs were."""
+    x, y = _pairs(inputs, targets)
+    return {"reconstruction": dataclasses.asdict(config), "data": data_name, "num_images": x.shape[0],
+            "channels": x.shape[1], "size_in": x.shape[-1], "size_out": y.shape[-1]}
+
+
+def train_reconstruction(inputs: torch.Tensor, targets: torch.Tensor, config: ReconstructionConfig | None = None,
+                         *, device=None, checkpoint_dir: str | Path | None = None, resume: bool = False,
+                         callbacks=(), progress: bool = True, data_name: str = "tensor") -> ReconstructionRun:
+    """Train G to map degraded ``inputs[i]`` to clean ``targets[i]`` (tensors in [-1, 1]) and return the run.
+
+    Args:
+        inputs, targets: paired images (N, C, h, w) and (N, C, H, W); h = H for the U-Net.
+        config: a ``ReconstructionConfig``; ``lambda_adv=0`` trains the non-adversarial baseline.
+        device, checkpoint_dir, resume, callbacks, progress: see ``gan_lab.train.loop.fit``.
+        data_name: what the pairs are, stored with the checkpoint; name everything that makes them
+            differ (e.g. "pneumoniamnist, 30 % lines, seed 0") so a cache notices a change.
+
+    Example:
+        >>> mask = cartesian_mask(28, 0.3)  # doctest: +SKIP
+        >>> run = train_reconstruction(undersample(clean, mask), clean, ReconstructionConfig())  # doctest: +SKIP
+        >>> restored = run.reconstruct(undersample(clean_test, mask))  # doctest: +SKIP
+    """
+    config = config or ReconstructionConfig()
+    x_all, y_all = _pairs(inputs, targets)
+    device = get_device(device)
+    x_all, y_all = x_all.to(device), y_all.to(device)
+    G, D = build_reconstructor(config, x_all.shape[1], x_all.shape[-1], y_all.shape[-1])
+    models = {"G": G.to(device).train()} | ({"D": D.to(device).train()} if D is not None else {})
+    betas, lrs = (config.beta1, config.beta2), {"G": config.lr_G, "D": config.lr_D}
+    optimizers = {name: torch.optim.Adam(m.parameters(), lrs[name], betas=betas) for name, m in models.items()}
+    loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
+    torch.manual_seed(config.seed)
+
+    def step_fn(step: int) -> dict:
+        x, real = sample_batch(x_all, config.batch_size, y_all)
+        out = d_step(G, D, optimizers["D"], x, real, loss_D_fn, config.residual) if D is not None else {}
+        return out | g_step(G, D, optimizers["G"], x, real, loss_G_fn, config)
+
+    history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
+                  config=checkpoint_meta(config, inputs, targets, data_name), checkpoint_dir=checkpoint_dir,
+                  checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
+                  callbacks=callbacks, callback_every=config.callback_every, progress=progress,
+                  desc=f"{config.arch} ({'GAN' if D is not None else 'no adversarial term'})")
+    for m in models.values():
+        m.eval()
+    return ReconstructionRun(G, D, history, config, data_name, Path(checkpoint_dir) if checkpoint_dir else None)
+
+
+def load_or_train_reconstruction(directory: str | Path, inputs: torch.Tensor, targets: torch.Tensor,
+                                 config: ReconstructionConfig, *, device=None, progress: bool = True,
+                                 retrain: bool = False, data_name: str = "tensor") -> ReconstructionRun:
+    """Load the run cached in ``directory`` if it was trained with this config on these pairs, else train it.
+
+    The rule of ``gan_lab.checkpoints.cache_status``: same config (loop-only fields aside) → load;
+    same but unfinished → resume; different, absent or no longer loadable → train from scratch there.
+    """
+    status = checkpoints.cache_status(directory, checkpoint_meta(config, inputs, targets, data_name),
+                                      num_steps=config.num_steps, retrain=retrain,
+                                      ignore=tuple(f"reconstruction.{k}" for k in LOOP_ONLY_FIELDS))
+    if status == "load":
+        ckpt = checkpoints.load_checkpoint(directory, device=device)
+        return ReconstructionRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, config, data_name,
+                                 Path(directory))
+    return train_reconstruction(inputs, targets, config, device=device, checkpoint_dir=directory,
+                                resume=status == "resume", progress=progress, data_name=data_name)
