@@ -61,7 +61,7 @@ def notebook_02_configs() -> dict[str, GANConfig]:
     """The two GANs of notebooks/02_vanilla_gan.ipynb (its "Training variables" cell repeats these)."""
     return {
         "mlp": GANConfig(arch="mlp", width=64, batch_size=64, num_steps=by_mode(full=3000, fast=20)),
-        "dcgan": GANConfig(arch="dcgan", width=32, batch_size=64, num_steps=by_mode(full=3000, fast=20)),
+        "dcgan": GANConfig(arch="dcgan", width=32, batch_size=32, num_steps=by_mode(full=3000, fast=20)),
     }
 
 

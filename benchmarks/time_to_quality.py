@@ -1,0 +1,308 @@
+"""Time to quality: FID against seconds of CPU training for DCGAN configurations, side by side.
+
+Each configuration trains on the same data (``gan_lab.train.gan.train_gan``)
+for a fixed budget of training seconds; a ``fit`` callback pauses the clock
+every ``--every`` seconds, scores 1000 samples from fixed codes z with the
+domain feature network's FID (``gan_lab.metrics``), and restarts the clock,
+so evaluation never eats into the budget. The result is one curve of FID
+against seconds per configuration and seed.
+
+The budget is **process CPU time** by default (``--clock cpu``), with one
+torch thread: on a shared machine wall time counts the other users' work,
+CPU time only this process's. ``--clock wall`` is there for an idle machine.
+
+Run from the repository root::
+
+    GAN_LAB_DATA=../shared/data python benchmarks/time_to_quality.py --budget 120 --seeds 0 1
+
+It prints a table, writes ``benchmarks/time_to_quality.json`` and the plot
+``benchmarks/time_to_quality.png``. On a machine with free cores, run one
+process per configuration and seed (``--out run_a.json --plot ''``) and
+combine them with ``--merge run_a.json run_b.json ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from gan_lab.data import load
+from gan_lab.metrics import feature_net
+from gan_lab.metrics.fidelity import RealReference
+from gan_lab.pretrained import notebook_02_configs
+from gan_lab.train.gan import GANConfig, GANRun, new_run, train_gan
+
+HERE = Path(__file__).resolve().parent
+
+#: the standard DCGAN recipe (Radford et al. 2016, and the PyTorch DCGAN example): 64 feature maps, z ∈ R^100,
+#: batch 64, Adam 2e-4 with β = (0.5, 0.999), one D step per G step, non-saturating loss.
+REFERENCE = GANConfig(arch="dcgan", loss="nonsaturating", width=64, z_dim=100, batch_size=64, k=1,
+                      lr_G=2e-4, lr_D=2e-4, beta1=0.5, beta2=0.999)
+
+
+def candidates() -> dict[str, GANConfig]:
+    """Every configuration the benchmark knows, by name ("notebook_02" is whatever notebook 02 uses now)."""
+    base = dataclasses.replace(REFERENCE, width=32, z_dim=64)  # notebook 02's DCGAN before this benchmark
+    return {
+        "notebook_02": notebook_02_configs()["dcgan"],
+        "reference": REFERENCE,
+        "w32_b64": base,
+        "w32_b32": dataclasses.replace(base, batch_size=32),
+        "w16_b64": dataclasses.replace(base, width=16),
+        "w32_b64_lr5e-4": dataclasses.replace(base, lr_G=5e-4, lr_D=5e-4),
+        "w32_b32_lr5e-4": dataclasses.replace(base, batch_size=32, lr_G=5e-4, lr_D=5e-4),
+        "w32_b64_ttur": dataclasses.replace(base, lr_G=1e-4, lr_D=4e-4),  # Heusel et al. 2017's two time scales
+        "w32_b64_beta2_0.99": dataclasses.replace(base, beta2=0.99),
+        "w16_b32_lr5e-4": dataclasses.replace(base, width=16, batch_size=32, lr_G=5e-4, lr_D=5e-4),
+    }
+
+
+class TrainingClock:
+    """Wall and CPU seconds spent training; ``paused()`` stops both while something else (evaluation) runs."""
+
+    def __init__(self, kind: str):
+        if kind not in ("cpu", "wall"):
+            raise ValueError(f"clock must be 'cpu' or 'wall', not {kind!r}.")
+        self.kind, self.spent, self.since = kind, {"wall": 0.0, "cpu": 0.0}, None
+
+    @staticmethod
+    def _now() -> dict[str, float]:
+        return {"wall": time.perf_counter(), "cpu": time.process_time()}  # process time: all threads of this process
+
+    def start(self) -> None:
+        self.since = self._now()
+
+    def stop(self) -> None:
+        now = self._now()
+        for k in self.spent:
+            self.spent[k] += now[k] - self.since[k]
+        self.since = None
+
+    def read(self) -> dict[str, float]:
+        """Seconds so far, ``{"wall", "cpu"}``."""
+        now = self._now() if self.since is not None else None
+        return {k: v + (now[k] - self.since[k] if now else 0.0) for k, v in self.spent.items()}
+
+    def seconds(self) -> float:
+        """Seconds so far on the clock that sets the budget."""
+        return self.read()[self.kind]
+
+
+class QualityCurve:
+    """A ``fit`` callback (call it every step): FID every ``every`` training seconds; stops training at ``budget``.
+
+    Args:
+        run: the GANRun being trained (its G is sampled from codes z fixed by ``seed=0``, so the
+            curve follows G, not the draw of z).
+        reference: the real side of FID, computed once.
+        clock: the training clock; paused while FID is computed.
+        budget, every: seconds of training in all, and between two evaluations.
+        n: fakes per FID (compare FIDs only at equal n).
+        stop: the event ``train_gan`` watches.
+    """
+
+    def __init__(self, run: GANRun, reference: RealReference, clock: TrainingClock, budget: float, every: float,
+                 n: int, stop: threading.Event):
+        self.run, self.reference, self.clock, self.n, self.stop = run, reference, clock, n, stop
+        self.budget, self.every, self.next_at, self.points = budget, every, every, []
+
+    def evaluate(self, step: int) -> None:
+        self.clock.stop()
+        seconds = self.clock.read()
+        fid = self.reference.fid(self.run.sample(self.n, seed=0))
+        self.points.append({"seconds": round(seconds[self.clock.kind], 2), "wall_seconds": round(seconds["wall"], 2),
+                            "cpu_seconds": round(seconds["cpu"], 2), "step": step, "fid": round(fid, 3)})
+        self.clock.start()
+
+    def __call__(self, step: int, history: dict) -> None:
+        seconds = self.clock.seconds()
+        if seconds >= min(self.next_at, self.budget):
+            self.evaluate(step)
+            while self.next_at <= seconds:
+                self.next_at += self.every
+        if seconds >= self.budget:
+            self.stop.set()
+
+
+def time_to_quality(data, config: GANConfig, reference: RealReference, budget: float, every: float, n: int,
+                    clock: str = "cpu") -> list[dict]:
+    """Train ``config`` on ``data`` for ``budget`` seconds of ``clock``; FID at 0, every, 2·every, …, budget.
+
+    Returns:
+        The curve: ``[{"seconds", "wall_seconds", "cpu_seconds", "step", "fid"}, ...]``, seconds increasing.
+    """
+    # callback every step (the clock is read each step), no checkpoints, and enough steps never to end first
+    config = dataclasses.replace(config, num_steps=10**9, callback_every=1, checkpoint_every=0)
+    run, stop, timer = new_run(data, config, device="cpu"), threading.Event(), TrainingClock(clock)
+    curve = QualityCurve(run, reference, timer, budget, every, n, stop)
+    timer.start()
+    curve.evaluate(step=0)  # the untrained G
+    train_gan(data, config, device="cpu", callbacks=[curve], stop_event=stop, progress=False, run=run)
+    return curve.points
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+        else platform.processor()
+    return {"cpu": model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def load_average() -> list[float] | None:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def summary(runs: list[dict]) -> list[dict]:
+    """Per checkpoint index: mean, min and max FID over seeds (checkpoints reached by every seed)."""
+    length = min(len(r["curve"]) for r in runs)
+    rows = []
+    for i in range(length):
+        fids = [r["curve"][i]["fid"] for r in runs]
+        rows.append({"seconds": statistics.mean(r["curve"][i]["seconds"] for r in runs),
+                     "step": statistics.mean(r["curve"][i]["step"] for r in runs),
+                     "fid_mean": statistics.mean(fids), "fid_min": min(fids), "fid_max": max(fids)})
+    return rows
+
+
+def table(result: dict) -> str:
+    """The curves as text: one line per configuration and checkpoint (mean over seeds [min, max])."""
+    lines = [f"{'config':<22}{'s':>7}{'steps':>8}{'FID mean':>10}  [min, max]"]
+    for name, entry in result["configs"].items():
+        for row in entry["summary"]:
+            lines.append(f"{name:<22}{row['seconds']:>7.0f}{row['step']:>8.0f}{row['fid_mean']:>10.2f}  "
+                         f"[{row['fid_min']:.2f}, {row['fid_max']:.2f}]")
+    floor = result["real_floor"]
+    lines.append(f"held-out real images ({floor['split']} split, n={floor['n']}): FID {floor['fid']:.2f} (the floor)")
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> None:
+    """FID against training seconds: one line per configuration (mean over seeds), each seed faint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (name, entry) in enumerate(result["configs"].items()):
+        for run in entry["runs"]:
+            ax.plot([p["seconds"] for p in run["curve"]], [p["fid"] for p in run["curve"]], color=f"C{i}", alpha=0.3)
+        rows = entry["summary"]
+        seeds = len(entry["runs"])  # dashed: one seed only, so no spread to judge it by
+        ax.plot([r["seconds"] for r in rows], [r["fid_mean"] for r in rows], color=f"C{i}", marker="o",
+                ls="-" if seeds > 1 else "--", label=f"{name} ({seeds} seed{'s' * (seeds > 1)})")
+    floor = result["real_floor"]
+    ax.axhline(floor["fid"], color="grey", ls=":", label=f"held-out real images (n={floor['n']})")
+    s = result["settings"]
+    ax.set_xlabel(f"training seconds ({s['clock']} time, torch threads: {s['threads']})")
+    ax.set_ylabel(f"FID (domain features, n={s['n']})")
+    ax.set_yscale("log")
+    ax.set_title(f"time to quality on {s['data']} {s['size']} px")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget", type=float, default=120.0, help="training seconds per run (default 120)")
+    parser.add_argument("--every", type=float, default=20.0, help="seconds of training between two FIDs")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="what the budget counts")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: leave torch's default)")
+    parser.add_argument("--n", type=int, default=1000, help="fakes per FID")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--configs", nargs="+", default=["notebook_02", "reference"],
+                        help=f"names from: {', '.join(candidates())}")
+    parser.add_argument("--data", default="pneumoniamnist")
+    parser.add_argument("--size", type=int, default=28)
+    parser.add_argument("--out", type=Path, default=HERE / "time_to_quality.json")
+    parser.add_argument("--plot", default=str(HERE / "time_to_quality.png"), help="PNG path ('' for none)")
+    parser.add_argument("--merge", type=Path, nargs="+", help="combine these result files instead of measuring")
+    args = parser.parse_args(argv)
+    unknown = set(args.configs) - set(candidates())
+    if unknown:
+        parser.error(f"unknown config(s) {sorted(unknown)}; choose from {', '.join(candidates())}")
+    if args.every <= 0 or args.budget < args.every or args.n < 2:
+        parser.error("need 0 < --every <= --budget and --n >= 2")
+    return args
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Train every ``--configs`` entry for every seed; the result before summaries."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load(args.data, split="train", size=args.size)
+    phi = feature_net(args.data, args.size, device="cpu", progress=False)
+    reference = RealReference(data.images, phi)
+    held_out = load(args.data, split="val", size=args.size).images[:args.n]  # what a perfect G would score
+    floor = {"fid": round(reference.fid(held_out), 3), "n": len(held_out), "split": "val"}
+    result = {"settings": {"budget": args.budget, "every": args.every, "clock": args.clock, "threads":
+                           torch.get_num_threads(), "n": args.n, "seeds": args.seeds, "data": data.name,
+                           "source": data.source, "size": args.size, "n_train": len(data)},
+              "machine": machine(), "real_floor": floor, "feature_net_test_accuracy": phi.test_accuracy,
+              "configs": {name: {"config": dataclasses.asdict(candidates()[name]), "runs": []}
+                          for name in args.configs}}
+    for seed in args.seeds:  # seeds outermost: a change of machine load hits every config alike
+        for name in args.configs:
+            config = dataclasses.replace(candidates()[name], seed=seed)
+            load_start = load_average()
+            curve = time_to_quality(data, config, reference, args.budget, args.every, args.n, args.clock)
+            result["configs"][name]["runs"].append({"seed": seed, "curve": curve, "load_average":
+                                                    {"start": load_start, "end": load_average()}})
+            print(f"{name} seed {seed}: FID {curve[-1]['fid']:.2f} after {curve[-1]['step']} steps", flush=True)
+    return result
+
+
+def merge(paths: list[Path]) -> dict:
+    """Result files written by separate processes (e.g. one per config and seed) as one result.
+
+    Raises:
+        ValueError: the files were measured with different settings, or give one name two configs.
+    """
+    results = [json.loads(Path(p).read_text()) for p in paths]
+    same = ("budget", "every", "clock", "threads", "n", "data", "size")
+    merged = results[0] | {"configs": {}, "merged_from": [Path(p).name for p in paths]}
+    for path, result in zip(paths, results):
+        differ = [k for k in same if result["settings"][k] != merged["settings"][k]]
+        if differ:
+            raise ValueError(f"{path} was measured with other settings ({differ}) than {paths[0]}; merge like runs.")
+        for name, entry in result["configs"].items():
+            into = merged["configs"].setdefault(name, {"config": entry["config"], "runs": []})
+            if into["config"] != entry["config"]:
+                raise ValueError(f"{path} gives {name!r} another config than an earlier file; rename one of them.")
+            into["runs"] += entry["runs"]
+    merged["settings"]["seeds"] = sorted({r["seed"] for e in merged["configs"].values() for r in e["runs"]})
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = merge(args.merge) if args.merge else measure(args)
+    for entry in result["configs"].values():
+        entry["summary"] = summary(entry["runs"])
+    if any(not math.isfinite(p["fid"]) for e in result["configs"].values() for r in e["runs"] for p in r["curve"]):
+        print("warning: some FIDs are not finite (a run diverged)")
+    print(table(result))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    if args.plot:
+        plot(result, Path(args.plot))
+    print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""benchmarks/time_to_quality.py: one FID curve per config, on a training clock that evaluation does not advance."""
+
+import importlib.util
+import json
+import math
+import time
+
+import pytest
+import torch
+
+from gan_lab import config
+from gan_lab.data import load
+from gan_lab.metrics.features import ClassifierConfig, train_feature_net
+
+SCRIPT = config.REPO_ROOT / "benchmarks" / "time_to_quality.py"
+
+
+@pytest.fixture(scope="module")
+def ttq():
+    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as main() does; also spares the tiny feature networks two threads' spin-waits
+    yield module
+    torch.set_num_threads(threads)  # give the other tests theirs back
+
+
+def tiny_phi(name: str):
+    """A small feature network trained in about a second (the cached one may not exist; this touches no cache)."""
+    train, test = (load(name, split, fallback=False, n=600) for split in ("train", "test"))
+    return train_feature_net(train, test, ClassifierConfig(width=8, feature_dim=16, num_steps=30, batch_size=64),
+                             device="cpu", progress=False)[0]
+
+
+def run_main(ttq, monkeypatch, tmp_path, data: str, budget: float, configs: list[str]) -> dict:
+    phi = tiny_phi(data)
+    monkeypatch.setattr(ttq, "feature_net", lambda *args, **kwargs: phi)
+    out, png = tmp_path / "ttq.json", tmp_path / "ttq.png"
+    argv = ["--data", data, "--budget", str(budget), "--every", str(budget / 3), "--n", "64",
+            "--configs", *configs, "--out", str(out), "--plot", str(png)]
+    assert ttq.main(argv) == 0
+    assert png.stat().st_size > 1000
+    return json.loads(out.read_text())
+
+
+def check_curves(result: dict, configs: list[str], budget: float) -> None:
+    assert list(result["configs"]) == configs
+    for name in configs:
+        (run,) = result["configs"][name]["runs"]
+        curve = run["curve"]
+        seconds, steps = [p["seconds"] for p in curve], [p["step"] for p in curve]
+        assert len(curve) >= 3 and seconds[0] < 0.1 and steps[0] == 0, f"{name}: the curve starts untrained"
+        assert all(b > a for a, b in zip(seconds, seconds[1:])), f"{name}: time stamps must increase: {seconds}"
+        assert all(b > a for a, b in zip(steps, steps[1:])), f"{name}: steps must increase: {steps}"
+        assert budget <= seconds[-1] < budget + 1.5, f"{name}: training must stop at the budget, not {seconds[-1]}"
+        assert all(math.isfinite(p["fid"]) and p["fid"] >= 0 for p in curve)
+    assert math.isfinite(result["real_floor"]["fid"]) and result["settings"]["threads"] == 1
+
+
+def test_curves_on_real_data(ttq, monkeypatch, tmp_path, shared_data):
+    configs = ["notebook_02", "reference"]
+    result = run_main(ttq, monkeypatch, tmp_path, "pneumoniamnist", 2.0, configs)
+    check_curves(result, configs, 2.0)
+    assert result["settings"]["source"].startswith("real")
+    # the reference network costs ~2.5x as much per step: fewer steps in the same CPU time
+    steps = {name: result["configs"][name]["runs"][0]["curve"][-1]["step"] for name in configs}
+    assert steps["reference"] < steps["notebook_02"]
+
+
+def test_curves_on_phantoms(ttq, monkeypatch, tmp_path):
+    result = run_main(ttq, monkeypatch, tmp_path, "phantoms", 0.6, ["w16_b64"])
+    check_curves(result, ["w16_b64"], 0.6)
+    assert result["real_floor"]["fid"] < result["configs"]["w16_b64"]["runs"][0]["curve"][0]["fid"], \
+        "held-out real images must score better than an untrained generator"
+
+
+def test_the_training_clock_stands_still_while_stopped(ttq):
+    clock = ttq.TrainingClock("wall")
+    clock.start()
+    time.sleep(0.05)
+    clock.stop()
+    stopped = clock.read()
+    time.sleep(0.05)  # e.g. an evaluation
+    assert clock.read() == stopped and 0.04 < stopped["wall"] < 0.5
+    clock.start()
+    assert clock.seconds() >= stopped["wall"]
+    with pytest.raises(ValueError, match="clock must be"):
+        ttq.TrainingClock("gpu")
+
+
+def test_merge_joins_runs_of_separate_processes_and_refuses_unlike_ones(ttq, tmp_path):
+    def result(name: str, seed: int, budget: float = 120.0) -> dict:
+        settings = {"budget": budget, "every": 20.0, "clock": "cpu", "threads": 1, "n": 1000, "data": "x",
+                    "size": 28, "seeds": [seed]}
+        curve = [{"seconds": 0.0, "step": 0, "fid": 300.0 + seed}, {"seconds": 20.0, "step": 9, "fid": 50.0 + seed}]
+        return {"settings": settings, "configs": {name: {"config": {"width": 32}, "runs": [{"seed": seed,
+                                                                                            "curve": curve}]}}}
+
+    paths = []
+    for i, (name, seed) in enumerate([("a", 0), ("a", 1), ("b", 0)]):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(result(name, seed)))
+    merged = ttq.merge(paths)
+    assert [r["seed"] for r in merged["configs"]["a"]["runs"]] == [0, 1] and merged["settings"]["seeds"] == [0, 1]
+    assert ttq.summary(merged["configs"]["a"]["runs"])[-1] == pytest.approx(
+        {"seconds": 20.0, "step": 9, "fid_mean": 50.5, "fid_min": 50.0, "fid_max": 51.0})
+    (tmp_path / "other.json").write_text(json.dumps(result("a", 2, budget=60.0)))
+    with pytest.raises(ValueError, match="other settings"):
+        ttq.merge([paths[0], tmp_path / "other.json"])
