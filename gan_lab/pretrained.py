@@ -122,3 +122,34 @@ for _n in notebook_03_settings()["REAL_DATA"]:
 for _t, _w in (("mr2ct", "MR → CT on paired phantoms"), ("lowdose", "low-dose → routine-dose X-rays")):
     register(f"03_pix2pix_{_t}_l1", f"notebook 03: U-Net with L1 only, {_w}")(functools.partial(_03_pix2pix, _t, 0.0))
     register(f"03_pix2pix_{_t}_gan", f"notebook 03: pix2pix, {_w}")(functools.partial(_03_pix2pix, _t, 1.0))
+
+
+# ------------------------------------------------------------------ the other notebooks: run them top to bottom
+#: notebooks whose checkpoints have no entry of their own above: ``pretrain`` executes each one in full (or,
+#: with ``--fast``, FAST) mode, so its own load-or-train calls fill the cache with exactly its settings.
+RUN_WHOLE = ("01_minimax_game", "04_cyclegan", "05_wgan", "06_segan", "07_evaluation", "08_reconstruction",
+             "09_gan_variants", "10_more_applications", "explore")
+
+
+def run_notebook(path, timeout: int = 7200) -> None:
+    """Execute a notebook in a fresh kernel (in its own folder, environment inherited), outputs discarded."""
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+
+
+def _notebook_entry(stem: str):
+    from .config import REPO_ROOT
+
+    run_notebook(REPO_ROOT / "notebooks" / f"{stem}.ipynb")
+
+
+for _stem in RUN_WHOLE:
+    register(_stem, f"notebook {_stem}: every checkpoint it caches (runs the notebook)")(
+        functools.partial(_notebook_entry, _stem))

@@ -46,3 +46,30 @@ def test_pretrain_only_trains_the_named_entry_into_the_fast_cache(tmp_path, monk
     assert stored["config"]["gan"]["num_steps"] == 2 and stored["config"]["data"] == "pneumoniamnist"
     assert not (tmp_path / "fast" / "02_dcgan").exists()
     assert cli.main(["pretrain", "--fast", "--only", "02_mlp_gan"]) == 0  # up to date: loads, no training
+
+
+def test_every_notebook_that_caches_a_network_is_covered_by_pretrain():
+    for path in sorted((config.REPO_ROOT / "notebooks").glob("*.ipynb")):
+        source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        if "cache_dir(" not in source:
+            continue
+        prefix = path.stem.split("_")[0]
+        assert path.stem in pretrained.PRETRAINED or any(n.startswith(prefix + "_") for n in pretrained.PRETRAINED), \
+            f"{path.name} caches checkpoints that `pretrain` does not train"
+
+
+def test_run_notebook_executes_in_the_notebooks_folder_with_the_callers_environment(tmp_path, monkeypatch):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os, pathlib\npathlib.Path('ran.txt').write_text(os.environ['GAN_LAB_FAST'])")])
+    nbformat.write(notebook, tmp_path / "tiny.ipynb")
+    monkeypatch.setenv("GAN_LAB_FAST", "1")
+    pretrained.run_notebook(tmp_path / "tiny.ipynb", timeout=120)
+    assert (tmp_path / "ran.txt").read_text() == "1"
+
+
+def test_run_notebook_stops_on_a_failing_cell(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), tmp_path / "bad.ipynb")
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        pretrained.run_notebook(tmp_path / "bad.ipynb", timeout=120)
