@@ -196,7 +196,7 @@ def new_run(data: ImageData | torch.Tensor, config: GANConfig, device=None) -> G
     images = data.images if isinstance(data, ImageData) else data
     G, D = build_gan(config, images.shape[1], images.shape[-1])
     device = get_device(device)
-    return GANRun(G.to(device), D.to(device), {"step": []}, config, _data_name(data))
+    return GANRun(G.to(device), D.to(device), {"step": []}, config, data_name(data))
 
 
 def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *, device=None,
@@ -276,12 +276,17 @@ def _channels_last(x: torch.Tensor, *models: nn.Module) -> torch.Tensor:
 
 def checkpoint_meta(config: GANConfig, data: ImageData | torch.Tensor) -> dict:
     """The JSON stored with a GAN checkpoint: the config and what the data was."""
+    return {"gan": dataclasses.asdict(config), **data_meta(data)}
+
+
+def data_meta(data: ImageData | torch.Tensor) -> dict:
+    """What a checkpoint records about its training images: name, count, channels and size."""
     images = data.images if isinstance(data, ImageData) else data
-    return {"gan": dataclasses.asdict(config), "data": _data_name(data),
-            "num_images": images.shape[0], "channels": images.shape[1], "size": images.shape[-1]}
+    return {"data": data_name(data), "num_images": images.shape[0], "channels": images.shape[1],
+            "size": images.shape[-1]}
 
 
-def _data_name(data: ImageData | torch.Tensor) -> str:
+def data_name(data: ImageData | torch.Tensor) -> str:
     return data.name if isinstance(data, ImageData) else "tensor"  # (a torch.Tensor has a .name too: None)
 
 

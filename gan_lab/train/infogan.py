@@ -25,7 +25,7 @@ from ..losses_variants import categorical_mi_lower_bound, info_loss
 from ..models.dcgan import init_dcgan_weights
 from ..models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from .conditional import frozen
-from .gan import LOOP_ONLY_FIELDS, make_optimizers
+from .gan import LOOP_ONLY_FIELDS, data_meta, data_name, make_optimizers
 from .loop import History, fit, sample_batch
 
 
@@ -203,7 +203,7 @@ def train_infogan(data: ImageData | torch.Tensor, config: InfoGANConfig | None =
         raise ValueError(f"Expected images of shape (N, C, H, W); got {tuple(images.shape)}.")
     x = images.to(device)
     G, D = (m.to(device) for m in build_infogan(config, x.shape[1], x.shape[-1]))
-    run = InfoGANRun(G, D, {"step": []}, config, _data_name(data), Path(checkpoint_dir) if checkpoint_dir else None)
+    run = InfoGANRun(G, D, {"step": []}, config, data_name(data), Path(checkpoint_dir) if checkpoint_dir else None)
     run.optimizers = optimizers = make_optimizers(G, D, config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     lam, w = config.lambda_info, config.continuous_weight
@@ -226,13 +226,7 @@ def train_infogan(data: ImageData | torch.Tensor, config: InfoGANConfig | None =
 
 def checkpoint_meta(config: InfoGANConfig, data: ImageData | torch.Tensor) -> dict:
     """The JSON stored with the checkpoint: the config and what the data was."""
-    images = data.images if isinstance(data, ImageData) else data
-    return {"infogan": dataclasses.asdict(config), "data": _data_name(data), "num_images": images.shape[0],
-            "channels": images.shape[1], "size": images.shape[-1]}
-
-
-def _data_name(data) -> str:
-    return data.name if isinstance(data, ImageData) else "tensor"
+    return {"infogan": dataclasses.asdict(config), **data_meta(data)}
 
 
 def load_infogan(directory: str | Path, device=None) -> InfoGANRun:

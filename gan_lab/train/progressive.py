@@ -28,7 +28,7 @@ from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.progressive import ProgressiveDiscriminator, ProgressiveGenerator
 from .conditional import frozen
-from .gan import LOOP_ONLY_FIELDS, make_optimizers
+from .gan import LOOP_ONLY_FIELDS, data_meta, data_name, make_optimizers
 from .loop import History, fit, sample_batch
 
 
@@ -231,19 +231,13 @@ def train_progressive(data: ImageData | torch.Tensor, config: ProgressiveConfig 
                   desc=f"progressive GAN {config.start}→{config.size} px")
     G.eval()
     D.eval()
-    return ProgressiveRun(G, D, history, config, _data_name(data), Path(checkpoint_dir) if checkpoint_dir else None,
+    return ProgressiveRun(G, D, history, config, data_name(data), Path(checkpoint_dir) if checkpoint_dir else None,
                           optimizers)
 
 
 def checkpoint_meta(config: ProgressiveConfig, data: ImageData | torch.Tensor) -> dict:
     """The JSON stored with the checkpoint: the config and what the data was."""
-    images = data.images if isinstance(data, ImageData) else data
-    return {"progressive": dataclasses.asdict(config), "data": _data_name(data), "num_images": images.shape[0],
-            "channels": images.shape[1], "size": images.shape[-1]}
-
-
-def _data_name(data) -> str:
-    return data.name if isinstance(data, ImageData) else "tensor"
+    return {"progressive": dataclasses.asdict(config), **data_meta(data)}
 
 
 def load_progressive(directory: str | Path, device=None) -> ProgressiveRun:
