@@ -1,5 +1,6 @@
 """CycleGAN: generator shapes, the losses against hand-computed values, the image pool, the schedule, training."""
 
+import dataclasses
 import math
 import threading
 
@@ -130,6 +131,22 @@ def test_d_step_changes_only_the_discriminators_and_g_step_only_the_generators()
 
     d_step(D_X, D_Y, opt_D, x, y, fake_X, fake_Y)
     assert changed(after_g, snapshot()) == {"D_X", "D_Y"}
+
+
+def test_a_second_call_with_run_continues_the_same_networks_optimisers_pools_and_schedule():
+    x, y = torch.randn(6, 1, 28, 28), torch.randn(6, 1, 28, 28)
+    config = CycleGANConfig(num_steps=3, lr=1e-3, pool_size=4, **TINY)
+    run = train_cyclegan(x, y, config, progress=False, device="cpu", names=("MR", "CT"))
+    networks, optimizers, pools = run.models, dict(run.optimizers), run.pools
+    before = [p.detach().clone() for p in run.G_XY.parameters()]
+    continued = train_cyclegan(x, y, dataclasses.replace(config, num_steps=6), progress=False, device="cpu", run=run)
+    assert continued is run and run.history["step"] == [1, 2, 3, 4, 5, 6] and run.names == ("MR", "CT")
+    assert all(run.models[name] is net for name, net in networks.items()) and run.pools is pools
+    assert all(run.optimizers[name] is opt for name, opt in optimizers.items())
+    assert {int(s["step"]) for opt in run.optimizers.values() for s in opt.state.values()} == {6}  # Adam went on
+    assert not all(torch.equal(p, q) for p, q in zip(before, run.G_XY.parameters()))
+    f = linear_decay(6, 0.5)
+    assert run.history["lr"][3:] == pytest.approx([1e-3 * f(s) for s in range(3, 6)])  # the new config's schedule
 
 
 def test_a_few_training_steps_reduce_the_cycle_loss():

@@ -162,6 +162,30 @@ def test_train_segan_runs_and_checkpoints(tmp_path, capsys):
         train_segan(ImageData(images, data.labels, ["all"], "toy", "test"), config, device="cpu")
 
 
+def _adam_steps(optimizer):
+    return {int(state["step"]) for state in optimizer.state.values()}
+
+
+@pytest.mark.parametrize("lambda_adv", [1.0, 0.0])
+def test_continuing_a_run_keeps_its_optimisers_and_their_moments(lambda_adv):
+    import dataclasses
+
+    from gan_lab.data.base import ImageData
+
+    images = torch.rand(8, 1, 16, 16) * 2 - 1
+    data = ImageData(images, torch.zeros(8, dtype=torch.long), ["all"], "toy", "test", (images > 0.3).float())
+    config = SegANConfig(width=4, critic_width=4, batch_size=4, num_steps=2, log_every=1, lambda_adv=lambda_adv)
+    run = train_segan(data, config, device="cpu", progress=False)
+    optimizers = dict(run.optimizers)
+    assert set(optimizers) == ({"S", "C"} if lambda_adv else {"S"})
+    assert all(_adam_steps(opt) == {2} for opt in optimizers.values())
+    continued = train_segan(data, dataclasses.replace(config, num_steps=5), device="cpu", progress=False, run=run)
+    assert continued is run and run.history["step"] == [1, 2, 3, 4, 5] and run.config.num_steps == 5
+    assert run.optimizers.keys() == optimizers.keys()
+    assert all(run.optimizers[name] is opt for name, opt in optimizers.items())
+    assert all(_adam_steps(opt) == {5} for opt in run.optimizers.values())  # Adam's count (and moments) went on
+
+
 def test_training_data_never_splits_one_image_across_train_and_test(shared_data):
     from gan_lab.data import load_nuclei
     from gan_lab.train.segan import segmentation_data

@@ -14,6 +14,7 @@ from gan_lab.models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from gan_lab.models.progressive import ProgressiveDiscriminator, ProgressiveGenerator
 from gan_lab.models.sgan import SGANDiscriminator
 from gan_lab.train import infogan, progressive, sgan
+from gan_lab.train.loop import ElapsedTime
 from gan_lab.widgets.infogan import code_sweep, infogan_explorer
 
 
@@ -199,7 +200,7 @@ def test_progressive_trains_records_time_and_round_trips(tmp_path, capsys):
     config = progressive.ProgressiveConfig(widths=(8, 4, 4), stable_steps=1, fade_steps=1, batch_size=4,
                                            z_dim=4, log_every=1, callback_every=2)
     run = progressive.load_or_train_progressive(tmp_path / "pg", data, config, progress=False,
-                                                callbacks=[progressive.ElapsedTime()])
+                                                callbacks=[ElapsedTime()])
     assert run.history["stage"] == [0.0, 1.0, 1.0, 2.0, 2.0] and run.history["alpha"][1] == 1.0
     assert len(run.history["seconds"]) >= 2 and run.history["seconds"][-1] > 0
     assert run.sample(2, stage=0).shape == (2, 1, 8, 8) and run.sample(2).shape == (2, 1, 32, 32)

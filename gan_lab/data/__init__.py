@@ -23,9 +23,10 @@ from .errors import DataError, DataUnavailableError
 from .medmnist import flag_info, flags_2d, load_medmnist, medmnist_info
 from .nuclei import load_nuclei
 from .phantoms import low_dose_pairs, phantom_classes, phantom_pairs, phantom_unpaired
+from .subsets import stratified_subset
 
 __all__ = ["ImageData", "DataError", "DataUnavailableError", "load", "load_medmnist", "load_nuclei",
-           "phantom_classes", "phantom_pairs", "phantom_unpaired", "low_dose_pairs"]
+           "phantom_classes", "phantom_pairs", "phantom_unpaired", "low_dose_pairs", "stratified_subset"]
 
 PHANTOM_SIZES = {"train": 3000, "val": 600, "test": 600}  # images per split when n is not given
 PHANTOM_SEEDS = {"train": 0, "val": 1, "test": 2}  # distinct seeds: no image is in two splits

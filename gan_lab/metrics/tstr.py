@@ -32,26 +32,11 @@ from torchmetrics.functional.classification import binary_auroc, multiclass_accu
 
 from .. import config
 from ..data.base import ImageData
+from ..data.subsets import stratified_subset
 from .features import ClassifierConfig, predict_proba, train_classifier
 
 SampleFn = Callable[[int, torch.Tensor], torch.Tensor]
 SETTINGS = ("real", "synthetic", "real+synthetic")
-
-
-def stratified_subset(data: ImageData, fraction: float, seed: int = 0) -> ImageData:
-    """``fraction`` of each class of ``data`` (at least one image per class), drawn with ``seed``."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must lie in (0, 1], e.g. 0.1 for the low-data regime; got {fraction}.")
-    if fraction == 1:
-        return data
-    gen = torch.Generator().manual_seed(seed)
-    keep = []
-    for k in range(data.num_classes):
-        members = (data.labels.cpu() == k).nonzero().flatten()
-        if len(members):
-            n = max(1, round(fraction * len(members)))
-            keep.append(members[torch.randperm(len(members), generator=gen)[:n]])
-    return data.subset(torch.cat(keep).sort().values)
 
 
 @torch.no_grad()

@@ -36,6 +36,7 @@ from ..models.conditional import (
 from ..models.dcgan import init_dcgan_weights
 from .gan import LOOP_ONLY_FIELDS, make_optimizers  # Adam(lr_G / lr_D, (beta1, beta2)) for G and D
 from .loop import History, fit, sample_batch
+from .memory_format import channels_last_on_cpu
 
 #: variant → discriminator class: how the label enters D.
 DISCRIMINATORS = {"concat": ConditionalDiscriminator, "projection": ProjectionDiscriminator,
@@ -268,6 +269,7 @@ def train_cgan(data: ImageData, config: CGANConfig | None = None, *, device=None
         run = CGANRun(G.to(device), D.to(device), {"step": []}, config, list(data.class_names), data.name,
                       Path(checkpoint_dir) if checkpoint_dir else None)
     G, D = run.G.train(), run.D.train()
+    x, = channels_last_on_cpu((G, D), x)  # faster CPU convolutions (benchmarks/README.md)
     run.optimizers = optimizers = run.optimizers or make_optimizers(G, D, config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     torch.manual_seed(config.seed)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -172,6 +172,9 @@ class CycleGANRun:
     config: CycleGANConfig
     names: tuple[str, str] = ("X", "Y")
     checkpoint_dir: Path | None = None
+    # kept so a second train_cyclegan call continues Adam and the fake histories
+    optimizers: dict | None = field(default=None, repr=False)
+    pools: tuple[ImagePool, ImagePool] | None = field(default=None, repr=False)
 
     @property
     def models(self) -> dict[str, nn.Module]:
@@ -216,19 +219,31 @@ def checkpoint_meta(config: CycleGANConfig, data_X, data_Y, names=("X", "Y"), da
             "num_images": [x.shape[0], y.shape[0]], "channels": [x.shape[1], y.shape[1]], "size": x.shape[-1]}
 
 
+def make_optimizers(models: dict[str, nn.Module], config: CycleGANConfig) -> dict[str, torch.optim.Optimizer]:
+    """One Adam for both generators ("G") and one for both discriminators ("D"), as in the paper's code."""
+    betas = (config.beta1, config.beta2)
+    return {
+        "G": torch.optim.Adam(itertools.chain(models["G_XY"].parameters(), models["G_YX"].parameters()),
+                              config.lr, betas=betas),
+        "D": torch.optim.Adam(itertools.chain(models["D_X"].parameters(), models["D_Y"].parameters()),
+                              config.lr, betas=betas)}
+
+
 def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, device=None,
                    checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(), stop_event=None,
-                   progress: bool = True, names: tuple[str, str] = ("X", "Y"),
-                   data_name: str | None = None) -> CycleGANRun:
+                   progress: bool = True, names: tuple[str, str] | None = None,
+                   data_name: str | None = None, run: CycleGANRun | None = None) -> CycleGANRun:
     """Train a CycleGAN between two unpaired image sets (in [-1, 1]) and return the run.
 
     Args:
         data_X, data_Y: ``ImageData`` or tensors (N, C, H, W); sizes must match, counts and channels may differ.
         config: a ``CycleGANConfig``; defaults to ``CycleGANConfig()``.
         device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
-        names: display names of the domains, e.g. ("MR", "CT").
+        names: display names of the domains, e.g. ("MR", "CT"); None: the run's, or ("X", "Y").
         data_name: what the data is, stored with the checkpoint; name everything that makes two data sets
             differ (e.g. "phantoms, lesions MR 50% / CT 0%") so a cache notices.
+        run: continue this run up to ``config.num_steps``: its networks, optimiser state and image pools
+            (the learning-rate schedule follows ``config``, from the run's last step on).
 
     Example:
         >>> sets = gan_lab.data.phantom_unpaired(1000)  # doctest: +SKIP
@@ -238,39 +253,41 @@ def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, devi
     config = config or CycleGANConfig()
     device = get_device(device)
     x, y = (t.to(device) for t in _domains(data_X, data_Y, config.lambda_id))
-    models = {k: m.to(device).train() for k, m in build_cyclegan(config, x.shape[1], y.shape[1], x.shape[-1]).items()}
-    betas = (config.beta1, config.beta2)
-    optimizers = {
-        "G": torch.optim.Adam(itertools.chain(models["G_XY"].parameters(), models["G_YX"].parameters()),
-                              config.lr, betas=betas),
-        "D": torch.optim.Adam(itertools.chain(models["D_X"].parameters(), models["D_Y"].parameters()),
-                              config.lr, betas=betas)}
+    if run is None:
+        built = build_cyclegan(config, x.shape[1], y.shape[1], x.shape[-1])
+        run = CycleGANRun(**{k: m.to(device) for k, m in built.items()}, history={"step": []}, config=config)
+    run.config, run.names = config, tuple(names or run.names)
+    run.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else run.checkpoint_dir
+    names = run.names
+    models = {k: m.train() for k, m in run.models.items()}
+    run.optimizers = optimizers = run.optimizers or make_optimizers(models, config)
     decay = linear_decay(config.num_steps, config.decay_start)
-    schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, decay) for opt in optimizers.values()]
-    pool_X, pool_Y = ImagePool(config.pool_size, config.seed), ImagePool(config.pool_size, config.seed + 1)
-    torch.manual_seed(config.seed)
+    run.pools = run.pools or (ImagePool(config.pool_size, config.seed), ImagePool(config.pool_size, config.seed + 1))
+    pool_X, pool_Y = run.pools
+    if not run.history.get("step"):
+        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
 
     def step_fn(step: int) -> dict:
+        for opt in optimizers.values():  # the rate of this step, from the global step: a resumed or
+            for group in opt.param_groups:  # continued run follows the schedule of its config
+                group["lr"] = config.lr * decay(step - 1)
         real_X, real_Y = sample_batch(x, config.batch_size), sample_batch(y, config.batch_size)
         out, fake_X, fake_Y = g_step(models["G_XY"], models["G_YX"], models["D_X"], models["D_Y"],
                                      optimizers["G"], real_X, real_Y, config.lambda_cycle, config.lambda_id)
         out.update(d_step(models["D_X"], models["D_Y"], optimizers["D"], real_X, real_Y,
                           pool_X.query(fake_X), pool_Y.query(fake_Y)))
         out["lr"] = optimizers["G"].param_groups[0]["lr"]  # the rate this step used
-        for scheduler in schedulers:  # set from the global step, so a resumed run continues the schedule
-            scheduler.last_epoch = step - 1
-            scheduler.step()
         return out
 
-    history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
-                  config=checkpoint_meta(config, data_X, data_Y, names, data_name), checkpoint_dir=checkpoint_dir,
-                  checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                  callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
-                  progress=progress, desc=f"CycleGAN {names[0]}↔{names[1]}")
+    run.history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
+                      config=checkpoint_meta(config, data_X, data_Y, names, data_name), checkpoint_dir=checkpoint_dir,
+                      checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
+                      callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
+                      progress=progress, desc=f"CycleGAN {names[0]}↔{names[1]}",
+                      history=run.history if run.history.get("step") else None)
     for m in models.values():
         m.eval()
-    return CycleGANRun(**models, history=history, config=config, names=tuple(names),
-                       checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None)
+    return run
 
 
 def load_cyclegan(directory: str | Path, device=None) -> CycleGANRun:

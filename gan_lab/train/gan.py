@@ -22,6 +22,7 @@ from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from .loop import History, fit, sample_batch
+from .memory_format import channels_last_on_cpu
 
 if TYPE_CHECKING:
     from ..distributed import Distributed
@@ -234,8 +235,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     run.config = config
     run.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else run.checkpoint_dir
     G, D = run.G.train(), run.D.train()
-    if config.arch == "dcgan" and x.device.type == "cpu":  # CPU convolutions run faster channels-last
-        x = _channels_last(x, G, D)                          # (benchmarks/README.md has the measurement)
+    if config.arch == "dcgan":  # CPU convolutions run faster channels-last (benchmarks/README.md)
+        x, = channels_last_on_cpu((G, D), x)
     run.optimizers = optimizers = run.optimizers or make_optimizers(G, D, config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     if not run.history.get("step"):
@@ -265,13 +266,6 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     G.eval()
     D.eval()
     return run
-
-
-def _channels_last(x: torch.Tensor, *models: nn.Module) -> torch.Tensor:
-    """Store the models' 4-D weights and the images as NHWC; the values, and so the results, do not change."""
-    for model in models:
-        model.to(memory_format=torch.channels_last)
-    return x.contiguous(memory_format=torch.channels_last)
 
 
 def checkpoint_meta(config: GANConfig, data: ImageData | torch.Tensor) -> dict:

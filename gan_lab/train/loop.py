@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -156,6 +157,21 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
     finally:
         bar.close()
     return history
+
+
+class ElapsedTime:
+    """A ``fit`` callback that stores the training time so far in ``history["seconds"]`` (continued on resume).
+
+    Stored in the checkpoint, so a run loaded from the cache still says how long it took to train.
+    """
+
+    def __init__(self):
+        self.start, self.offset = time.perf_counter(), None
+
+    def __call__(self, step: int, history: History) -> None:
+        if self.offset is None:  # a resumed run continues the stored clock
+            self.offset = history.get("seconds", [0.0])[-1]
+        history.setdefault("seconds", []).append(self.offset + time.perf_counter() - self.start)
 
 
 def _call(callbacks: list[Callback], step: int, history: History) -> None:

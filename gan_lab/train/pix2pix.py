@@ -35,6 +35,7 @@ from ..models.unet import UNet
 from .conditional import frozen
 from .gan import GAN_LOSSES, LOOP_ONLY_FIELDS
 from .loop import History, fit, sample_batch
+from .memory_format import channels_last_on_cpu
 
 
 @dataclass
@@ -220,6 +221,7 @@ def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.T
                          Path(checkpoint_dir) if checkpoint_dir else None)
     G, D = run.G.train(), run.D.train() if run.D is not None else None
     models = {"G": G} | ({"D": D} if D is not None else {})
+    x_all, y_all = channels_last_on_cpu(models.values(), x_all, y_all)  # faster CPU convolutions (benchmarks/README.md)
     betas = (config.beta1, config.beta2)
     lrs = {"G": config.lr_G, "D": config.lr_D}
     run.optimizers = optimizers = run.optimizers or {

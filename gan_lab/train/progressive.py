@@ -14,7 +14,6 @@ so D never sees real and fake images of different sharpness.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,21 +138,6 @@ def g_step(G, D, opt_G, batch_size: int, loss_G_fn, stage: int, alpha: float, de
         loss_G.backward()
     opt_G.step()
     return {"loss_G": loss_G.detach()}
-
-
-class ElapsedTime:
-    """A ``fit`` callback that stores the training time so far in ``history["seconds"]`` (continued on resume).
-
-    Stored in the checkpoint, so a run loaded from the cache still says how long it took to train.
-    """
-
-    def __init__(self):
-        self.start, self.offset = time.perf_counter(), None
-
-    def __call__(self, step: int, history: History) -> None:
-        if self.offset is None:  # a resumed run continues the stored clock
-            self.offset = history.get("seconds", [0.0])[-1]
-        history.setdefault("seconds", []).append(self.offset + time.perf_counter() - self.start)
 
 
 @dataclass

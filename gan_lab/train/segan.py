@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -34,6 +34,7 @@ from ..device import get_device
 from ..models.segan import SegANCritic
 from ..models.unet import UNet
 from .loop import History, fit, sample_batch
+from .memory_format import channels_last_on_cpu
 
 
 def mask_image(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -231,6 +232,7 @@ class SegANRun:
     config: SegANConfig
     data_name: str = ""
     checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_segan call continues Adam
 
     @torch.inference_mode()
     def predict(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
@@ -251,6 +253,15 @@ def build_segan(config: SegANConfig, channels: int = 1, size: int = 64) -> tuple
     if C is not None and config.clip:
         clip_weights(C, config.clip)  # start inside the constraint set
     return S, C
+
+
+def make_optimizers(S: nn.Module, C: nn.Module | None, config: SegANConfig) -> dict[str, torch.optim.Optimizer]:
+    """Adam for S and, when there is a critic, for C, with the config's learning rates and betas."""
+    betas = (config.beta1, config.beta2)
+    optimizers = {"S": torch.optim.Adam(S.parameters(), config.lr_S, betas=betas)}
+    if C is not None:
+        optimizers["C"] = torch.optim.Adam(C.parameters(), config.lr_C, betas=betas)
+    return optimizers
 
 
 def segmentation_data(tile: int = 64, fallback: bool = True, **options) -> tuple[ImageData, ImageData]:
@@ -296,7 +307,7 @@ def train_segan(data: ImageData, config: SegANConfig | None = None, *, device=No
         config: a ``SegANConfig``; defaults to ``SegANConfig()``.
         device: None for the device ``gan_lab.setup()`` chose.
         checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
-        run: continue training this run's networks.
+        run: continue training this run's networks, up to ``config.num_steps``, with its optimiser state.
 
     Example:
         >>> train = gan_lab.data.load_nuclei(split="train")  # doctest: +SKIP
@@ -311,14 +322,13 @@ def train_segan(data: ImageData, config: SegANConfig | None = None, *, device=No
         S, C = build_segan(config, x_all.shape[1], x_all.shape[-1])
         run = SegANRun(S.to(device), C.to(device) if C is not None else None, {"step": []}, config,
                        data.name, Path(checkpoint_dir) if checkpoint_dir else None)
+    run.config = config
     S, C = run.S.train(), run.C.train() if run.C is not None else None
-    betas = (config.beta1, config.beta2)
-    optimizers = {"S": torch.optim.Adam(S.parameters(), config.lr_S, betas=betas)}
-    models = {"S": S}
-    if C is not None:
-        optimizers["C"] = torch.optim.Adam(C.parameters(), config.lr_C, betas=betas)
-        models["C"] = C
-    torch.manual_seed(config.seed)
+    run.optimizers = optimizers = run.optimizers or make_optimizers(S, C, config)
+    models = {"S": S} if C is None else {"S": S, "C": C}
+    x_all, y_all = channels_last_on_cpu(models.values(), x_all, y_all)  # faster CPU convolutions (benchmarks/README.md)
+    if not run.history.get("step"):
+        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
 
     def step_fn(step: int) -> dict:
         x, y = sample_batch(x_all, config.batch_size, y_all)

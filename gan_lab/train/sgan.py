@@ -24,9 +24,10 @@ from torch import nn
 
 from .. import checkpoints
 from ..data.base import ImageData
+from ..data.subsets import stratified_subset
 from ..device import get_device
 from ..losses_variants import feature_matching_loss, sgan_discriminator_loss, sgan_generator_loss, sgan_supervised_loss
-from ..metrics.tstr import score, stratified_subset
+from ..metrics.tstr import score
 from ..models.dcgan import DCGANGenerator, init_dcgan_weights
 from ..models.sgan import SGANDiscriminator
 from .conditional import frozen
@@ -82,7 +83,7 @@ class SGANConfig:
 
 
 def labelled_subset(data: ImageData, n_labelled: int, seed: int = 0) -> ImageData:
-    """About ``n_labelled`` images of ``data``, stratified by class (``metrics.tstr.stratified_subset``)."""
+    """About ``n_labelled`` images of ``data``, stratified by class (``data.stratified_subset``)."""
     if not 1 <= n_labelled <= len(data):
         raise ValueError(f"n_labelled must lie in 1..{len(data)}; got {n_labelled}.")
     return stratified_subset(data, n_labelled / len(data), seed)

@@ -33,6 +33,7 @@ from ..models.mlp import MLPDiscriminator, MLPGenerator
 from .gan import LOOP_ONLY_FIELDS, GANRun
 from .gan import checkpoint_meta as gan_checkpoint_meta
 from .loop import fit, sample_batch
+from .memory_format import channels_last_on_cpu
 
 MODES = ("clip", "gp")
 
@@ -239,6 +240,8 @@ def train_wgan(data: ImageData | torch.Tensor, config: WGANConfig | None = None,
         run = WGANRun(G.to(device), C.to(device), {"step": []}, config,
                       getattr(data, "name", "tensor"), Path(checkpoint_dir) if checkpoint_dir else None)
     G, C = run.G.train(), run.C.train()
+    if config.arch == "dcgan":  # faster CPU convolutions (benchmarks/README.md)
+        x, = channels_last_on_cpu((G, C), x)
     run.optimizers = optimizers = run.optimizers or make_optimizers(G, C, config)
     torch.manual_seed(config.seed)
 
