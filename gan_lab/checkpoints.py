@@ -245,6 +245,18 @@ def load_checkpoint(directory: str | os.PathLike, device=None) -> Checkpoint:
     return Checkpoint(models, index["step"], index["history"], index["config"], directory, index["extra"])
 
 
+
+def load_kind(directory: str | os.PathLike, key: str, models: set[str], what: str, device=None) -> Checkpoint:
+    """:func:`load_checkpoint`, then check it is the trainer's kind: config ``key`` and at least ``models``.
+
+    ``what`` names the kind in the error (e.g. "a pix2pix"), which also lists what the folder holds.
+    """
+    ckpt = load_checkpoint(directory, device)
+    if key not in ckpt.config or not models <= set(ckpt.models):
+        raise CheckpointError(f"{directory} is not {what} checkpoint (it holds {sorted(ckpt.models)} "
+                              f"and config keys {sorted(ckpt.config)}).")
+    return ckpt
+
 def restore(directory: str | os.PathLike, models: dict[str, nn.Module],
             optimizers: dict[str, torch.optim.Optimizer] | None = None) -> Checkpoint:
     """Load a checkpoint INTO existing models and optimisers (for resuming) and restore the RNG."""

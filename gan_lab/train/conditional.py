@@ -305,10 +305,7 @@ def checkpoint_meta(config: CGANConfig, data: ImageData) -> dict:
 
 def load_cgan(directory: str | Path, device=None) -> CGANRun:
     """The CGANRun saved in ``directory`` by :func:`train_cgan` (nothing is unpickled)."""
-    ckpt = checkpoints.load_checkpoint(directory, device)
-    if "cgan" not in ckpt.config or not {"G", "D"} <= set(ckpt.models):
-        raise checkpoints.CheckpointError(f"{directory} is not a conditional GAN checkpoint (it holds "
-                                          f"{sorted(ckpt.models)} and config keys {sorted(ckpt.config)}).")
+    ckpt = checkpoints.load_kind(directory, "cgan", {"G", "D"}, "a conditional GAN", device)
     meta = ckpt.config
     return CGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, CGANConfig(**meta["cgan"]),
                    meta["class_names"], meta["data"], Path(directory))

@@ -291,10 +291,7 @@ def load_gan(directory: str | Path, device=None) -> GANRun:
         >>> run = load_gan("runs/dcgan")  # doctest: +SKIP
         >>> images = run.sample(16)       # (16, C, H, W) in [-1, 1]
     """
-    ckpt = checkpoints.load_checkpoint(directory, device=device)
-    if "gan" not in ckpt.config or not {"G", "D"} <= set(ckpt.models):
-        raise checkpoints.CheckpointError(f"{directory} is not a GAN checkpoint (it holds {sorted(ckpt.models)} "
-                                          f"and config keys {sorted(ckpt.config)}).")
+    ckpt = checkpoints.load_kind(directory, "gan", {"G", "D"}, "a GAN", device)
     known = {f.name for f in dataclasses.fields(GANConfig)}
     config = GANConfig(**{k: v for k, v in ckpt.config["gan"].items() if k in known})
     return GANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, config, ckpt.config.get("data", ""),

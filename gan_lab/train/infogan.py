@@ -231,10 +231,7 @@ def checkpoint_meta(config: InfoGANConfig, data: ImageData | torch.Tensor) -> di
 
 def load_infogan(directory: str | Path, device=None) -> InfoGANRun:
     """The InfoGANRun saved in ``directory`` (rebuilt from JSON + safetensors)."""
-    ckpt = checkpoints.load_checkpoint(directory, device)
-    if "infogan" not in ckpt.config or not {"G", "D"} <= set(ckpt.models):
-        raise checkpoints.CheckpointError(f"{directory} is not an InfoGAN checkpoint (it holds {sorted(ckpt.models)} "
-                                          f"and config keys {sorted(ckpt.config)}).")
+    ckpt = checkpoints.load_kind(directory, "infogan", {"G", "D"}, "an InfoGAN", device)
     return InfoGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, InfoGANConfig(**ckpt.config["infogan"]),
                       ckpt.config.get("data", ""), Path(directory))
 

@@ -247,10 +247,7 @@ def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.T
 
 def load_pix2pix(directory: str | Path, device=None) -> Pix2PixRun:
     """The Pix2PixRun saved in ``directory`` by :func:`train_pix2pix` (nothing is unpickled)."""
-    ckpt = checkpoints.load_checkpoint(directory, device)
-    if "pix2pix" not in ckpt.config or "G" not in ckpt.models:
-        raise checkpoints.CheckpointError(f"{directory} is not a pix2pix checkpoint (it holds {sorted(ckpt.models)} "
-                                          f"and config keys {sorted(ckpt.config)}).")
+    ckpt = checkpoints.load_kind(directory, "pix2pix", {"G"}, "a pix2pix", device)
     return Pix2PixRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, Pix2PixConfig(**ckpt.config["pix2pix"]),
                       ckpt.config.get("data", ""), Path(directory))
 

@@ -226,10 +226,7 @@ def checkpoint_meta(config: ProgressiveConfig, data: ImageData | torch.Tensor) -
 
 def load_progressive(directory: str | Path, device=None) -> ProgressiveRun:
     """The ProgressiveRun saved in ``directory``."""
-    ckpt = checkpoints.load_checkpoint(directory, device)
-    if "progressive" not in ckpt.config or not {"G", "D"} <= set(ckpt.models):
-        raise checkpoints.CheckpointError(f"{directory} is not a progressive GAN checkpoint (it holds "
-                                          f"{sorted(ckpt.models)} and config keys {sorted(ckpt.config)}).")
+    ckpt = checkpoints.load_kind(directory, "progressive", {"G", "D"}, "a progressive GAN", device)
     return ProgressiveRun(ckpt.models["G"], ckpt.models["D"], ckpt.history,
                           ProgressiveConfig(**ckpt.config["progressive"]), ckpt.config.get("data", ""),
                           Path(directory))

@@ -216,10 +216,7 @@ def checkpoint_meta(config: SGANConfig, data: ImageData) -> dict:
 
 def load_sgan(directory: str | Path, device=None) -> SGANRun:
     """The SGANRun saved in ``directory``."""
-    ckpt = checkpoints.load_checkpoint(directory, device)
-    if "sgan" not in ckpt.config or "D" not in ckpt.models:
-        raise checkpoints.CheckpointError(f"{directory} is not an SGAN checkpoint (it holds {sorted(ckpt.models)} "
-                                          f"and config keys {sorted(ckpt.config)}).")
+    ckpt = checkpoints.load_kind(directory, "sgan", {"D"}, "an SGAN", device)
     return SGANRun(ckpt.models["D"], ckpt.models.get("G"), ckpt.history, SGANConfig(**ckpt.config["sgan"]),
                    ckpt.config.get("data", ""), Path(directory))
 

@@ -282,10 +282,7 @@ def checkpoint_meta(config: WGANConfig, data: ImageData | torch.Tensor) -> dict:
 
 def load_wgan(directory: str | Path, device=None) -> WGANRun:
     """The WGANRun saved in ``directory`` (rebuilt from JSON + safetensors; nothing is unpickled)."""
-    ckpt = checkpoints.load_checkpoint(directory, device=device)
-    if "wgan" not in ckpt.config or not {"G", "C"} <= set(ckpt.models):
-        raise checkpoints.CheckpointError(f"{directory} is not a WGAN checkpoint (it holds {sorted(ckpt.models)} "
-                                          f"and config keys {sorted(ckpt.config)}).")
+    ckpt = checkpoints.load_kind(directory, "wgan", {"G", "C"}, "a WGAN", device)
     known = {f.name for f in dataclasses.fields(WGANConfig)}
     config = WGANConfig(**{k: v for k, v in ckpt.config["wgan"].items() if k in known})
     return WGANRun(ckpt.models["G"], ckpt.models["C"], ckpt.history, config, ckpt.config.get("data", ""),
