@@ -11,13 +11,15 @@ in rotating order, ``--repeats`` times:
 Reported: images/s per variant (median over repeats), the ratios fit/plain and
 gan_lab/plain (median of the per-repeat ratios; the issue's target is
 ≥ 0.95, i.e. ≤ 5 % overhead), and each variant's peak memory. Then the
-latent explorer's redraw time and, with ``--notebooks``, each notebook's
-FAST-mode run time. Output: a Markdown table on stdout and JSON (``--out``).
+latent explorer's redraw time and, with ``--notebooks [fast|full]``, each
+notebook's run time. Output: a Markdown table on stdout and JSON (``--out``).
 
 Usage:
     python benchmarks/bench.py                       # all models, default device
     python benchmarks/bench.py --quick --models dcgan_28
     python benchmarks/bench.py --threads 1 --out /tmp/t1.json
+    python benchmarks/bench.py --precision bf16             # every variant under bf16 autocast
+    python benchmarks/bench.py --models '' --notebooks full  # only the notebooks' full-mode times
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from benchmarks import cases  # noqa: E402
 from gan_lab.device import get_device  # noqa: E402
+from gan_lab.precision import PRECISIONS, autocast, set_precision  # noqa: E402
 from gan_lab.train.loop import fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,8 +119,9 @@ def time_variant(case: cases.Case, variant: str, n: int, device, progress: bool,
         return case.gan_lab(n)
     start = cases.clock(device)
     if variant == "plain":
-        for _ in range(n):
-            case.plain()
+        with autocast(device):  # the precision gan_lab's loop runs its steps in (--precision)
+            for _ in range(n):
+                case.plain()
     else:  # the plain step inside gan_lab's loop; the history continues across repeats
         done = history["step"][-1] if history["step"] else 0
         fit(lambda step: case.plain(), done + n, models=case.plain_models, progress=progress, history=history)
@@ -129,8 +133,9 @@ def bench_model(name: str, device, *, quick: bool, steps: int | None, repeats: i
     """Images/s of every variant (wall and CPU time), their ratios to plain and peak memory, for one model."""
     load = os.getloadavg()[0]
     case = cases.build(name, device, quick=quick, progress=progress, warmup=warmup)
-    for _ in range(warmup):
-        case.plain()
+    with autocast(device):
+        for _ in range(warmup):
+            case.plain()
     probe = max(1, warmup)
     per_step = time_variant(case, "plain", probe, device, progress, {"step": []})[0] / probe
     n = steps or max(3, min(200, round(seconds / max(per_step, 1e-6))))
@@ -201,15 +206,19 @@ def bench_widget(device, redraws: int, quick: bool = False) -> dict:
             "redraw_ms_all": [1000 * t for t in times]}
 
 
-def bench_notebooks(timeout: int = 600) -> list[dict]:
-    """Each notebook executed in FAST mode (GAN_LAB_FAST=1) with nbclient, wall time and whether it passed."""
+def bench_notebooks(mode: str = "fast", pattern: str = "*.ipynb", timeout: int = 3600) -> list[dict]:
+    """Each notebook matching ``pattern`` executed with nbclient in FAST (GAN_LAB_FAST=1) or full mode.
+
+    Returns one ``{"notebook", "mode", "seconds", "error"}`` per notebook: wall time, and why it failed (None: ran).
+    Full mode trains what the checkpoint cache lacks, so on an empty cache it measures a first run.
+    """
     import nbformat
     from nbclient import NotebookClient
 
     results, saved = [], os.environ.get("GAN_LAB_FAST")
-    os.environ["GAN_LAB_FAST"] = "1"  # the kernel inherits this process's environment
+    os.environ["GAN_LAB_FAST"] = "1" if mode == "fast" else "0"  # the kernel inherits this process's environment
     try:
-        for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for path in sorted((ROOT / "notebooks").glob(pattern)):
             nb = nbformat.read(path, as_version=4)
             start, error = time.perf_counter(), None
             try:
@@ -217,7 +226,10 @@ def bench_notebooks(timeout: int = 600) -> list[dict]:
                                resources={"metadata": {"path": str(path.parent)}}).execute()
             except Exception as e:  # a failing notebook is a result, not the end of the benchmark
                 error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
-            results.append({"notebook": path.name, "seconds": time.perf_counter() - start, "error": error})
+            results.append({"notebook": path.name, "mode": mode, "seconds": time.perf_counter() - start,
+                            "error": error})
+            print(f"{path.name} ({mode}): {results[-1]['seconds']:.0f} s, {error or 'ok'}", file=sys.stderr,
+                  flush=True)
     finally:
         if saved is None:
             os.environ.pop("GAN_LAB_FAST")
@@ -249,7 +261,8 @@ def markdown(results: dict) -> str:
     """The results as Markdown tables."""
     m = results["machine"]
     lines = [f"Machine: {m['cpu']}, {m['cpus_usable']} usable cores, torch {m['torch']} ({m['torch_threads']} "
-             f"threads), device {m['device']}{', ' + m['gpu'] if 'gpu' in m else ''}; load average "
+             f"threads), device {m['device']}{', ' + m['gpu'] if 'gpu' in m else ''}, precision "
+             f"{results['settings'].get('precision', 'fp32')}; load average "
              f"{results['loadavg_start'][0]:.2f} → {results['loadavg_end'][0]:.2f}.", "",
              "| model | steps × repeats | plain img/s | fit img/s | gan_lab img/s | fit / plain | gan_lab / plain "
              "| gan_lab / plain (CPU time) | peak MiB plain / gan_lab | load |",
@@ -269,8 +282,9 @@ def markdown(results: dict) -> str:
         lines += ["", f"Latent explorer: build {w['build_s']:.2f} s, redraw (slider → PNG) median "
                       f"{w['redraw_ms_median']:.1f} ms over {len(w['redraw_ms_all'])}."]
     if results.get("notebooks"):
-        lines += ["", "| notebook (FAST mode) | seconds | result |", "|---|---|---|"]
-        lines += [f"| {n['notebook']} | {n['seconds']:.1f} | {n['error'] or 'ok'} |" for n in results["notebooks"]]
+        lines += ["", "| notebook | mode | seconds | result |", "|---|---|---|---|"]
+        lines += [f"| {n['notebook']} | {n.get('mode', 'fast')} | {n['seconds']:.1f} | {n['error'] or 'ok'} |"
+                  for n in results["notebooks"]]
     return "\n".join(lines)
 
 
@@ -284,10 +298,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="measurements per variant (default 5; --quick 1)")
     p.add_argument("--warmup", type=int, default=3, help="warm-up steps per variant")
     p.add_argument("--progress", action="store_true", help="show fit's progress bar, as a notebook user sees it")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="train every variant in fp32 or under "
+                   "bf16 autocast (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before measuring")
     p.add_argument("--redraws", type=int, default=None, help="latent explorer redraws timed (default 50; --quick 3)")
     p.add_argument("--no-widget", action="store_true", help="skip the latent explorer")
-    p.add_argument("--notebooks", action="store_true", help="also run every notebook in FAST mode (slow)")
+    p.add_argument("--notebooks", nargs="?", const="fast", choices=("fast", "full"), default=None,
+                   help="also run the notebooks, in FAST mode (the default) or full mode (slow)")
+    p.add_argument("--notebook-pattern", default="*.ipynb", help="which notebooks (a glob in notebooks/, e.g. "
+                   "'0[2-4]*'; default: all)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"), help="where to write the JSON")
     return p.parse_args(argv)
 
@@ -298,6 +317,7 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = get_device(args.device)
+    set_precision(args.precision, device)  # fit's steps (fit, gan_lab); the plain loop enters autocast itself
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = sorted(set(names) - set(cases.MODELS))
     if unknown:
@@ -306,7 +326,8 @@ def main(argv=None) -> dict:
     steps = args.steps or (2 if args.quick else None)
     results = {"machine": machine(device), "loadavg_start": os.getloadavg(),
                "settings": {"quick": args.quick, "progress": args.progress, "warmup": args.warmup,
-                            "repeats": repeats, "steps": steps, "seconds": args.seconds},
+                            "repeats": repeats, "steps": steps, "seconds": args.seconds,
+                            "precision": args.precision},
                "models": []}
     for name in names:
         results["models"].append(bench_model(name, device, quick=args.quick, steps=steps, repeats=repeats,
@@ -317,7 +338,7 @@ def main(argv=None) -> dict:
     if not args.no_widget:
         results["widget"] = bench_widget(device, args.redraws or (3 if args.quick else 50), args.quick)
     if args.notebooks:
-        results["notebooks"] = bench_notebooks()
+        results["notebooks"] = bench_notebooks(args.notebooks, args.notebook_pattern)
     results["loadavg_end"] = os.getloadavg()
     print(markdown(results))
     out = Path(args.out)

@@ -111,7 +111,8 @@ def build(name: str, device: torch.device, *, quick: bool = False, progress: boo
         per_step = config.batch_size
     elif name == "cyclegan":
         y = _images(n_images, size, device)
-        gan_lab = _cyclegan_runner(x, y, config, device, warmup, progress)
+        run = train_cyclegan(x, y, config, device=device, progress=False)
+        gan_lab = lambda n: go(lambda c: train_cyclegan(x, y, c, device=device, run=run, progress=progress), n)
         step, models = plain.make_cyclegan(config, x, y)
         per_step = 2 * config.batch_size
     else:
@@ -136,23 +137,3 @@ def elapsed(device: torch.device, start: tuple[float, float]) -> tuple[float, fl
     """(wall, CPU) seconds since ``start = clock(device)``."""
     now = clock(device)
     return now[0] - start[0], now[1] - start[1]
-
-
-def _cyclegan_runner(x, y, config, device, warmup: int, progress: bool) -> Callable[[int], tuple[float, float]]:
-    """train_cyclegan cannot continue a run, so each call trains afresh and times only the steps after ``warmup``.
-
-    The clock starts in a callback at step ``warmup`` (``callback_every = warmup``: one call per
-    ``warmup`` steps, a time stamp each) and stops when the trainer returns.
-    """
-    def run(n: int) -> tuple[float, float]:
-        marks = {}
-
-        def mark(step: int, history: dict) -> None:
-            if "start" not in marks:  # once the warm-up steps have finished
-                marks["start"] = clock(device)
-
-        cfg = dataclasses.replace(config, num_steps=warmup + n, callback_every=warmup)
-        train_cyclegan(x, y, cfg, device=device, progress=progress, callbacks=[mark])
-        return elapsed(device, marks["start"])
-
-    return run

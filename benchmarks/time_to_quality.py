@@ -39,6 +39,7 @@ import torch
 from gan_lab.data import load
 from gan_lab.metrics import feature_net
 from gan_lab.metrics.fidelity import RealReference
+from gan_lab.precision import PRECISIONS, set_precision
 from gan_lab.pretrained import notebook_02_configs
 from gan_lab.train.gan import GANConfig, GANRun, new_run, train_gan
 
@@ -65,6 +66,12 @@ def candidates() -> dict[str, GANConfig]:
         "w32_b64_beta2_0.99": dataclasses.replace(base, beta2=0.99),
         "w16_b32_lr5e-4": dataclasses.replace(base, width=16, batch_size=32, lr_G=5e-4, lr_D=5e-4),
     }
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """("notebook_02", "bf16") for "notebook_02@bf16": a configuration trained in a precision (default fp32)."""
+    base, _, precision = name.partition("@")
+    return base, precision or "fp32"
 
 
 class TrainingClock:
@@ -225,16 +232,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=1000, help="fakes per FID")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--configs", nargs="+", default=["notebook_02", "reference"],
-                        help=f"names from: {', '.join(candidates())}")
+                        help=f"names from: {', '.join(candidates())}; NAME@bf16 trains under bf16 autocast")
     parser.add_argument("--data", default="pneumoniamnist")
     parser.add_argument("--size", type=int, default=28)
     parser.add_argument("--out", type=Path, default=HERE / "time_to_quality.json")
     parser.add_argument("--plot", default=str(HERE / "time_to_quality.png"), help="PNG path ('' for none)")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these result files instead of measuring")
     args = parser.parse_args(argv)
-    unknown = set(args.configs) - set(candidates())
+    unknown = {name for name in args.configs
+               if split_name(name)[0] not in candidates() or split_name(name)[1] not in PRECISIONS}
     if unknown:
-        parser.error(f"unknown config(s) {sorted(unknown)}; choose from {', '.join(candidates())}")
+        parser.error(f"unknown config(s) {sorted(unknown)}; choose from {', '.join(candidates())} "
+                     f"(each may end in @{' or @'.join(PRECISIONS)})")
     if args.every <= 0 or args.budget < args.every or args.n < 2:
         parser.error("need 0 < --every <= --budget and --n >= 2")
     return args
@@ -253,16 +262,19 @@ def measure(args: argparse.Namespace) -> dict:
                            torch.get_num_threads(), "n": args.n, "seeds": args.seeds, "data": data.name,
                            "source": data.source, "size": args.size, "n_train": len(data)},
               "machine": machine(), "real_floor": floor, "feature_net_test_accuracy": phi.test_accuracy,
-              "configs": {name: {"config": dataclasses.asdict(candidates()[name]), "runs": []}
-                          for name in args.configs}}
+              "configs": {name: {"config": dataclasses.asdict(candidates()[split_name(name)[0]])
+                                 | {"precision": split_name(name)[1]}, "runs": []} for name in args.configs}}
     for seed in args.seeds:  # seeds outermost: a change of machine load hits every config alike
         for name in args.configs:
-            config = dataclasses.replace(candidates()[name], seed=seed)
+            base, precision = split_name(name)
+            config = dataclasses.replace(candidates()[base], seed=seed)
+            set_precision(precision)  # train_gan's steps run in it (gan_lab.precision); FID stays fp32
             load_start = load_average()
             curve = time_to_quality(data, config, reference, args.budget, args.every, args.n, args.clock)
             result["configs"][name]["runs"].append({"seed": seed, "curve": curve, "load_average":
                                                     {"start": load_start, "end": load_average()}})
             print(f"{name} seed {seed}: FID {curve[-1]['fid']:.2f} after {curve[-1]['step']} steps", flush=True)
+    set_precision(None)  # back to the caller's default ($GAN_LAB_PRECISION, else fp32)
     return result
 
 

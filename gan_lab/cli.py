@@ -27,6 +27,7 @@ import numpy as np
 from . import viz
 from .checkpoints import CheckpointError
 from .data.errors import DataError
+from .precision import PRECISIONS, get_precision
 from .train.gan import GAN_LOSSES, GANConfig, GANRun, load_gan, train_gan
 from .train.loop import TrainingDiverged
 
@@ -59,11 +60,14 @@ def _error(command: str, err: Exception) -> None:
     print(f"gan_lab {command}: error: {message}", file=sys.stderr)
 
 
-def _device(requested: str | None, seed: int, verbose: bool = False):
+def _device(requested: str | None, seed: int, verbose: bool = False, precision: str | None = None):
     from .device import setup
+    from .precision import PrecisionError
 
     try:
-        return setup(seed=seed, device=requested, verbose=verbose)
+        return setup(seed=seed, device=requested, verbose=verbose, precision=precision)
+    except PrecisionError as err:  # e.g. --precision bf16 on a GPU older than Ampere
+        raise UsageError(f"--precision {precision}: {err}") from None
     except RuntimeError as err:  # e.g. --device cuda on a machine without CUDA
         raise UsageError(f"--device {requested}: {err}") from None
 
@@ -135,6 +139,9 @@ example:
     p.add_argument("--fid-n", type=int, default=2000, metavar="N", help="generated images for the FID/KID in "
                    "metrics.json, against the real training split with gan_lab's domain feature network "
                    "(trained once per dataset and cached); 0 skips it (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None, help="bf16: train under bf16 autocast, faster "
+                   "where the device computes bf16 in hardware (recent Xeons, Ampere GPUs or newer; `doctor` says) "
+                   "(default: $GAN_LAB_PRECISION, else fp32)")
     p.add_argument("--backend", choices=("gloo", "nccl"), default=None, help="process-group backend of a run "
                    "started by torchrun (default: nccl on GPUs, gloo on the CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -173,13 +180,13 @@ def run_train(args: argparse.Namespace) -> int:
     except datasets.DataUnavailableError as err:
         raise UsageError(f"{err} On the command line: add --download, or --fallback to train on phantoms.") from None
     if not distributed.launched():  # the device after the data: bad input fails first
-        return _train(args, config, data, _device(args.device, config.seed, verbose=not args.quiet))
+        return _train(args, config, data, _device(args.device, config.seed, not args.quiet, args.precision))
     try:
         parallel = distributed.start(args.device, args.backend)
     except distributed.DistributedError as err:
         raise UsageError(str(err)) from None
     try:
-        device = _device(parallel.device, config.seed, verbose=parallel.is_main and not args.quiet)
+        device = _device(parallel.device, config.seed, parallel.is_main and not args.quiet, args.precision)
         if parallel.is_main and not args.quiet:
             print(f"torchrun  {parallel.world_size} processes ({parallel.backend}), "
                   f"{parallel.local_batch_size(config.batch_size)} images each per step")
@@ -263,6 +270,7 @@ def train_metrics(run: GANRun, seconds: float, data_source: str) -> dict:
             "seconds": round(seconds, 2),
             "images_per_second": round(images / seconds, 1) if seconds > 0 else None,
             "data": run.data_name, "data_source": data_source, "config": dataclasses.asdict(config),
+            "precision": get_precision(),
             "interrupted": bool(history.get("interrupted"))}
 
 

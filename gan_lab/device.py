@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .config import fast_mode
+from .precision import describe_precision, set_precision
 
 _current: torch.device | None = None
 _default_threads = torch.get_num_threads()  # torch's own choice, before setup() changes it
@@ -77,7 +78,7 @@ def cpu_threads(requested: int | None = None) -> int:
 
 
 def setup(seed: int = 0, device: str | torch.device | None = None, verbose: bool = True,
-          threads: int | None = None) -> torch.device:
+          threads: int | None = None, precision: str | None = None) -> torch.device:
     """Seed everything, choose the device and the CPU threads, and print a short environment block.
 
     Args:
@@ -85,6 +86,8 @@ def setup(seed: int = 0, device: str | torch.device | None = None, verbose: bool
         device: force a device ("cpu", "cuda", "mps"); default: the best available.
         verbose: print versions, device, threads, FAST mode and data source.
         threads: torch's CPU threads; default: see ``cpu_threads`` (1 on a busy machine).
+        precision: "fp32" or "bf16" (bf16 autocast for every training step, see ``gan_lab.precision``);
+            default ``$GAN_LAB_PRECISION``, else "fp32".
 
     Returns:
         The chosen ``torch.device``; later calls with ``device=None`` use it.
@@ -95,6 +98,7 @@ def setup(seed: int = 0, device: str | torch.device | None = None, verbose: bool
     """
     global _current
     _current = pick_device(device)
+    set_precision(precision, _current)
     torch.set_num_threads(cpu_threads(threads))
     seed_everything(seed)
     if verbose:
@@ -115,6 +119,7 @@ def describe(device: torch.device) -> str:
     lines = [
         f"gan_lab   python {platform.python_version()} | torch {torch.__version__} | numpy {np.__version__}",
         f"device    {device} ({name}) | CPU threads: {torch.get_num_threads()}",
+        f"precision {describe_precision(device)}",
         f"FAST mode {'ON (small numbers, same code path)' if fast_mode() else 'off'}",
         f"data      {describe_sources()}",
     ]

@@ -1,12 +1,19 @@
 """benchmarks/bench.py: a --quick run produces a complete, finite JSON report and a Markdown table."""
 
+import dataclasses
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from benchmarks import bench, cases
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +63,58 @@ def test_markdown_table_has_one_row_per_model(quick_run):
 def test_unknown_model_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="Unknown models"):
         bench.main(["--quick", "--models", "stylegan", "--out", str(tmp_path / "r.json")])
+
+
+def test_bf16_runs_every_variant_under_autocast(tmp_path, monkeypatch):
+    from gan_lab import precision
+
+    monkeypatch.setattr(precision, "_current", None)  # restored after the test: bench.main sets it
+    seen = []
+    build = cases.build
+
+    def recording_build(*args, **kwargs):
+        case = build(*args, **kwargs)
+        plain_step = case.plain
+
+        def plain():
+            seen.append(torch.is_autocast_enabled("cpu"))
+            return plain_step()
+        return dataclasses.replace(case, plain=plain)
+
+    monkeypatch.setattr(cases, "build", recording_build)
+    stored = bench.main(["--quick", "--device", "cpu", "--models", "dcgan_28", "--no-widget", "--precision", "bf16",
+                         "--out", str(tmp_path / "r.json")])
+    assert stored["settings"]["precision"] == "bf16" and "precision bf16" in bench.markdown(stored)
+    assert seen and all(seen)  # the plain loop (warm-up, plain, fit) ran in bf16 as gan_lab's trainer did
+
+
+def test_notebooks_run_in_the_asked_mode_and_failures_are_results(tmp_path, monkeypatch):
+    import nbformat
+
+    (tmp_path / "notebooks").mkdir()
+    cell = nbformat.v4.new_code_cell
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell("import os\nassert os.environ['GAN_LAB_FAST'] == '0'")]),
+                   tmp_path / "notebooks" / "a.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell("raise ValueError('broken cell')")]),
+                   tmp_path / "notebooks" / "b.ipynb")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setenv("GAN_LAB_FAST", "1")
+    a, b = bench.bench_notebooks("full")
+    assert (a["notebook"], a["mode"], a["error"]) == ("a.ipynb", "full", None) and a["seconds"] > 0
+    assert b["notebook"] == "b.ipynb" and "broken cell" in b["error"]
+    assert os.environ["GAN_LAB_FAST"] == "1"  # given back
+    assert [r["notebook"] for r in bench.bench_notebooks("fast", "a*")] == ["a.ipynb"]
+
+
+def test_the_gpu_check_script_runs_its_stages_on_any_device(tmp_path, shared_data):
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "QUICK": "1", "GAN_LAB_DEVICE": "cpu",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "GAN_LAB_THREADS": "1"}
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "bench", "ddp", "nonsense"], env=env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr  # the unknown stage, and nothing else, failed
+    assert "bench_fp32: ok" in done.stdout and "bench_bf16: ok" in done.stdout and "ddp: ok" in done.stdout
+    out = tmp_path / "out"
+    assert json.loads((out / "bench_bf16.json").read_text())["settings"]["precision"] == "bf16"
+    metrics = json.loads((out / "ddp_run" / "metrics.json").read_text())
+    assert metrics["steps"] == 4 and metrics["distributed"]["processes"] == 1
+    assert "precision" in (out / "doctor.txt").read_text()

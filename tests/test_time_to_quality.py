@@ -69,10 +69,19 @@ def test_curves_on_real_data(ttq, monkeypatch, tmp_path, shared_data):
 
 
 def test_curves_on_phantoms(ttq, monkeypatch, tmp_path):
-    result = run_main(ttq, monkeypatch, tmp_path, "phantoms", 0.6, ["w16_b64"])
-    check_curves(result, ["w16_b64"], 0.6)
+    configs = ["w16_b64", "w16_b64@bf16"]
+    result = run_main(ttq, monkeypatch, tmp_path, "phantoms", 0.6, configs)
+    check_curves(result, configs, 0.6)
+    assert [result["configs"][name]["config"]["precision"] for name in configs] == ["fp32", "bf16"]
     assert result["real_floor"]["fid"] < result["configs"]["w16_b64"]["runs"][0]["curve"][0]["fid"], \
         "held-out real images must score better than an untrained generator"
+
+
+def test_a_config_name_may_ask_for_bf16_and_nothing_else(ttq, capsys):
+    assert ttq.split_name("reference@bf16") == ("reference", "bf16") and ttq.split_name("reference")[1] == "fp32"
+    with pytest.raises(SystemExit):
+        ttq.parse_args(["--configs", "reference@fp16"])
+    assert "each may end in @fp32 or @bf16" in capsys.readouterr().err
 
 
 def test_the_training_clock_stands_still_while_stopped(ttq):

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import checkpoints
+from ..precision import autocast, models_device
 
 #: history: {"step": [s1, s2, ...], "loss_D": [...], ...}, one entry per ``log_every`` steps.
 History = dict[str, list]
@@ -77,7 +78,7 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         config: dict | None = None, checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500,
         resume: bool = False, write_checkpoints: bool = True, log_every: int = 10, callbacks: Iterable[Callback] = (),
         callback_every: int = 100, stop_event: threading.Event | None = None, progress: bool = True,
-        desc: str = "training", history: History | None = None) -> History:
+        desc: str = "training", history: History | None = None, precision: str | None = None) -> History:
     """Run ``step_fn`` for steps ``start+1 … num_steps`` and return the history.
 
     Args:
@@ -99,6 +100,8 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         stop_event: set it (e.g. from a Stop button) to end training after the current step.
         progress: show a tqdm progress bar with the latest losses.
         history: continue this history (e.g. a second ``fit`` call on the same models).
+        precision: "fp32", or "bf16" to run each step under bf16 autocast on the models' device
+            (``gan_lab.precision``); default: the one ``gan_lab.setup`` set, else "fp32".
 
     Returns:
         The history. ``history["interrupted"]`` is set when Ctrl-C (Jupyter's
@@ -123,6 +126,7 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
                   last_step=saved)
     acc, step, called_at = _Accumulator(), start, start
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=True)
+    step_context = autocast(models_device(models.values()), precision)  # checked before the first step
 
     def flush(check: bool = True) -> None:
         if acc.count:
@@ -130,7 +134,8 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
 
     try:
         while step < num_steps and not (stop_event is not None and stop_event.is_set()):
-            out = step_fn(step + 1)
+            with step_context:  # the whole step: a backward pass reuses its forward pass's dtypes either way
+                out = step_fn(step + 1)
             step += 1
             acc.add(out)
             bar.update(1)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Everything a GPU changes, measured in one pass: the benchmark in fp32 and bf16, torchrun with NCCL, and the
+# notebooks' FAST and full run times. Results (JSON, Markdown tables, logs) go to $OUT (default gpu_results/).
+#
+#   bash benchmarks/gpu_check.sh                        # every stage
+#   bash benchmarks/gpu_check.sh bench ddp              # some stages: bench ddp fast full
+#   QUICK=1 bash benchmarks/gpu_check.sh bench ddp      # tiny sizes: checks that the stages run (any device)
+#   NOTEBOOKS='0[2-5]*' bash benchmarks/gpu_check.sh full   # full mode for some notebooks only
+#
+# Run it from the repository root with the virtual environment active and GAN_LAB_DATA set. A failing stage is
+# reported and the next one runs; the exit code counts the failed stages.
+set -uo pipefail
+
+out=${OUT:-gpu_results}
+quick=${QUICK:-}
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(bench ddp fast full)
+mkdir -p "$out"
+failed=0
+
+stage() {  # stage NAME COMMAND...: run it, log to $out/NAME.log, time it
+  local name=$1
+  shift
+  local start=$SECONDS
+  if "$@" >"$out/$name.log" 2>&1; then
+    echo "$name: ok ($((SECONDS - start)) s)"
+  else
+    echo "$name: FAILED ($((SECONDS - start)) s), see $out/$name.log"
+    failed=$((failed + 1))
+  fi
+}
+
+python -m gan_lab doctor >"$out/doctor.txt" 2>&1
+nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi: not a CUDA machine" >"$out/nvidia-smi.txt"
+
+bench_args=(--repeats 3)
+[ -n "$quick" ] && bench_args=(--quick --models dcgan_28,wgan_gp)
+steps=300
+[ -n "$quick" ] && steps=4
+gpus=$(python -c "import torch; print(torch.cuda.device_count())")
+
+for s in "${stages[@]}"; do
+  case $s in
+    bench)
+      stage bench_fp32 python benchmarks/bench.py "${bench_args[@]}" --out "$out/bench_fp32.json"
+      stage bench_bf16 python benchmarks/bench.py "${bench_args[@]}" --precision bf16 --no-widget \
+        --out "$out/bench_bf16.json" ;;
+    ddp)
+      # one process per GPU (NCCL); on a machine without GPUs one CPU process (gloo) checks the path
+      nproc=$((gpus > 0 ? gpus : 1))
+      [ "$nproc" -gt 2 ] && nproc=2
+      small=()
+      [ -n "$quick" ] && small=(--width 4 --z-dim 8 --batch-size 8)
+      stage ddp torchrun --standalone --nproc_per_node="$nproc" -m gan_lab train dcgan --data pneumoniamnist \
+        --steps "$steps" --fid-n 0 --quiet --out "$out/ddp_run" "${small[@]}" ;;
+    fast | full)
+      stage "notebooks_$s" python benchmarks/bench.py --models '' --no-widget --notebooks "$s" \
+        --notebook-pattern "${NOTEBOOKS:-*.ipynb}" --out "$out/notebooks_$s.json" ;;
+    *)
+      echo "unknown stage $s (choose from bench ddp fast full)"
+      failed=$((failed + 1)) ;;
+  esac
+done
+exit "$failed"
