@@ -40,7 +40,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from benchmarks import cases  # noqa: E402
 from gan_lab.device import get_device  # noqa: E402
-from gan_lab.precision import PRECISIONS, autocast, set_precision  # noqa: E402
+from gan_lab.precision import PRECISIONS, autocast, use_precision  # noqa: E402
 from gan_lab.train.loop import fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def time_variant(case: cases.Case, variant: str, n: int, device, progress: bool,
         return case.gan_lab(n)
     start = cases.clock(device)
     if variant == "plain":
-        with autocast(device):  # the precision gan_lab's loop runs its steps in (--precision)
+        with autocast(device):  # as a hand-written loop would use --precision: the whole block under autocast
             for _ in range(n):
                 case.plain()
     else:  # the plain step inside gan_lab's loop; the history continues across repeats
@@ -317,7 +317,6 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = get_device(args.device)
-    set_precision(args.precision, device)  # fit's steps (fit, gan_lab); the plain loop enters autocast itself
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = sorted(set(names) - set(cases.MODELS))
     if unknown:
@@ -329,11 +328,12 @@ def main(argv=None) -> dict:
                             "repeats": repeats, "steps": steps, "seconds": args.seconds,
                             "precision": args.precision},
                "models": []}
-    for name in names:
-        results["models"].append(bench_model(name, device, quick=args.quick, steps=steps, repeats=repeats,
-                                             warmup=1 if args.quick else args.warmup, seconds=args.seconds,
-                                             progress=args.progress))
-        print(f"{name}: done", file=sys.stderr, flush=True)
+    with use_precision(args.precision, device):  # fit's steps (fit, gan_lab); the plain loop enters autocast itself
+        for name in names:
+            results["models"].append(bench_model(name, device, quick=args.quick, steps=steps, repeats=repeats,
+                                                 warmup=1 if args.quick else args.warmup, seconds=args.seconds,
+                                                 progress=args.progress))
+            print(f"{name}: done", file=sys.stderr, flush=True)
     results["loop"] = bench_loop(device, 100 if args.quick else 500)
     if not args.no_widget:
         results["widget"] = bench_widget(device, args.redraws or (3 if args.quick else 50), args.quick)

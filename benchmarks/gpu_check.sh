@@ -12,7 +12,8 @@
 set -uo pipefail
 
 out=${OUT:-gpu_results}
-quick=${QUICK:-}
+quick=
+[ "${QUICK:-0}" = 1 ] && quick=1
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(bench ddp fast full)
 mkdir -p "$out"
@@ -37,7 +38,9 @@ bench_args=(--repeats 3)
 [ -n "$quick" ] && bench_args=(--quick --models dcgan_28,wgan_gp)
 steps=300
 [ -n "$quick" ] && steps=4
-gpus=$(python -c "import torch; print(torch.cuda.device_count())")
+# GPUs to use: none when GAN_LAB_DEVICE asks for another device
+gpus=$(python -c "import os, torch; print(torch.cuda.device_count() if os.environ.get('GAN_LAB_DEVICE', 'cuda')
+      .startswith('cuda') else 0)")
 
 for s in "${stages[@]}"; do
   case $s in
@@ -52,7 +55,7 @@ for s in "${stages[@]}"; do
       small=()
       [ -n "$quick" ] && small=(--width 4 --z-dim 8 --batch-size 8)
       stage ddp torchrun --standalone --nproc_per_node="$nproc" -m gan_lab train dcgan --data pneumoniamnist \
-        --steps "$steps" --fid-n 0 --quiet --out "$out/ddp_run" "${small[@]}" ;;
+        --steps "$steps" --fid-n 0 --quiet --out "$out/ddp_run" ${small[@]+"${small[@]}"} ;;
     fast | full)
       stage "notebooks_$s" python benchmarks/bench.py --models '' --no-widget --notebooks "$s" \
         --notebook-pattern "${NOTEBOOKS:-*.ipynb}" --out "$out/notebooks_$s.json" ;;

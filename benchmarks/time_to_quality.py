@@ -39,7 +39,7 @@ import torch
 from gan_lab.data import load
 from gan_lab.metrics import feature_net
 from gan_lab.metrics.fidelity import RealReference
-from gan_lab.precision import PRECISIONS, set_precision
+from gan_lab.precision import PRECISIONS, use_precision
 from gan_lab.pretrained import notebook_02_configs
 from gan_lab.train.gan import GANConfig, GANRun, new_run, train_gan
 
@@ -268,13 +268,12 @@ def measure(args: argparse.Namespace) -> dict:
         for name in args.configs:
             base, precision = split_name(name)
             config = dataclasses.replace(candidates()[base], seed=seed)
-            set_precision(precision)  # train_gan's steps run in it (gan_lab.precision); FID stays fp32
             load_start = load_average()
-            curve = time_to_quality(data, config, reference, args.budget, args.every, args.n, args.clock)
+            with use_precision(precision):  # train_gan's steps (gan_lab.precision); the FIDs between them: fp32
+                curve = time_to_quality(data, config, reference, args.budget, args.every, args.n, args.clock)
             result["configs"][name]["runs"].append({"seed": seed, "curve": curve, "load_average":
                                                     {"start": load_start, "end": load_average()}})
             print(f"{name} seed {seed}: FID {curve[-1]['fid']:.2f} after {curve[-1]['step']} steps", flush=True)
-    set_precision(None)  # back to the caller's default ($GAN_LAB_PRECISION, else fp32)
     return result
 
 

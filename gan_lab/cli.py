@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -67,7 +68,8 @@ def _device(requested: str | None, seed: int, verbose: bool = False, precision: 
     try:
         return setup(seed=seed, device=requested, verbose=verbose, precision=precision)
     except PrecisionError as err:  # e.g. --precision bf16 on a GPU older than Ampere
-        raise UsageError(f"--precision {precision}: {err}") from None
+        source = f"--precision {precision}" if precision else f"$GAN_LAB_PRECISION={os.environ['GAN_LAB_PRECISION']}"
+        raise UsageError(f"{source}: {err}") from None
     except RuntimeError as err:  # e.g. --device cuda on a machine without CUDA
         raise UsageError(f"--device {requested}: {err}") from None
 

@@ -1,17 +1,20 @@
-"""Training in bfloat16 (bf16) autocast: less arithmetic per step where the hardware computes bf16 natively.
+"""Training in bfloat16 (bf16): less arithmetic per step where the hardware computes bf16 natively.
 
-Under ``torch.autocast`` each matrix multiply and convolution runs in bf16
-while the weights, the optimiser state and the losses that need the range
-(log-sigmoid, BCE, reductions) stay float32. bf16 keeps float32's exponent
-range, so unlike float16 it needs no loss scaling, and a GAN's losses cannot
-overflow. Every trainer goes through ``gan_lab.train.loop.fit``, which runs
-each training step under :func:`autocast`; sampling, metrics and widgets run
-in float32.
+During each training step, every network being trained runs its forward pass
+under ``torch.autocast``: its matrix multiplies and convolutions compute in
+bf16, and its outputs come back as float32. Everything else stays float32:
+the weights, the optimiser state, the losses and penalties computed from the
+outputs, and whatever runs between steps (callbacks, sampling, metrics,
+widgets). bf16 keeps float32's exponent range, so unlike float16 it needs no
+loss scaling. Each autocast region ends with its forward pass, so a network
+updated twice in one step (a WGAN critic's n_critic updates) is cast afresh
+every time, never from a stale bf16 copy. Every trainer trains through
+``gan_lab.train.loop.fit``, which applies :class:`TrainingPrecision`.
 
 Choose it with ``gan_lab.setup(precision="bf16")``, ``$GAN_LAB_PRECISION=bf16``
-or ``python -m gan_lab --precision bf16 train ...``. The default is float32
+or ``python -m gan_lab train ... --precision bf16``. The default is float32
 ("fp32"): the notebooks' quoted results were measured in float32, and on a
-CPU without bf16 instructions (most laptops) bf16 is emulated and slower.
+CPU without bf16 instructions (most laptops) bf16 is emulated and far slower.
 :func:`native_bf16` says whether this machine has them (``doctor`` reports it);
 ``benchmarks/README.md`` has the measured speed-ups.
 """
@@ -19,9 +22,10 @@ CPU without bf16 instructions (most laptops) bf16 is emulated and slower.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -97,8 +101,10 @@ def describe_precision(device: str | torch.device = "cpu") -> str:
 
 
 def autocast(device: str | torch.device, precision: str | None = None) -> contextlib.AbstractContextManager:
-    """The autocast context one training step runs in: bf16 when ``precision`` (default: :func:`get_precision`)
-    is "bf16", a no-op context for "fp32".
+    """A whole block under bf16 autocast when ``precision`` (default: :func:`get_precision`) is "bf16", else a
+    no-op context: for a hand-written loop. Its weight-cast cache is off, so a weight updated inside the block
+    is cast afresh at its next use (with the cache, autocast would keep using the bf16 copy made before the
+    update until the block ends).
 
     Example:
         >>> with autocast("cpu", "bf16"):
@@ -109,7 +115,96 @@ def autocast(device: str | torch.device, precision: str | None = None) -> contex
     device = torch.device(device)
     if check_precision(precision or get_precision(), device) == "fp32":
         return contextlib.nullcontext()  # no autocast state to switch, whatever the device
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
+
+
+class TrainingPrecision:
+    """Runs the forward passes of ``models`` in bf16 autocast inside :meth:`step`, returning float32 outputs.
+
+    ``fit`` makes one for the networks it trains, :meth:`install` s it for the run and enters :meth:`step`
+    around each training step. Outside a step (callbacks, sampling) the networks compute in float32. With
+    precision "fp32" it does nothing at all.
+
+    Example:
+        >>> net = torch.nn.Linear(4, 2)
+        >>> training = TrainingPrecision([net], "bf16")
+        >>> training.install()
+        >>> with training.step():
+        ...     y = net(torch.randn(3, 4))   # computed in bf16, returned as float32
+        >>> training.remove()
+        >>> y.dtype
+        torch.float32
+    """
+
+    def __init__(self, models: Iterable[nn.Module], precision: str | None = None):
+        self.models = list(models)
+        device = models_device(self.models)
+        self.precision = check_precision(precision or get_precision(), device)
+        self.device_type = device.type
+        self._in_step = False
+        self._installed: list[tuple[nn.Module, object]] = []
+
+    def install(self) -> None:
+        """Wrap each model's ``forward`` (as an instance attribute; :meth:`remove` restores it)."""
+        if self.precision == "fp32" or self._installed:
+            return
+        for model in self.models:
+            self._installed.append((model, vars(model).get("forward", _ABSENT)))
+            model.forward = self._wrap(model.forward)
+
+    def remove(self) -> None:
+        """Give every model its own ``forward`` back."""
+        for model, before in self._installed:
+            if before is _ABSENT:
+                del model.forward
+            else:
+                model.forward = before
+        self._installed = []
+
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """The block in which the installed forward passes run in bf16 (one training step)."""
+        self._in_step = True
+        try:
+            yield
+        finally:
+            self._in_step = False
+
+    def _wrap(self, forward):
+        @functools.wraps(forward)
+        def forward_in_bf16(*args, **kwargs):
+            if not self._in_step:
+                return forward(*args, **kwargs)
+            with torch.autocast(self.device_type, dtype=torch.bfloat16):  # the cache ends with this region
+                return _to_float32(forward(*args, **kwargs))
+        return forward_in_bf16
+
+
+_ABSENT = object()
+
+
+def _to_float32(out):
+    """``out`` (a tensor, or tuples, lists and dicts of them) with every bf16 tensor cast to float32."""
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.dtype == torch.bfloat16 else out
+    if isinstance(out, tuple) and hasattr(out, "_fields"):  # a named tuple
+        return type(out)(*(_to_float32(o) for o in out))
+    if isinstance(out, (tuple, list)):
+        return type(out)(_to_float32(o) for o in out)
+    if isinstance(out, dict):
+        return {k: _to_float32(v) for k, v in out.items()}
+    return out
+
+
+@contextlib.contextmanager
+def use_precision(precision: str | None, device: str | torch.device = "cpu") -> Iterator[str]:
+    """:func:`set_precision` for the duration of a ``with`` block, then whatever was chosen before."""
+    global _current
+    before = _current
+    try:
+        yield set_precision(precision, device)
+    finally:
+        _current = before
 
 
 def models_device(models: Iterable[nn.Module]) -> torch.device:

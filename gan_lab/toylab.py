@@ -276,7 +276,8 @@ class ToyLab:
         with single_thread():
             return fit(self._iteration(what), self.num_steps + n, models=self.models, optimizers=self.optimizers,
                        checkpoint_every=0, log_every=log_every, callbacks=callbacks, callback_every=max(eval_every, 1),
-                       progress=progress, desc=f"toy GAN ({self.config.loss})", history=self.history)
+                       progress=progress, desc=f"toy GAN ({self.config.loss})", history=self.history,
+                       precision="fp32")  # 2-D MLPs: nothing for bf16 to speed up, and the toy lab measures D exactly
 
     def step_D(self) -> None:
         """One discriminator update (G untouched)."""

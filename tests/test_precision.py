@@ -1,12 +1,17 @@
 """gan_lab.precision: bf16 autocast for every training step through fit, chosen once, refused where it cannot run."""
 
 import json
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
 
 from gan_lab import cli, precision
+from gan_lab.checkpoints import load_checkpoint
 from gan_lab.device import setup
 from gan_lab.train.gan import GANConfig, load_gan, train_gan
 from gan_lab.train.loop import fit
@@ -78,24 +83,98 @@ def test_setup_chooses_the_precision_and_an_argument_beats_the_environment(monke
     assert precision.get_precision() == "fp32"
 
 
-def _autocast_seen(**kwargs) -> list[bool]:
-    model, seen = torch.nn.Linear(2, 2), []
+class Recorder(torch.nn.Module):
+    """A linear layer that records, per call, whether autocast was on and the dtype its layer computed in."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer, self.calls = torch.nn.Linear(2, 2), []
+
+    def forward(self, x):
+        y = self.layer(x)
+        self.calls.append((torch.is_autocast_enabled("cpu"), y.dtype))
+        return y
+
+
+def test_fit_runs_the_trained_networks_in_bf16_and_hands_back_float32():
+    model, outputs, between = Recorder(), [], []
 
     def step(i):
-        seen.append(torch.is_autocast_enabled("cpu"))
-        return {"loss": model(torch.randn(4, 2)).float().pow(2).mean()}
+        outputs.append(model(torch.randn(4, 2)).dtype)
+        assert not torch.is_autocast_enabled("cpu")  # the step's own arithmetic (losses) stays float32
+        return {"loss": torch.tensor(1.0)}
 
-    fit(step, 3, models={"m": model}, progress=False, **kwargs)
-    return seen
+    def callback(i, history):
+        model.calls.clear()
+        model(torch.randn(1, 2))
+        between.extend(model.calls)
+
+    fit(step, 3, models={"m": model}, progress=False, precision="bf16", callbacks=[callback], callback_every=1)
+    assert outputs == [torch.float32] * 3  # what the network returns
+    assert between == [(False, torch.float32)] * 3  # callbacks (sampling, metrics) see a float32 network
+    assert "forward" not in vars(model)  # and the network is given back unwrapped
+    model.calls.clear()
+    fit(step, 2, models={"m": model}, progress=False)  # the default: fp32
+    assert model.calls == [(False, torch.float32)] * 2
+    precision.set_precision("bf16")  # what setup chose
+    model.calls.clear()
+    fit(step, 2, models={"m": model}, progress=False)
+    assert model.calls == [(True, torch.bfloat16)] * 2
 
 
-def test_fit_runs_every_step_in_the_chosen_precision():
-    assert _autocast_seen(precision="bf16") == [True] * 3
-    assert _autocast_seen(precision="fp32") == [False] * 3
-    assert _autocast_seen() == [False] * 3  # the default
-    precision.set_precision("bf16")
-    assert _autocast_seen() == [True] * 3  # what setup chose
-    assert not torch.is_autocast_enabled("cpu")  # and nothing leaks out of fit
+def test_a_network_updated_twice_in_one_step_is_cast_afresh():
+    """A WGAN critic takes n_critic updates per step: each forward must use the weights of the last update."""
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(8, 1), torch.randn(16, 8)
+    opt, seen, weights = torch.optim.SGD(model.parameters(), lr=1.0), [], []
+
+    def step(i):
+        for _ in range(2):
+            weights.append([p.detach().clone() for p in model.parameters()])
+            y = model(x)
+            seen.append(y.detach().clone())
+            opt.zero_grad()
+            y.pow(2).mean().backward()
+            opt.step()
+        return {"y": seen[-1].mean()}
+
+    fit(step, 1, models={"m": model}, progress=False, precision="bf16")
+    for (w, b), y in zip(weights, seen):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            expected = torch.nn.functional.linear(x, w, b).float()
+        assert torch.equal(y, expected)
+    assert not torch.equal(seen[0], seen[1])  # a stale bf16 copy of the first weights would repeat seen[0]
+
+
+def test_the_networks_are_given_back_when_a_step_fails():
+    model = torch.nn.Linear(2, 2)
+
+    def step(i):
+        model(torch.randn(1, 2))
+        raise ValueError("broken step")
+
+    with pytest.raises(ValueError, match="broken step"):
+        fit(step, 3, models={"m": model}, progress=False, precision="bf16")
+    assert "forward" not in vars(model) and model(torch.randn(1, 2)).dtype == torch.float32
+
+
+def test_the_fid_feature_network_trains_in_float32_whatever_setup_chose():
+    from gan_lab.data import load
+    from gan_lab.metrics.features import ClassifierConfig, train_feature_net
+
+    train, test = (load("phantoms", split, fallback=False, n=200) for split in ("train", "test"))
+    cfg = ClassifierConfig(width=4, feature_dim=8, num_steps=5, batch_size=32)
+
+    def weights():
+        torch.manual_seed(0)
+        phi = train_feature_net(train, test, cfg, device="cpu", progress=False)[0]
+        return [p.detach().clone() for p in phi.parameters()]
+
+    fp32 = weights()
+    with precision.use_precision("bf16"):
+        bf16 = weights()
+    assert precision.get_precision() == "fp32"  # use_precision gave the old choice back
+    assert all(torch.equal(a, b) for a, b in zip(fp32, bf16))
 
 
 def test_bf16_training_changes_the_arithmetic_but_keeps_float32_weights_and_checkpoints(tmp_path, images):
@@ -109,6 +188,7 @@ def test_bf16_training_changes_the_arithmetic_but_keeps_float32_weights_and_chec
     assert bf16.sample(4, seed=0).dtype == torch.float32
     loaded = load_gan(tmp_path / "run", device="cpu")
     assert all(torch.equal(p, weights[name]) for name, p in loaded.G.named_parameters())
+    assert load_checkpoint(tmp_path / "run").extra["precision"] == "bf16"  # the checkpoint says how it was trained
 
 
 def test_a_resumed_bf16_run_repeats_an_uninterrupted_one(tmp_path, images):
@@ -129,6 +209,13 @@ def test_the_gradient_penalty_trains_under_bf16(images):
     assert run.history["gp"][-1] > 0 and run.history["grad_norm_mean"][-1] > 0
 
 
+def test_weight_clipping_holds_under_bf16(images):
+    precision.set_precision("bf16")
+    config = WGANConfig(mode="clip", width=4, z_dim=8, batch_size=8, num_steps=3, n_critic=3, log_every=1)
+    run = train_wgan(images, config, device="cpu", progress=False)
+    assert max(p.abs().max().item() for p in run.C.parameters()) <= config.clip_value
+
+
 def test_the_command_line_trains_in_bf16_and_records_it(tmp_path, monkeypatch, images, capsys):
     import gan_lab.data
     from gan_lab.data.base import ImageData
@@ -143,6 +230,14 @@ def test_the_command_line_trains_in_bf16_and_records_it(tmp_path, monkeypatch, i
     assert json.loads((tmp_path / "fp32" / "metrics.json").read_text())["precision"] == "fp32"
 
 
+def test_a_bad_precision_from_the_environment_is_named_on_the_command_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GAN_LAB_PRECISION", "half")
+    argv = ["train", "mlp", "--out", str(tmp_path / "r"), "--steps", "1", "--device", "cpu", "--quiet", "--fid-n", "0",
+            "--fallback"]
+    assert cli.main(argv) == 2
+    assert "$GAN_LAB_PRECISION=half: Unknown precision 'half'" in capsys.readouterr().err
+
+
 def test_doctor_reports_the_precision_and_rejects_a_bad_one(monkeypatch):
     from gan_lab import doctor
 
@@ -151,3 +246,19 @@ def test_doctor_reports_the_precision_and_rejects_a_bad_one(monkeypatch):
     monkeypatch.setenv("GAN_LAB_PRECISION", "fp8")
     ok, found, fix = doctor.check_precision()
     assert not ok and "'fp8'" in found and "GAN_LAB_PRECISION" in fix
+
+
+TRAINER_TESTS = ["test_gan.py", "test_dcgan.py", "test_conditional.py", "test_pix2pix.py", "test_cyclegan.py",
+                 "test_wgan.py", "test_segan.py", "test_denoise.py", "test_reconstruction.py", "test_red_wgan.py",
+                 "test_registration.py", "test_stain.py", "test_variants.py", "test_loop.py", "test_distributed.py"]
+
+
+def test_every_trainers_tests_pass_under_bf16():
+    """Each trainer's own tests (training, resuming, DDP, its losses), with every step in bf16."""
+    tests = Path(__file__).parent
+    env = {**os.environ, "GAN_LAB_PRECISION": "bf16", "GAN_LAB_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                           *(str(tests / name) for name in TRAINER_TESTS)], env=env, capture_output=True, text=True,
+                          timeout=900, cwd=tests.parent)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout.splitlines()[-1]

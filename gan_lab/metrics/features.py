@@ -123,8 +123,9 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
         opt.step()
         return {"loss_C": loss_C.detach(), "acc": (logits.detach().argmax(1) == y_real).float().mean()}
 
+    # float32 whatever setup() chose: the feature space every FID is measured in must not depend on the machine
     history = fit(step_fn, cfg.num_steps, models={"C": C}, optimizers={"C": opt}, log_every=max(1, cfg.num_steps // 50),
-                  progress=progress, desc=desc)
+                  progress=progress, desc=desc, precision="fp32")
     return C.eval(), history
 
 

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import checkpoints
-from ..precision import autocast, models_device
+from ..precision import TrainingPrecision
 
 #: history: {"step": [s1, s2, ...], "loss_D": [...], ...}, one entry per ``log_every`` steps.
 History = dict[str, list]
@@ -100,8 +100,9 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         stop_event: set it (e.g. from a Stop button) to end training after the current step.
         progress: show a tqdm progress bar with the latest losses.
         history: continue this history (e.g. a second ``fit`` call on the same models).
-        precision: "fp32", or "bf16" to run each step under bf16 autocast on the models' device
-            (``gan_lab.precision``); default: the one ``gan_lab.setup`` set, else "fp32".
+        precision: "fp32", or "bf16" to run the forward passes of ``models`` in bf16 autocast during each
+            step (``gan_lab.precision.TrainingPrecision``); default: the one ``gan_lab.setup`` set, else "fp32".
+            Checkpoints record it (``extra["precision"]``).
 
     Returns:
         The history. ``history["interrupted"]`` is set when Ctrl-C (Jupyter's
@@ -122,19 +123,20 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         history.pop("interrupted", None)
         history.setdefault("step", [])
     callbacks = list(callbacks)
+    training = TrainingPrecision(models.values(), precision)  # an unusable precision fails before anything starts
     save = _Saver(checkpoint_dir if write_checkpoints else None, models, optimizers, config, history,
-                  last_step=saved)
+                  last_step=saved, extra={"precision": training.precision})
     acc, step, called_at = _Accumulator(), start, start
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=True)
-    step_context = autocast(models_device(models.values()), precision)  # checked before the first step
 
     def flush(check: bool = True) -> None:
         if acc.count:
             _log(history, step, acc.means(), bar, last_saved=save.last_step, check=check)
 
     try:
+        training.install()
         while step < num_steps and not (stop_event is not None and stop_event.is_set()):
-            with step_context:  # the whole step: a backward pass reuses its forward pass's dtypes either way
+            with training.step():  # the networks' forward passes in bf16 if asked; callbacks below in fp32
                 out = step_fn(step + 1)
             step += 1
             acc.add(out)
@@ -160,6 +162,7 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
         print(f"Interrupted at step {step}: the models keep their weights{where}; "
               "call again with resume=True to continue.")
     finally:
+        training.remove()
         bar.close()
     return history
 
@@ -204,16 +207,16 @@ def _intact(last_saved: int) -> str:
 class _Saver:
     """Writes checkpoints (a no-op without a directory) and remembers the last step saved."""
 
-    def __init__(self, directory, models, optimizers, config, history, last_step: int = 0):
+    def __init__(self, directory, models, optimizers, config, history, last_step: int = 0, extra: dict | None = None):
         self.directory, self.models, self.optimizers = directory, models, optimizers
-        self.config, self.history, self.last_step = config, history, last_step
+        self.config, self.history, self.last_step, self.extra = config, history, last_step, extra
 
     def __call__(self, step: int) -> None:
         if self.directory is None:
             return
         self._check_finite(step)
         checkpoints.save_checkpoint(self.directory, self.models, self.optimizers, step=step,
-                                    history=self.history, config=self.config)
+                                    history=self.history, config=self.config, extra=self.extra)
         self.last_step = step
 
     def _check_finite(self, step: int) -> None:
