@@ -22,7 +22,6 @@ CPU without bf16 instructions (most laptops) bf16 is emulated and far slower.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import warnings
 from collections.abc import Iterable, Iterator
@@ -123,7 +122,8 @@ class TrainingPrecision:
 
     ``fit`` makes one for the networks it trains, :meth:`install` s it for the run and enters :meth:`step`
     around each training step. Outside a step (callbacks, sampling) the networks compute in float32. With
-    precision "fp32" it does nothing at all.
+    precision "fp32" it does nothing at all. It works through forward hooks, so the networks' code is untouched
+    and a copy of a network made during training (``copy.deepcopy``) behaves like the original.
 
     Example:
         >>> net = torch.nn.Linear(4, 2)
@@ -142,45 +142,48 @@ class TrainingPrecision:
         self.precision = check_precision(precision or get_precision(), device)
         self.device_type = device.type
         self._in_step = False
-        self._installed: list[tuple[nn.Module, object]] = []
+        self._handles: list = []
+        self._regions: list[torch.autocast | None] = []  # one per forward pass in progress (they can nest)
+
+    def __deepcopy__(self, memo) -> TrainingPrecision:
+        # A network copied during training (copy.deepcopy copies its hooks) keeps answering to this run's
+        # steps, and computes in float32 outside them, like the original; a copy of the run's state would not.
+        return self
 
     def install(self) -> None:
-        """Wrap each model's ``forward`` (as an instance attribute; :meth:`remove` restores it)."""
-        if self.precision == "fp32" or self._installed:
+        """Hook each model's forward pass (:meth:`remove` takes the hooks off)."""
+        if self.precision == "fp32" or self._handles:
             return
         for model in self.models:
-            self._installed.append((model, vars(model).get("forward", _ABSENT)))
-            model.forward = self._wrap(model.forward)
+            self._handles += [model.register_forward_pre_hook(self._enter),
+                              model.register_forward_hook(self._exit, always_call=True)]  # also when forward raises
 
     def remove(self) -> None:
-        """Give every model its own ``forward`` back."""
-        for model, before in self._installed:
-            if before is _ABSENT:
-                del model.forward
-            else:
-                model.forward = before
-        self._installed = []
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
     @contextlib.contextmanager
     def step(self) -> Iterator[None]:
-        """The block in which the installed forward passes run in bf16 (one training step)."""
+        """The block in which the hooked forward passes run in bf16 (one training step)."""
         self._in_step = True
         try:
             yield
         finally:
             self._in_step = False
 
-    def _wrap(self, forward):
-        @functools.wraps(forward)
-        def forward_in_bf16(*args, **kwargs):
-            if not self._in_step:
-                return forward(*args, **kwargs)
-            with torch.autocast(self.device_type, dtype=torch.bfloat16):  # the cache ends with this region
-                return _to_float32(forward(*args, **kwargs))
-        return forward_in_bf16
+    def _enter(self, module: nn.Module, args) -> None:
+        region = torch.autocast(self.device_type, dtype=torch.bfloat16) if self._in_step else None
+        if region is not None:
+            region.__enter__()  # its weight-cast cache lives until this forward pass ends
+        self._regions.append(region)
 
-
-_ABSENT = object()
+    def _exit(self, module: nn.Module, args, output):
+        region = self._regions.pop()
+        if region is None:
+            return None  # outside a step: the output as computed, float32
+        region.__exit__(None, None, None)
+        return _to_float32(output)
 
 
 def _to_float32(out):

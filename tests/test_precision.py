@@ -112,7 +112,7 @@ def test_fit_runs_the_trained_networks_in_bf16_and_hands_back_float32():
     fit(step, 3, models={"m": model}, progress=False, precision="bf16", callbacks=[callback], callback_every=1)
     assert outputs == [torch.float32] * 3  # what the network returns
     assert between == [(False, torch.float32)] * 3  # callbacks (sampling, metrics) see a float32 network
-    assert "forward" not in vars(model)  # and the network is given back unwrapped
+    assert not model._forward_hooks and not model._forward_pre_hooks  # and the network is given back unhooked
     model.calls.clear()
     fit(step, 2, models={"m": model}, progress=False)  # the default: fp32
     assert model.calls == [(False, torch.float32)] * 2
@@ -146,6 +146,24 @@ def test_a_network_updated_twice_in_one_step_is_cast_afresh():
     assert not torch.equal(seen[0], seen[1])  # a stale bf16 copy of the first weights would repeat seen[0]
 
 
+def test_a_copy_made_during_training_is_an_independent_network():
+    import copy
+
+    model, copies = torch.nn.Linear(2, 2), []
+
+    def step(i):
+        copies.append(copy.deepcopy(model))
+        with torch.no_grad():
+            model.weight.add_(1.0)  # the original moves on; the copy must not follow it
+        return {"loss": torch.tensor(0.0)}
+
+    fit(step, 1, models={"m": model}, progress=False, precision="bf16")
+    (twin,) = copies
+    x = torch.randn(3, 2)
+    assert not torch.equal(twin(x), model(x)) and torch.equal(twin(x), torch.nn.functional.linear(x, twin.weight,
+                                                                                                  twin.bias))
+
+
 def test_the_networks_are_given_back_when_a_step_fails():
     model = torch.nn.Linear(2, 2)
 
@@ -155,7 +173,9 @@ def test_the_networks_are_given_back_when_a_step_fails():
 
     with pytest.raises(ValueError, match="broken step"):
         fit(step, 3, models={"m": model}, progress=False, precision="bf16")
-    assert "forward" not in vars(model) and model(torch.randn(1, 2)).dtype == torch.float32
+    assert not model._forward_hooks and not model._forward_pre_hooks
+    with precision.autocast("cpu", "fp32"):
+        assert model(torch.randn(1, 2)).dtype == torch.float32
 
 
 def test_the_fid_feature_network_trains_in_float32_whatever_setup_chose():
