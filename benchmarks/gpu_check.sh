@@ -54,8 +54,11 @@ for s in "${stages[@]}"; do
       [ "$nproc" -gt 2 ] && nproc=2
       small=()
       [ -n "$quick" ] && small=(--width 4 --z-dim 8 --batch-size 8)
-      stage ddp torchrun --standalone --nproc_per_node="$nproc" -m gan_lab train dcgan --data pneumoniamnist \
-        --steps "$steps" --fid-n 0 --quiet --out "$out/ddp_run" ${small[@]+"${small[@]}"} ;;
+      for precision in fp32 bf16; do
+        stage "ddp_$precision" torchrun --standalone --nproc_per_node="$nproc" -m gan_lab train dcgan \
+          --data pneumoniamnist --steps "$steps" --fid-n 0 --quiet --precision "$precision" \
+          --out "$out/ddp_$precision" ${small[@]+"${small[@]}"}
+      done ;;
     fast | full)
       stage "notebooks_$s" python benchmarks/bench.py --models '' --no-widget --notebooks "$s" \
         --notebook-pattern "${NOTEBOOKS:-*.ipynb}" --out "$out/notebooks_$s.json" ;;

@@ -110,9 +110,12 @@ def test_the_gpu_check_script_runs_its_stages_on_any_device(tmp_path, shared_dat
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "bench", "ddp", "nonsense"], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stdout + done.stderr  # the unknown stage, and nothing else, failed
-    assert "bench_fp32: ok" in done.stdout and "bench_bf16: ok" in done.stdout and "ddp: ok" in done.stdout
+    for stage in ("bench_fp32", "bench_bf16", "ddp_fp32", "ddp_bf16"):
+        assert f"{stage}: ok" in done.stdout, done.stdout
     out = tmp_path / "out"
     assert json.loads((out / "bench_bf16.json").read_text())["settings"]["precision"] == "bf16"
-    metrics = json.loads((out / "ddp_run" / "metrics.json").read_text())
-    assert metrics["steps"] == 4 and metrics["distributed"]["processes"] == 1
+    for precision in ("fp32", "bf16"):
+        metrics = json.loads((out / f"ddp_{precision}" / "metrics.json").read_text())
+        assert metrics["steps"] == 4 and metrics["distributed"]["processes"] == 1
+        assert metrics["precision"] == precision
     assert "precision" in (out / "doctor.txt").read_text()
