@@ -117,6 +117,9 @@ def time_variant(case: cases.Case, variant: str, n: int, device, progress: bool,
     """(wall, CPU) seconds for n training steps of one variant (device work included)."""
     if variant == "gan_lab":
         return case.gan_lab(n)
+    if variant == "gan_lab_bf16":  # the same trainer and run, its steps in bf16 (--precision both)
+        with use_precision("bf16", device):
+            return case.gan_lab(n)
     start = cases.clock(device)
     if variant == "plain":
         with autocast(device):  # as a hand-written loop would use --precision: the whole block under autocast
@@ -129,7 +132,7 @@ def time_variant(case: cases.Case, variant: str, n: int, device, progress: bool,
 
 
 def bench_model(name: str, device, *, quick: bool, steps: int | None, repeats: int, warmup: int,
-                seconds: float, progress: bool) -> dict:
+                seconds: float, progress: bool, variants: tuple[str, ...] = VARIANTS) -> dict:
     """Images/s of every variant (wall and CPU time), their ratios to plain and peak memory, for one model."""
     load = os.getloadavg()[0]
     case = cases.build(name, device, quick=quick, progress=progress, warmup=warmup)
@@ -139,11 +142,12 @@ def bench_model(name: str, device, *, quick: bool, steps: int | None, repeats: i
     probe = max(1, warmup)
     per_step = time_variant(case, "plain", probe, device, progress, {"step": []})[0] / probe
     n = steps or max(3, min(200, round(seconds / max(per_step, 1e-6))))
-    times = {v: [] for v in VARIANTS}
-    memory = {v: 0.0 for v in VARIANTS}
+    times = {v: [] for v in variants}
+    memory = {v: 0.0 for v in variants}
     history = {"step": []}
     for r in range(repeats):
-        for variant in VARIANTS[r % 3:] + VARIANTS[:r % 3]:  # rotate the order: load drift hits each alike
+        k = r % len(variants)
+        for variant in variants[k:] + variants[:k]:  # rotate the order: load drift hits each alike
             with PeakMemory(device) as peak:
                 times[variant].append(time_variant(case, variant, n, device, progress, history))
             memory[variant] = max(memory[variant], peak.mib)
@@ -156,6 +160,9 @@ def bench_model(name: str, device, *, quick: bool, steps: int | None, repeats: i
         result[f"images_per{clock}_s_all"] = ips
         result[f"ratio{clock}_to_plain"] = {v: statistics.median(a / b for a, b in zip(ips[v], ips["plain"]))
                                             for v in ("fit", "gan_lab")}
+        if "gan_lab_bf16" in ips:  # measured alternately in one process: the machine's drift cancels
+            result[f"ratio{clock}_bf16_to_fp32"] = statistics.median(
+                a / b for a, b in zip(ips["gan_lab_bf16"], ips["gan_lab"]))
     return result
 
 
@@ -273,6 +280,12 @@ def markdown(results: dict) -> str:
                      f"{ips['gan_lab']:.0f} | {ratio['fit']:.3f} | {ratio['gan_lab']:.3f} | "
                      f"{r['ratio_cpu_to_plain']['gan_lab']:.3f} | {mem['plain']:.0f} / {mem['gan_lab']:.0f} | "
                      f"{r['loadavg_1min_at_start']:.1f} |")
+    bf16 = [r for r in results["models"] if "ratio_cpu_bf16_to_fp32" in r]
+    if bf16:
+        lines += ["", "| model | gan_lab img/s fp32 | gan_lab img/s bf16 | bf16 / fp32 | bf16 / fp32 (CPU time) |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['label']} | {r['images_per_s']['gan_lab']:.0f} | {r['images_per_s']['gan_lab_bf16']:.0f} | "
+                  f"{r['ratio_bf16_to_fp32']:.2f} | {r['ratio_cpu_bf16_to_fp32']:.2f} |" for r in bf16]
     loop = results["loop"]
     lines += ["", f"fit's own cost per step ({loop['keys']} logged scalars): {loop['fit_us_per_step']:.1f} µs "
                   f"({loop['fit_progress_us_per_step']:.1f} µs with the progress bar; bare loop "
@@ -298,8 +311,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="measurements per variant (default 5; --quick 1)")
     p.add_argument("--warmup", type=int, default=3, help="warm-up steps per variant")
     p.add_argument("--progress", action="store_true", help="show fit's progress bar, as a notebook user sees it")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="train every variant in fp32 or under "
-                   "bf16 autocast (default: %(default)s)")
+    p.add_argument("--precision", choices=(*PRECISIONS, "both"), default="fp32", help="train every variant in "
+                   "fp32 or in bf16; both: the variants in fp32 plus gan_lab's trainer in bf16, alternately, for "
+                   "the bf16 / fp32 ratio (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before measuring")
     p.add_argument("--redraws", type=int, default=None, help="latent explorer redraws timed (default 50; --quick 3)")
     p.add_argument("--no-widget", action="store_true", help="skip the latent explorer")
@@ -328,11 +342,13 @@ def main(argv=None) -> dict:
                             "repeats": repeats, "steps": steps, "seconds": args.seconds,
                             "precision": args.precision},
                "models": []}
-    with use_precision(args.precision, device):  # fit's steps (fit, gan_lab); the plain loop enters autocast itself
+    both = args.precision == "both"
+    variants = (*VARIANTS, "gan_lab_bf16") if both else VARIANTS
+    with use_precision("fp32" if both else args.precision, device):  # fit's steps; plain enters autocast itself
         for name in names:
             results["models"].append(bench_model(name, device, quick=args.quick, steps=steps, repeats=repeats,
                                                  warmup=1 if args.quick else args.warmup, seconds=args.seconds,
-                                                 progress=args.progress))
+                                                 progress=args.progress, variants=variants))
             print(f"{name}: done", file=sys.stderr, flush=True)
     results["loop"] = bench_loop(device, 100 if args.quick else 500)
     if not args.no_widget:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Everything a GPU changes, measured in one pass: the benchmark in fp32 and bf16, torchrun with NCCL, and the
-# notebooks' FAST and full run times. Results (JSON, Markdown tables, logs) go to $OUT (default gpu_results/).
+# Everything a GPU changes, measured in one pass: the benchmark (fp32, and bf16 alternately), torchrun with
+# NCCL in fp32 and bf16, and the notebooks' FAST and full run times. Results (JSON, Markdown tables, logs) go to $OUT (default gpu_results/).
 #
 #   bash benchmarks/gpu_check.sh                        # every stage
 #   bash benchmarks/gpu_check.sh bench ddp              # some stages: bench ddp fast full
@@ -45,9 +45,8 @@ gpus=$(python -c "import os, torch; print(torch.cuda.device_count() if os.enviro
 for s in "${stages[@]}"; do
   case $s in
     bench)
-      stage bench_fp32 python benchmarks/bench.py "${bench_args[@]}" --out "$out/bench_fp32.json"
-      stage bench_bf16 python benchmarks/bench.py "${bench_args[@]}" --precision bf16 --no-widget \
-        --out "$out/bench_bf16.json" ;;
+      # fp32 and gan_lab's trainers in bf16, alternately in one process
+      stage bench python benchmarks/bench.py "${bench_args[@]}" --precision both --out "$out/bench.json" ;;
     ddp)
       # one process per GPU (NCCL); on a machine without GPUs one CPU process (gloo) checks the path
       nproc=$((gpus > 0 ? gpus : 1))

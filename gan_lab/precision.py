@@ -22,7 +22,9 @@ CPU without bf16 instructions (most laptops) bf16 is emulated and far slower.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
 
@@ -121,9 +123,11 @@ class TrainingPrecision:
     """Runs the forward passes of ``models`` in bf16 autocast inside :meth:`step`, returning float32 outputs.
 
     ``fit`` makes one for the networks it trains, :meth:`install` s it for the run and enters :meth:`step`
-    around each training step. Outside a step (callbacks, sampling) the networks compute in float32. With
-    precision "fp32" it does nothing at all. It works through forward hooks, so the networks' code is untouched
-    and a copy of a network made during training (``copy.deepcopy``) behaves like the original.
+    around each training step. Outside a step (callbacks, sampling) and in any other thread (a widget drawing
+    from G while training runs in the background) the networks compute in float32. With precision "fp32" it
+    does nothing at all. It works through forward hooks, so the networks' code is untouched; the hooks hold
+    only a key, so a network copied or pickled during training carries no reference to this run, and its
+    hooks do nothing once the run has ended.
 
     Example:
         >>> net = torch.nn.Linear(4, 2)
@@ -141,49 +145,81 @@ class TrainingPrecision:
         device = models_device(self.models)
         self.precision = check_precision(precision or get_precision(), device)
         self.device_type = device.type
-        self._in_step = False
+        self._thread = threading.local()  # autocast is per thread, so is "in a step" and the open regions
         self._handles: list = []
-        self._regions: list[torch.autocast | None] = []  # one per forward pass in progress (they can nest)
-
-    def __deepcopy__(self, memo) -> TrainingPrecision:
-        # A network copied during training (copy.deepcopy copies its hooks) keeps answering to this run's
-        # steps, and computes in float32 outside them, like the original; a copy of the run's state would not.
-        return self
+        self._key: int | None = None
 
     def install(self) -> None:
         """Hook each model's forward pass (:meth:`remove` takes the hooks off)."""
         if self.precision == "fp32" or self._handles:
             return
+        self._key = next(_keys)
+        _RUNNING[self._key] = self
         for model in self.models:
-            self._handles += [model.register_forward_pre_hook(self._enter),
-                              model.register_forward_hook(self._exit, always_call=True)]  # also when forward raises
+            self._handles += [model.register_forward_pre_hook(_EnterHook(self._key)),
+                              model.register_forward_hook(_ExitHook(self._key), always_call=True)]  # also on errors
 
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        _RUNNING.pop(self._key, None)
 
     @contextlib.contextmanager
     def step(self) -> Iterator[None]:
-        """The block in which the hooked forward passes run in bf16 (one training step)."""
-        self._in_step = True
+        """The block in which the hooked forward passes of this thread run in bf16 (one training step)."""
+        self._thread.in_step = True
         try:
             yield
         finally:
-            self._in_step = False
+            self._thread.in_step = False
 
-    def _enter(self, module: nn.Module, args) -> None:
-        region = torch.autocast(self.device_type, dtype=torch.bfloat16) if self._in_step else None
+    def _regions(self) -> list[tuple[nn.Module, torch.autocast | None]]:
+        """This thread's forward passes in progress (they nest), with the autocast region each opened."""
+        if not hasattr(self._thread, "regions"):
+            self._thread.regions = []
+        return self._thread.regions
+
+    def enter(self, module: nn.Module) -> None:
+        region = torch.autocast(self.device_type, dtype=torch.bfloat16) \
+            if getattr(self._thread, "in_step", False) else None
         if region is not None:
             region.__enter__()  # its weight-cast cache lives until this forward pass ends
-        self._regions.append(region)
+        self._regions().append((module, region))
 
-    def _exit(self, module: nn.Module, args, output):
-        region = self._regions.pop()
+    def exit(self, module: nn.Module, output):
+        regions = self._regions()
+        if not regions or regions[-1][0] is not module:
+            return None  # its forward pass never reached our pre-hook (an earlier hook raised): nothing to close
+        region = regions.pop()[1]
         if region is None:
             return None  # outside a step: the output as computed, float32
         region.__exit__(None, None, None)
         return _to_float32(output)
+
+
+_RUNNING: dict[int, TrainingPrecision] = {}  # the installed TrainingPrecisions, by key
+_keys = itertools.count()
+
+
+class _EnterHook:
+    """Forward pre-hook: opens the running :class:`TrainingPrecision`'s region, if the run is still going."""
+
+    def __init__(self, key: int):
+        self.key = key
+
+    def __call__(self, module: nn.Module, args) -> None:
+        training = _RUNNING.get(self.key)
+        if training is not None:
+            training.enter(module)
+
+
+class _ExitHook(_EnterHook):
+    """Forward hook: closes the region and hands back float32 outputs."""
+
+    def __call__(self, module: nn.Module, args, output):
+        training = _RUNNING.get(self.key)
+        return training.exit(module, output) if training is not None else None
 
 
 def _to_float32(out):

@@ -86,6 +86,16 @@ def test_bf16_runs_every_variant_under_autocast(tmp_path, monkeypatch):
     assert precision.get_precision() == "fp32"  # bench.main gives the process its precision back
 
 
+def test_both_precisions_alternate_in_one_run(tmp_path):
+    stored = bench.main(["--quick", "--device", "cpu", "--models", "dcgan_28", "--no-widget", "--repeats", "2",
+                         "--precision", "both", "--out", str(tmp_path / "r.json")])
+    (model,) = stored["models"]
+    assert set(model["images_per_s"]) == {*bench.VARIANTS, "gan_lab_bf16"}
+    assert len(model["images_per_s_all"]["gan_lab_bf16"]) == 2
+    assert all(math.isfinite(model[k]) and model[k] > 0 for k in ("ratio_bf16_to_fp32", "ratio_cpu_bf16_to_fp32"))
+    assert "| gan_lab img/s fp32 | gan_lab img/s bf16 |" in bench.markdown(stored)
+
+
 def test_notebooks_run_in_the_asked_mode_and_failures_are_results(tmp_path, monkeypatch):
     import nbformat
 
@@ -110,10 +120,12 @@ def test_the_gpu_check_script_runs_its_stages_on_any_device(tmp_path, shared_dat
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "bench", "ddp", "nonsense"], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stdout + done.stderr  # the unknown stage, and nothing else, failed
-    for stage in ("bench_fp32", "bench_bf16", "ddp_fp32", "ddp_bf16"):
+    for stage in ("bench", "ddp_fp32", "ddp_bf16"):
         assert f"{stage}: ok" in done.stdout, done.stdout
     out = tmp_path / "out"
-    assert json.loads((out / "bench_bf16.json").read_text())["settings"]["precision"] == "bf16"
+    bench_result = json.loads((out / "bench.json").read_text())
+    assert bench_result["settings"]["precision"] == "both"
+    assert all("ratio_cpu_bf16_to_fp32" in m for m in bench_result["models"])
     for precision in ("fp32", "bf16"):
         metrics = json.loads((out / f"ddp_{precision}" / "metrics.json").read_text())
         assert metrics["steps"] == 4 and metrics["distributed"]["processes"] == 1

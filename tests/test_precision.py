@@ -1,5 +1,6 @@
 """gan_lab.precision: bf16 autocast for every training step through fit, chosen once, refused where it cannot run."""
 
+import io
 import json
 import os
 import subprocess
@@ -159,9 +160,80 @@ def test_a_copy_made_during_training_is_an_independent_network():
 
     fit(step, 1, models={"m": model}, progress=False, precision="bf16")
     (twin,) = copies
+    torch.save(twin, io.BytesIO())  # its hooks hold a key, not the run: a copy pickles
     x = torch.randn(3, 2)
     assert not torch.equal(twin(x), model(x)) and torch.equal(twin(x), torch.nn.functional.linear(x, twin.weight,
                                                                                                   twin.bias))
+
+
+def test_a_network_used_from_another_thread_during_training_stays_float32_there():
+    """A widget may draw from G in the main thread while fit trains it in a background thread."""
+    import threading
+
+    started, main_inside, release_main, main_done = (threading.Event() for _ in range(4))
+    seen = {"main": [], "training": []}
+
+    class Gate(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            y = self.layer(x)
+            main = threading.current_thread() is threading.main_thread()
+            seen["main" if main else "training"].append((torch.is_autocast_enabled("cpu"), y.dtype))
+            if main:  # the main thread's forward pass outlives one of the training thread's
+                main_inside.set()
+                assert release_main.wait(10)
+            return y
+
+    model, errors = Gate(), []
+
+    def step(i):
+        started.set()
+        if i == 1:
+            assert main_inside.wait(10)
+            model(torch.randn(1, 2))  # opens and closes its region while the main thread's pass is open
+            release_main.set()
+            assert main_done.wait(10)
+        model(torch.randn(1, 2))
+        seen["training"].append(("step arithmetic", torch.is_autocast_enabled("cpu")))
+        return {"loss": torch.tensor(0.0)}
+
+    def train():
+        try:
+            fit(step, 2, models={"m": model}, progress=False, precision="bf16")
+            seen["training"].append(("after fit", torch.is_autocast_enabled("cpu")))
+        except Exception as err:  # reported below, in the test's thread
+            errors.append(err)
+
+    trainer = threading.Thread(target=train)
+    trainer.start()
+    assert started.wait(10)
+    model(torch.randn(1, 2))
+    main_done.set()
+    trainer.join(10)
+    assert not errors and not trainer.is_alive()
+    assert seen["main"] == [(False, torch.float32)] and not torch.is_autocast_enabled("cpu")
+    bf16 = (True, torch.bfloat16)
+    assert seen["training"] == [bf16, bf16, ("step arithmetic", False), bf16, ("step arithmetic", False),
+                                ("after fit", False)]
+
+
+def test_a_forward_pass_that_raises_leaves_no_autocast_behind():
+    class Broken(torch.nn.Linear):
+        def forward(self, x):
+            super().forward(x)
+            raise ValueError("broken forward")
+
+    model = Broken(2, 2)
+    with pytest.raises(ValueError, match="broken forward"):
+        fit(lambda i: {"loss": model(torch.randn(1, 2))}, 2, models={"m": model}, progress=False, precision="bf16")
+    assert not torch.is_autocast_enabled("cpu") and not model._forward_hooks
+    recorder = Recorder()
+    fit(lambda i: {"loss": recorder(torch.randn(1, 2)).sum()}, 1, models={"m": recorder}, progress=False,
+        precision="bf16")
+    assert recorder.calls == [(True, torch.bfloat16)]
 
 
 def test_the_networks_are_given_back_when_a_step_fails():
