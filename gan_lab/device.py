@@ -86,8 +86,8 @@ def setup(seed: int = 0, device: str | torch.device | None = None, verbose: bool
         device: force a device ("cpu", "cuda", "mps"); default: the best available.
         verbose: print versions, device, threads, FAST mode and data source.
         threads: torch's CPU threads; default: see ``cpu_threads`` (1 on a busy machine).
-        precision: "fp32" or "bf16" (bf16 autocast for every training step, see ``gan_lab.precision``);
-            default ``$GAN_LAB_PRECISION``, else "fp32".
+        precision: "fp32" or "bf16" (the trained networks' forward passes in bf16 autocast during each
+            training step, see ``gan_lab.precision``); default ``$GAN_LAB_PRECISION``, else "fp32".
 
     Returns:
         The chosen ``torch.device``; later calls with ``device=None`` use it.

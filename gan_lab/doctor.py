@@ -54,12 +54,12 @@ def check_precision() -> Check:
     from .device import pick_device
     from .precision import PrecisionError, check_precision, describe_precision, get_precision, native_bf16
 
-    device = pick_device()
+    device, chosen = pick_device(), get_precision()  # setup's choice or $GAN_LAB_PRECISION
     try:
-        check_precision(get_precision(), device)  # setup's choice or $GAN_LAB_PRECISION, against this device
+        check_precision(chosen, device)
     except PrecisionError as err:
         return False, str(err), "unset GAN_LAB_PRECISION or set it to fp32"
-    native, chosen = native_bf16(device), get_precision()
+    native = native_bf16(device)
     tip = ("set GAN_LAB_PRECISION=bf16 (or gan_lab.setup(precision='bf16')) to train under bf16 autocast"
            if native and chosen == "fp32" else
            "unset GAN_LAB_PRECISION: without bf16 hardware fp32 is faster" if chosen == "bf16" and not native else "")
@@ -98,8 +98,7 @@ def check_disk() -> Check:
 
 CHECKS: dict[str, Callable[[], Check]] = {
     "python": check_python, "packages": check_packages, "device": check_device, "precision": check_precision,
-    "data": check_data,
-    "widgets": check_widgets, "checkpoints": check_checkpoints, "disk": check_disk,
+    "data": check_data, "widgets": check_widgets, "checkpoints": check_checkpoints, "disk": check_disk,
 }
 
 
