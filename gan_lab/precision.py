@@ -165,9 +165,13 @@ class TrainingPrecision:
         self._handles = []
         _RUNNING.pop(self._key, None)
 
-    @contextlib.contextmanager
-    def step(self) -> Iterator[None]:
+    def step(self) -> contextlib.AbstractContextManager:
         """The block in which the hooked forward passes of this thread run in bf16 (one training step)."""
+        # fit enters this every step: in fp32 there is nothing to switch, so nothing is done
+        return contextlib.nullcontext() if self.precision == "fp32" else self._bf16_step()
+
+    @contextlib.contextmanager
+    def _bf16_step(self) -> Iterator[None]:
         self._thread.in_step = True
         try:
             yield
