@@ -209,9 +209,13 @@ def cache_status(directory: str | os.PathLike, wanted: dict, *, num_steps: int, 
         print(f"Training again: the checkpoint in {directory} was made with a different setting "
               f"({'; '.join(changes[:4])}).")
         return "train"
-    steps = _read_index(Path(directory))["history"].get("step")
+    index = _read_index(Path(directory))
+    steps = index["history"].get("step")
     if steps and steps[-1] >= num_steps:
-        print(f"Loaded the cached checkpoint {directory} (step {steps[-1]}); no training needed.")
+        # the precision is a speed setting, not part of the config: a bf16-trained cache serves an fp32 session
+        precision = index.get("extra", {}).get("precision", "fp32")
+        trained_in = "" if precision == "fp32" else f", trained in {precision}"
+        print(f"Loaded the cached checkpoint {directory} (step {steps[-1]}{trained_in}); no training needed.")
         return "load"
     print(f"Resuming the unfinished checkpoint {directory}.")
     return "resume"

@@ -28,7 +28,7 @@ import numpy as np
 from . import viz
 from .checkpoints import CheckpointError
 from .data.errors import DataError
-from .precision import PRECISIONS, get_precision
+from .precision import PRECISIONS, PrecisionError, get_precision
 from .train.gan import GAN_LOSSES, GANConfig, GANRun, load_gan, train_gan
 from .train.loop import TrainingDiverged
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args) or 0
-    except (UsageError, DataError, CheckpointError) as err:
+    except (UsageError, DataError, CheckpointError, PrecisionError) as err:
         _error(args.command, err)
         return 2
     except TrainingDiverged as err:  # not bad input, but nothing a traceback would explain better
@@ -63,7 +63,6 @@ def _error(command: str, err: Exception) -> None:
 
 def _device(requested: str | None, seed: int, verbose: bool = False, precision: str | None = None):
     from .device import setup
-    from .precision import PrecisionError
 
     try:
         return setup(seed=seed, device=requested, verbose=verbose, precision=precision)
@@ -344,6 +343,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.only or ()) - set(pretrained.PRETRAINED))
     if unknown:
         raise UsageError(f"unknown checkpoint {', '.join(unknown)}; choose from {', '.join(pretrained.PRETRAINED)}.")
+    _device(None, seed=0, verbose=True)  # device and $GAN_LAB_PRECISION checked (and shown) before any training
     for name in args.only or pretrained.PRETRAINED:
         print(f"== {name}: {pretrained.PRETRAINED[name].description}")
         pretrained.PRETRAINED[name].train()

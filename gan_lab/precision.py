@@ -9,7 +9,10 @@ widgets). bf16 keeps float32's exponent range, so unlike float16 it needs no
 loss scaling. Each autocast region ends with its forward pass, so a network
 updated twice in one step (a WGAN critic's n_critic updates) is cast afresh
 every time, never from a stale bf16 copy. Every trainer trains through
-``gan_lab.train.loop.fit``, which applies :class:`TrainingPrecision`.
+``gan_lab.train.loop.fit``, which applies :class:`TrainingPrecision`. It hooks
+``forward``: another method called directly (the semi-supervised GAN's
+``D.embed`` for feature matching) computes in float32. The FID feature network
+and the toy lab always train in float32 (their numbers are the reference).
 
 Choose it with ``gan_lab.setup(precision="bf16")``, ``$GAN_LAB_PRECISION=bf16``
 or ``python -m gan_lab train ... --precision bf16``. The default is float32
@@ -22,9 +25,9 @@ CPU without bf16 instructions (most laptops) bf16 is emulated and far slower.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import threading
+import uuid
 import warnings
 from collections.abc import Iterable, Iterator
 
@@ -44,7 +47,8 @@ class PrecisionError(ValueError):
 def native_bf16(device: str | torch.device = "cpu") -> bool:
     """True when ``device`` computes bf16 in hardware (so bf16 autocast can pay off).
 
-    CPU: AVX-512 BF16 or AMX instructions (recent Xeons, AMD Zen 4); CUDA: compute capability 8.0 or newer
+    CPU: AVX-512 BF16 or AMX instructions (recent Xeons, AMD Zen 4), and torch allowed to use them;
+    CUDA: compute capability 8.0 or newer
     (A100, RTX 30xx, H100); Apple MPS: False (not measured here).
     """
     device = torch.device(device)
@@ -52,8 +56,10 @@ def native_bf16(device: str | torch.device = "cpu") -> bool:
         return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
     if device.type == "cpu":
         cpu = torch.cpu
-        return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported",
-                                                                      "_is_amx_tile_supported"))
+        # ATEN_CPU_CAPABILITY=avx2 (or lower) keeps torch's kernels off these instructions even where they exist
+        return torch.backends.cpu.get_cpu_capability().startswith("AVX512") and \
+            any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported",
+                                                                   "_is_amx_tile_supported"))
     return False
 
 
@@ -64,25 +70,36 @@ def check_precision(precision: str, device: str | torch.device = "cpu") -> str:
         PrecisionError: an unknown name, or bf16 on a GPU without bf16 (older than Ampere) or on Apple MPS.
     """
     if precision not in PRECISIONS:
-        raise PrecisionError(f"Unknown precision {precision!r}; use one of {PRECISIONS} "
-                             "(setup(precision=...), $GAN_LAB_PRECISION or --precision).")
+        raise PrecisionError(f"Unknown precision {precision!r}; use one of {PRECISIONS}, e.g. {_how('fp32')}.")
     device = torch.device(device)
     if precision == "bf16" and device.type == "cuda" and not native_bf16(device):
         raise PrecisionError(f"{torch.cuda.get_device_name(device)} has no bf16 arithmetic (it needs compute "
-                             "capability 8.0, Ampere or newer); train with precision='fp32'.")
+                             f"capability 8.0, Ampere or newer); train in fp32: {_how('fp32')}.")
     if precision == "bf16" and device.type not in ("cpu", "cuda"):
         raise PrecisionError(f"bf16 autocast is only supported on the CPU and on CUDA GPUs, not on {device.type}; "
-                             "train with precision='fp32'.")
+                             f"train in fp32: {_how('fp32')}.")
     return precision
+
+
+def _how(precision: str) -> str:
+    """How to choose ``precision``, for the messages: a notebook, the shell and the command line each have a way."""
+    return f"precision='{precision}' in gan_lab.setup or fit, GAN_LAB_PRECISION={precision} or train --precision " \
+           f"{precision}"
+
+
+def warn_if_emulated(precision: str, device: str | torch.device = "cpu", stacklevel: int = 3) -> None:
+    """Warn when ``precision`` is bf16 and ``device`` has no bf16 arithmetic (it is emulated, and slow)."""
+    if precision == "bf16" and not native_bf16(device):
+        warnings.warn(f"bf16 is emulated on this {torch.device(device).type.upper()}: a DCGAN step took 9x as long "
+                      f"as in fp32 on a CPU without bf16 instructions; choose fp32: {_how('fp32')}.",
+                      stacklevel=stacklevel)
 
 
 def set_precision(precision: str | None = None, device: str | torch.device = "cpu") -> str:
     """Make ``precision`` (default ``$GAN_LAB_PRECISION``, else "fp32") the one training steps run in; return it."""
     global _current
     _current = check_precision(precision or os.environ.get("GAN_LAB_PRECISION") or "fp32", device)
-    if _current == "bf16" and not native_bf16(device):
-        warnings.warn(f"bf16 is emulated on this {torch.device(device).type.upper()}: a DCGAN step took 9x as long "
-                      "as in fp32 on a CPU without bf16 instructions; use precision='fp32'.", stacklevel=2)
+    warn_if_emulated(_current, device)
     return _current
 
 
@@ -93,12 +110,12 @@ def get_precision() -> str:
 
 def describe_precision(device: str | torch.device = "cpu") -> str:
     """The training precision and, where it matters, what this device's bf16 support means for it."""
-    precision = get_precision()
-    if precision == "fp32" and native_bf16(device):
+    precision, native = get_precision(), native_bf16(device)
+    if precision == "bf16":
+        return "bf16" if native else "bf16 (emulated on this device: slower than fp32)"
+    if native:
         return "fp32 (this device computes bf16 in hardware: precision='bf16' can train faster)"
-    if precision == "bf16" and not native_bf16(device):
-        return "bf16 (emulated on this device: slower than fp32)"
-    return precision
+    return "fp32 (no bf16 arithmetic on this device: fp32 is the fast choice)"
 
 
 def autocast(device: str | torch.device, precision: str | None = None) -> contextlib.AbstractContextManager:
@@ -144,16 +161,17 @@ class TrainingPrecision:
         self.models = list(models)
         device = models_device(self.models)
         self.precision = check_precision(precision or get_precision(), device)
+        warn_if_emulated(self.precision, device)
         self.device_type = device.type
         self._thread = threading.local()  # autocast is per thread, so is "in a step" and the open regions
         self._handles: list = []
-        self._key: int | None = None
+        self._key: str | None = None
 
     def install(self) -> None:
         """Hook each model's forward pass (:meth:`remove` takes the hooks off)."""
         if self.precision == "fp32" or self._handles:
             return
-        self._key = next(_keys)
+        self._key = uuid.uuid4().hex  # unique across processes: a pickled copy can never meet another run
         _RUNNING[self._key] = self
         for model in self.models:
             self._handles += [model.register_forward_pre_hook(_EnterHook(self._key)),
@@ -177,6 +195,17 @@ class TrainingPrecision:
             yield
         finally:
             self._thread.in_step = False
+            self._close_open_regions()
+
+    def _close_open_regions(self) -> None:
+        """Close the regions of forward passes that never finished: PyTorch calls an ``always_call`` forward
+        hook after an ``Exception`` but not after Ctrl-C (``KeyboardInterrupt``), and autocast left open would
+        put everything after the interrupt (sampling, metrics, the next fit) in bf16."""
+        regions = self._regions()
+        while regions:
+            region = regions.pop()[1]  # newest first, as they nest
+            if region is not None:
+                region.__exit__(None, None, None)
 
     def _regions(self) -> list[tuple[nn.Module, torch.autocast | None]]:
         """This thread's forward passes in progress (they nest), with the autocast region each opened."""
@@ -202,14 +231,13 @@ class TrainingPrecision:
         return _to_float32(output)
 
 
-_RUNNING: dict[int, TrainingPrecision] = {}  # the installed TrainingPrecisions, by key
-_keys = itertools.count()
+_RUNNING: dict[str, TrainingPrecision] = {}  # the installed TrainingPrecisions, by key
 
 
 class _EnterHook:
     """Forward pre-hook: opens the running :class:`TrainingPrecision`'s region, if the run is still going."""
 
-    def __init__(self, key: int):
+    def __init__(self, key: str):
         self.key = key
 
     def __call__(self, module: nn.Module, args) -> None:

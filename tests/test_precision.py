@@ -14,7 +14,7 @@ import torch
 from gan_lab import cli, precision
 from gan_lab.checkpoints import load_checkpoint
 from gan_lab.device import setup
-from gan_lab.train.gan import GANConfig, load_gan, train_gan
+from gan_lab.train.gan import GANConfig, load_gan, load_or_train, train_gan
 from gan_lab.train.loop import fit
 from gan_lab.train.wgan import WGANConfig, train_wgan
 
@@ -53,7 +53,8 @@ def test_bf16_is_refused_on_a_gpu_older_than_ampere_and_on_mps(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
-    with pytest.raises(precision.PrecisionError, match="Tesla V100 has no bf16.*precision='fp32'"):
+    with pytest.raises(precision.PrecisionError, match="Tesla V100 has no bf16.*precision='fp32' in gan_lab.setup or "
+                                                      "fit, GAN_LAB_PRECISION=fp32 or train --precision fp32"):
         precision.check_precision("bf16", "cuda")
     assert precision.check_precision("fp32", "cuda") == "fp32"
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
@@ -64,6 +65,7 @@ def test_bf16_is_refused_on_a_gpu_older_than_ampere_and_on_mps(monkeypatch):
 
 @pytest.mark.parametrize("avx512_bf16, amx, native", [(False, False, False), (True, False, True), (False, True, True)])
 def test_native_bf16_on_the_cpu_follows_its_instruction_sets(monkeypatch, avx512_bf16, amx, native):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
     assert precision.native_bf16("cpu") is native
@@ -74,6 +76,23 @@ def test_native_bf16_on_the_cpu_follows_its_instruction_sets(monkeypatch, avx512
     assert ("emulated" in precision.describe_precision("cpu")) is not native
     precision.set_precision("fp32")
     assert ("precision='bf16'" in precision.describe_precision("cpu")) is native
+    assert ("no bf16 arithmetic" in precision.describe_precision("cpu")) is not native
+
+
+def test_fit_itself_warns_when_bf16_would_be_emulated(monkeypatch):
+    monkeypatch.setattr(precision, "native_bf16", lambda device="cpu": False)
+    model = torch.nn.Linear(2, 2)
+    with pytest.warns(UserWarning, match="bf16 is emulated on this CPU.*choose fp32"):
+        fit(lambda i: {"loss": model(torch.randn(1, 2)).sum()}, 1, models={"m": model}, progress=False,
+            precision="bf16")
+
+
+def test_bf16_counts_as_emulated_where_torch_is_kept_off_the_avx512_kernels(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert precision.native_bf16("cpu")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")  # ATEN_CPU_CAPABILITY=avx2
+    assert not precision.native_bf16("cpu")
 
 
 def test_setup_chooses_the_precision_and_an_argument_beats_the_environment(monkeypatch):
@@ -236,6 +255,26 @@ def test_a_forward_pass_that_raises_leaves_no_autocast_behind():
     assert recorder.calls == [(True, torch.bfloat16)]
 
 
+def test_ctrl_c_inside_a_forward_pass_leaves_no_autocast_behind():
+    # PyTorch runs always_call forward hooks after an Exception, not after a KeyboardInterrupt
+    class Interrupted(torch.nn.Linear):
+        calls = 0
+
+        def forward(self, x):
+            Interrupted.calls += 1
+            y = super().forward(x)
+            if Interrupted.calls == 2:
+                raise KeyboardInterrupt
+            return y
+
+    model = Interrupted(2, 2)
+    history = fit(lambda i: {"loss": model(torch.randn(1, 2)).sum()}, 5, models={"m": model}, progress=False,
+                  precision="bf16")
+    assert history["interrupted"] and history["step"] == [1]
+    assert not torch.is_autocast_enabled("cpu")
+    assert torch.nn.Linear(2, 2)(torch.randn(1, 2)).dtype == torch.float32  # sampling after the interrupt: fp32
+
+
 def test_the_networks_are_given_back_when_a_step_fails():
     model = torch.nn.Linear(2, 2)
 
@@ -293,6 +332,19 @@ def test_a_resumed_bf16_run_repeats_an_uninterrupted_one(tmp_path, images):
         assert torch.equal(p, q), name
 
 
+def test_a_run_resumed_in_another_precision_records_both_and_a_cache_load_says_how_it_was_trained(
+        tmp_path, images, capsys):
+    half = GANConfig(**{**TINY_GAN.__dict__, "num_steps": 2})
+    precision.set_precision("bf16")
+    train_gan(images, half, device="cpu", progress=False, checkpoint_dir=tmp_path / "run")
+    precision.set_precision("fp32")
+    train_gan(images, TINY_GAN, device="cpu", progress=False, checkpoint_dir=tmp_path / "run", resume=True)
+    assert "Resuming at step 2 in fp32 a run trained so far in bf16" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "run").extra["precision"] == "bf16+fp32"
+    load_or_train(tmp_path / "run", images, TINY_GAN, device="cpu", progress=False)
+    assert "(step 4, trained in bf16+fp32); no training needed" in capsys.readouterr().out
+
+
 def test_the_gradient_penalty_trains_under_bf16(images):
     precision.set_precision("bf16")
     config = WGANConfig(mode="gp", width=4, z_dim=8, batch_size=8, num_steps=3, n_critic=2, log_every=1)
@@ -328,6 +380,15 @@ def test_a_bad_precision_from_the_environment_is_named_on_the_command_line(tmp_p
             "--fallback"]
     assert cli.main(argv) == 2
     assert "$GAN_LAB_PRECISION=half: Unknown precision 'half'" in capsys.readouterr().err
+
+
+def test_pretrain_checks_the_precision_before_training_anything(monkeypatch, capsys):
+    from gan_lab import pretrained
+
+    monkeypatch.setenv("GAN_LAB_PRECISION", "fp8")
+    monkeypatch.setitem(pretrained.PRETRAINED, "02_mlp_gan", pretrained.Pretrained("", lambda: pytest.fail("trained")))
+    assert cli.main(["pretrain", "--only", "02_mlp_gan"]) == 2
+    assert "$GAN_LAB_PRECISION=fp8: Unknown precision 'fp8'" in capsys.readouterr().err
 
 
 def test_doctor_reports_the_precision_and_rejects_a_bad_one(monkeypatch):

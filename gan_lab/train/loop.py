@@ -116,16 +116,18 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
     history.pop("interrupted", None)
     history.setdefault("step", [])
     start, saved = (history["step"][-1] if history["step"] else 0), 0  # a given history continues its count
+    training = TrainingPrecision(models.values(), precision)  # an unusable precision fails before anything starts
+    precisions = training.precision
     if resume and checkpoint_dir is not None and checkpoints.exists(checkpoint_dir):
         ckpt = checkpoints.restore(checkpoint_dir, models, optimizers)
         start = saved = ckpt.step
         history = ckpt.history
         history.pop("interrupted", None)
         history.setdefault("step", [])
+        precisions = _precisions_after_resume(ckpt.extra.get("precision"), training.precision, ckpt.step)
     callbacks = list(callbacks)
-    training = TrainingPrecision(models.values(), precision)  # an unusable precision fails before anything starts
     save = _Saver(checkpoint_dir if write_checkpoints else None, models, optimizers, config, history,
-                  last_step=saved, extra={"precision": training.precision})
+                  last_step=saved, extra={"precision": precisions})
     acc, step, called_at = _Accumulator(), start, start
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=True)
 
@@ -180,6 +182,16 @@ class ElapsedTime:
         if self.offset is None:  # a resumed run continues the stored clock
             self.offset = history.get("seconds", [0.0])[-1]
         history.setdefault("seconds", []).append(self.offset + time.perf_counter() - self.start)
+
+
+def _precisions_after_resume(stored: str | None, now: str, step: int) -> str:
+    """What a resumed checkpoint records as its precision: ``now``, or e.g. "bf16+fp32" when the run so far
+    was trained in another one (the numbers it gives are then those of neither precision alone)."""
+    if not stored or stored.split("+")[-1] == now:
+        return stored or now
+    print(f"Resuming at step {step} in {now} a run trained so far in {stored}; its checkpoint records "
+          f"'{stored}+{now}'.")
+    return f"{stored}+{now}"
 
 
 def _call(callbacks: list[Callback], step: int, history: History) -> None:
