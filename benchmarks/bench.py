@@ -40,7 +40,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from benchmarks import cases  # noqa: E402
 from gan_lab.device import get_device  # noqa: E402
-from gan_lab.precision import PRECISIONS, autocast, use_precision  # noqa: E402
+from gan_lab.precision import PRECISIONS, autocast, native_bf16, use_precision  # noqa: E402
 from gan_lab.train.loop import fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,7 +258,10 @@ def machine(device: torch.device) -> dict:
             "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "torch_interop_threads": torch.get_num_interop_threads(), "device": str(device),
-            "platform": platform.platform()}
+            "platform": platform.platform(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "bf16_in_hardware": native_bf16(device),
+            # set to measure a CPU without bf16 instructions on one that has them
+            "isa_limits": {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ}}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
