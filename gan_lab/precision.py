@@ -17,7 +17,7 @@ and the toy lab always train in float32 (their numbers are the reference).
 Choose it with ``gan_lab.setup(precision="bf16")``, ``$GAN_LAB_PRECISION=bf16``
 or ``python -m gan_lab train ... --precision bf16``. The default is float32
 ("fp32"): the notebooks' quoted results were measured in float32, and on a
-CPU without bf16 instructions (most laptops) bf16 is emulated and far slower.
+CPU without bf16 instructions (many laptops) bf16 is emulated and far slower.
 :func:`native_bf16` says whether this machine has them (``doctor`` reports it);
 ``benchmarks/README.md`` has the measured speed-ups.
 """
@@ -90,7 +90,7 @@ def _how(precision: str) -> str:
 def warn_if_emulated(precision: str, device: str | torch.device = "cpu", stacklevel: int = 3) -> None:
     """Warn when ``precision`` is bf16 and ``device`` has no bf16 arithmetic (it is emulated, and slow)."""
     if precision == "bf16" and not native_bf16(device):
-        warnings.warn(f"bf16 is emulated on this {torch.device(device).type.upper()}: a DCGAN step took 9x as long "
+        warnings.warn(f"bf16 is emulated on this {torch.device(device).type.upper()}: a DCGAN step took 8-9x as long "
                       f"as in fp32 on a CPU without bf16 instructions; choose fp32: {_how('fp32')}.",
                       stacklevel=stacklevel)
 
