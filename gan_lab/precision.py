@@ -36,6 +36,8 @@ from torch import nn
 
 #: the precisions a training step can run in: float32 throughout, or bf16 autocast.
 PRECISIONS = ("fp32", "bf16")
+# how to choose fp32, for the messages: a notebook, the shell and the command line each have their own way
+_CHOOSE_FP32 = "precision='fp32' in gan_lab.setup or fit, GAN_LAB_PRECISION=fp32 or train --precision fp32"
 
 _current: str | None = None
 
@@ -70,29 +72,23 @@ def check_precision(precision: str, device: str | torch.device = "cpu") -> str:
         PrecisionError: an unknown name, or bf16 on a GPU without bf16 (older than Ampere) or on Apple MPS.
     """
     if precision not in PRECISIONS:
-        raise PrecisionError(f"Unknown precision {precision!r}; use one of {PRECISIONS}, e.g. {_how('fp32')}.")
+        raise PrecisionError(f"Unknown precision {precision!r}; use one of {PRECISIONS}, e.g. {_CHOOSE_FP32}.")
     device = torch.device(device)
     if precision == "bf16" and device.type == "cuda" and not native_bf16(device):
         raise PrecisionError(f"{torch.cuda.get_device_name(device)} has no bf16 arithmetic (it needs compute "
-                             f"capability 8.0, Ampere or newer); train in fp32: {_how('fp32')}.")
+                             f"capability 8.0, Ampere or newer); train in fp32: {_CHOOSE_FP32}.")
     if precision == "bf16" and device.type not in ("cpu", "cuda"):
         raise PrecisionError(f"bf16 autocast is only supported on the CPU and on CUDA GPUs, not on {device.type}; "
-                             f"train in fp32: {_how('fp32')}.")
+                             f"train in fp32: {_CHOOSE_FP32}.")
     return precision
 
 
-def _how(precision: str) -> str:
-    """How to choose ``precision``, for the messages: a notebook, the shell and the command line each have a way."""
-    return f"precision='{precision}' in gan_lab.setup or fit, GAN_LAB_PRECISION={precision} or train --precision " \
-           f"{precision}"
-
-
-def warn_if_emulated(precision: str, device: str | torch.device = "cpu", stacklevel: int = 3) -> None:
+def warn_if_emulated(precision: str, device: str | torch.device = "cpu") -> None:
     """Warn when ``precision`` is bf16 and ``device`` has no bf16 arithmetic (it is emulated, and slow)."""
     if precision == "bf16" and not native_bf16(device):
         warnings.warn(f"bf16 is emulated on this {torch.device(device).type.upper()}: a DCGAN step took 8-9x as long "
-                      f"as in fp32 on a CPU without bf16 instructions; choose fp32: {_how('fp32')}.",
-                      stacklevel=stacklevel)
+                      f"as in fp32 on a CPU without bf16 instructions; choose fp32: {_CHOOSE_FP32}.",
+                      stacklevel=3)  # the caller of set_precision / TrainingPrecision
 
 
 def set_precision(precision: str | None = None, device: str | torch.device = "cpu") -> str:
