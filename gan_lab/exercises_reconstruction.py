@@ -15,7 +15,7 @@ import torch
 
 from .data.kspace import cartesian_mask, undersample
 from .exercises import Feedback, check_function, check_value
-from .losses_reconstruction import frequency_mse, total_variation
+from .losses.reconstruction import frequency_mse, total_variation
 
 
 def _images(seed: int, n: int = 3, size: int = 16) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .exercises import Feedback, check_function
-from .losses_variants import categorical_mi_lower_bound, sgan_unsupervised_loss
+from .losses.variants import categorical_mi_lower_bound, sgan_unsupervised_loss
 
 
 def _logits_case(seed: int, batch: int, columns: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ import torch
 
 from gan_lab.data import kspace, resolution
 from gan_lab.losses import adversarial_losses
-from gan_lab.losses_reconstruction import frequency_mse, total_variation
+from gan_lab.losses.reconstruction import frequency_mse, total_variation
 from gan_lab.models import SRResNet, build, model_config
 from gan_lab.train import reconstruction as rec
 

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from gan_lab import exercises_variants as ex
-from gan_lab import losses_variants as lv
 from gan_lab.data.base import ImageData
 from gan_lab.losses import discriminator_loss, generator_loss_nonsaturating
+from gan_lab.losses import variants as lv
 from gan_lab.models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from gan_lab.models.progressive import ProgressiveDiscriminator, ProgressiveGenerator
 from gan_lab.models.sgan import SGANDiscriminator

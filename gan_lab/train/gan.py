@@ -7,8 +7,8 @@ and one of noise; then update G by descending its loss on fresh noise.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,20 +21,16 @@ from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from ..models.mlp import MLPDiscriminator, MLPGenerator
+from .common import GAN_LOSSES, TrainConfig, adam, data_meta, data_name, frozen, images_of, load_or_train
 from .loop import History, fit, sample_batch
 from .memory_format import channels_last_on_cpu
 
 if TYPE_CHECKING:
     from ..distributed import Distributed
 
-#: the losses a (non-critic) GAN trains with; WGAN has its own trainer (weight clipping or a gradient penalty).
-GAN_LOSSES = ("nonsaturating", "minimax", "least_squares")
-#: config fields that do not change the trained weights: a cached checkpoint is reused whatever their values.
-LOOP_ONLY_FIELDS = ("log_every", "checkpoint_every", "callback_every")
-
 
 @dataclass
-class GANConfig:
+class GANConfig(TrainConfig):
     """Everything that defines a GAN training run (notebooks override by keyword).
 
     The defaults keep the DCGAN paper's optimiser (Adam 2e-4, β1 = 0.5) with a
@@ -52,10 +48,11 @@ class GANConfig:
         batch_size: images per step.
         num_steps: generator updates.
         k: discriminator updates per generator update (Algorithm 1's k).
-        lr_G, lr_D, beta1, beta2: Adam settings (DCGAN paper: 2e-4, β1 = 0.5).
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and sampling.
+        lr_G, lr_D: Adam's learning rates (DCGAN paper: 2e-4; β from ``TrainConfig``).
+        The loop fields and the seed: see ``TrainConfig``.
     """
+
+    key = "gan"
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
@@ -66,25 +63,16 @@ class GANConfig:
     k: int = 1
     lr_G: float = 2e-4
     lr_D: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if self.arch not in ("dcgan", "mlp"):
             raise ValueError(f"arch must be 'dcgan' or 'mlp', not {self.arch!r}.")
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r} (WGAN has its own trainer).")
-        counts = ("z_dim", "width", "batch_size", "k", "log_every")
-        small = {k: getattr(self, k) for k in counts if getattr(self, k) < 1}
-        if small or self.num_steps < 0:
-            raise ValueError(f"{small or {'num_steps': self.num_steps}}: sizes and counts must be ≥ 1 "
-                             "(num_steps ≥ 0).")
-        if min(self.lr_G, self.lr_D) <= 0:
-            raise ValueError(f"Learning rates must be > 0; got lr_G={self.lr_G}, lr_D={self.lr_D}.")
+        small = {k: getattr(self, k) for k in ("z_dim", "width", "k") if getattr(self, k) < 1}
+        if small:
+            raise ValueError(f"{small}: sizes and counts must be ≥ 1.")
 
 
 def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.Module, nn.Module]:
@@ -101,22 +89,20 @@ def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.
     return G, D
 
 
-def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor,
+def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
            loss_D_fn) -> dict[str, torch.Tensor]:
     """One discriminator update: ascend V(D, G) = E[log D(x)] + E[log(1 − D(G(z)))].
 
     Args:
-        G, D: the networks; D returns logits a, D(x) = σ(a).
+        D: the discriminator; it returns logits a, D(x) = σ(a).
         opt_D: D's optimiser (only D's weights move).
         real: a batch of real images (B, C, H, W) on the training device.
+        fake: a batch G(z) made without a graph (G is fixed during D's update).
         loss_D_fn: ``loss_D_fn(real_logits, fake_logits)`` → scalar, e.g. ``losses.discriminator_loss`` (= −V).
 
     Returns:
         ``{"loss_D", "D(x)", "D(G(z))"}``: detached scalars; the last two are batch means of σ(a).
     """
-    z = torch.randn(real.shape[0], G.z_dim, device=real.device)  # z ~ p_z
-    with torch.no_grad():
-        fake = G(z)  # G is fixed during D's update
     real_logits, fake_logits = D(real), D(fake)
     loss_D = loss_D_fn(real_logits, fake_logits)
     opt_D.zero_grad(set_to_none=True)
@@ -127,38 +113,30 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch
             "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()}
 
 
-def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, batch_size: int,
-           loss_G_fn, device) -> dict[str, torch.Tensor]:
-    """One generator update on fresh noise z (batch_size, z_dim): descend L_G(D(G(z))).
+def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor,
+           loss_G_fn) -> dict[str, torch.Tensor]:
+    """One generator update on noise z (B, z_dim): descend L_G(D(G(z))).
 
     Args:
         G, D: the networks (D is held fixed: its weights receive no gradient).
         opt_G: G's optimiser.
-        batch_size: codes z drawn.
+        z: codes drawn from p_z, fresh for this update.
         loss_G_fn: ``loss_G_fn(fake_logits)`` → scalar, e.g. ``losses.generator_loss_nonsaturating``.
-        device: where to draw z.
 
     Returns:
         ``{"loss_G"}``: a detached scalar.
     """
-    z = torch.randn(batch_size, G.z_dim, device=device)
-    frozen = [p.requires_grad_(False) for p in D.parameters() if p.requires_grad]  # D is fixed during G's update
-    try:
-        loss_G = loss_G_fn(D(G(z)))  # the gradient flows through D into G; D's weights get none (and cost none)
+    with frozen(D):  # the gradient flows through D into G; D's weights get none (and cost none)
+        loss_G = loss_G_fn(D(G(z)))
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
     opt_G.step()
     return {"loss_G": loss_G.detach()}
 
 
 def make_optimizers(G, D, config: GANConfig) -> dict[str, torch.optim.Optimizer]:
     """Adam for G and for D, with the config's learning rates and betas."""
-    betas = (config.beta1, config.beta2)
-    return {"G": torch.optim.Adam(G.parameters(), config.lr_G, betas=betas),
-            "D": torch.optim.Adam(D.parameters(), config.lr_D, betas=betas)}
+    return {"G": adam(G.parameters(), config.lr_G, config), "D": adam(D.parameters(), config.lr_D, config)}
 
 
 @dataclass
@@ -194,7 +172,7 @@ def new_run(data: ImageData | torch.Tensor, config: GANConfig, device=None) -> G
         >>> monitor = TrainingMonitor(run.G)                                   # doctest: +SKIP
         >>> train_gan(data, config, run=run, callbacks=[monitor.callback])    # doctest: +SKIP
     """
-    images = data.images if isinstance(data, ImageData) else data
+    images = images_of(data)
     G, D = build_gan(config, images.shape[1], images.shape[-1])
     device = get_device(device)
     return GANRun(G.to(device), D.to(device), {"step": []}, config, data_name(data))
@@ -226,10 +204,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     """
     config = config or GANConfig()
     device = get_device(device)
-    images = data.images if isinstance(data, ImageData) else data
-    if images.dim() != 4:
-        raise ValueError(f"Expected images of shape (N, C, H, W); got {tuple(images.shape)}.")
-    x = images.to(device)
+    x = images_of(data).to(device)
     if run is None:
         run = new_run(data, config, device=device)
     run.config = config
@@ -252,8 +227,12 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         if parallel:
             parallel.seed(config.seed, step)  # each process its own batches; a resumed run draws the same ones
         for _ in range(config.k):  # k discriminator steps per generator step
-            out = d_step(G, D_sync, optimizers["D"], sample_batch(x, batch_size), loss_D_fn)
-        out.update(g_step(G_sync, D, optimizers["G"], batch_size, loss_G_fn, device))
+            real, z = sample_batch(x, batch_size), torch.randn(batch_size, G.z_dim, device=device)  # x ~ p_data, z ~ p_z
+            with torch.no_grad():
+                fake = G(z)  # G is fixed during D's update
+            out = d_step(D_sync, optimizers["D"], real, fake, loss_D_fn)
+        z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
+        out.update(g_step(G_sync, D, optimizers["G"], z, loss_G_fn))
         return parallel.average(out) if parallel else out
 
     run.history = fit(step_fn, config.num_steps, models={"G": G, "D": D}, optimizers=optimizers,
@@ -270,18 +249,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
 
 def checkpoint_meta(config: GANConfig, data: ImageData | torch.Tensor) -> dict:
     """The JSON stored with a GAN checkpoint: the config and what the data was."""
-    return {"gan": dataclasses.asdict(config), **data_meta(data)}
-
-
-def data_meta(data: ImageData | torch.Tensor) -> dict:
-    """What a checkpoint records about its training images: name, count, channels and size."""
-    images = data.images if isinstance(data, ImageData) else data
-    return {"data": data_name(data), "num_images": images.shape[0], "channels": images.shape[1],
-            "size": images.shape[-1]}
-
-
-def data_name(data: ImageData | torch.Tensor) -> str:
-    return data.name if isinstance(data, ImageData) else "tensor"  # (a torch.Tensor has a .name too: None)
+    return {**config.checkpoint_entry(), **data_meta(data)}
 
 
 def load_gan(directory: str | Path, device=None) -> GANRun:
@@ -292,41 +260,36 @@ def load_gan(directory: str | Path, device=None) -> GANRun:
         >>> images = run.sample(16)       # (16, C, H, W) in [-1, 1]
     """
     ckpt = checkpoints.load_kind(directory, "gan", {"G", "D"}, "a GAN", device)
-    known = {f.name for f in dataclasses.fields(GANConfig)}
-    config = GANConfig(**{k: v for k, v in ckpt.config["gan"].items() if k in known})
-    return GANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, config, ckpt.config.get("data", ""),
-                  Path(directory))
+    return GANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, GANConfig.from_checkpoint(ckpt.config),
+                  ckpt.config.get("data", ""), Path(directory))
 
 
-def load_or_train(directory: str | Path, data: ImageData | torch.Tensor, config: GANConfig, *, device=None,
-                  callbacks=(), progress: bool = True, retrain: bool = False, run: GANRun | None = None) -> GANRun:
+def load_or_train_gan(directory: str | Path, data: ImageData | torch.Tensor, config: GANConfig, *, device=None,
+                      retrain: bool = False, **train_options) -> GANRun:
     """Load the GAN cached in ``directory`` if it was trained with this config on this data, else train it.
 
-    The stored config (and data name, size, count) is compared with the wanted
-    one, ignoring ``LOOP_ONLY_FIELDS``. Same → load (no training); same but the
-    run stopped early (Ctrl-C) → resume it; different or absent → train from
-    scratch, writing the checkpoint there. Notebooks use it with
+    The rule of :func:`gan_lab.train.common.load_or_train`. Notebooks use it with
     ``gan_lab.checkpoints.cache_dir(name)`` so a second run takes seconds.
 
     Args:
-        run: networks built beforehand (``new_run``), e.g. because a monitor or another callback
-            holds ``run.G``; a loaded checkpoint's weights are copied into them.
+        train_options: passed on to :func:`train_gan` (``callbacks``, ``progress``, ``stop_event``, ``run``).
+            Given ``run`` (networks built beforehand with :func:`new_run`, e.g. because a monitor holds
+            ``run.G``), a loaded checkpoint's weights are copied into it.
 
     Returns:
         A GANRun either way (``run.history`` is the stored one when loaded).
 
     Example:
-        >>> run = load_or_train(cache_dir("02_dcgan"), data, GANConfig(num_steps=3000))  # doctest: +SKIP
+        >>> run = load_or_train_gan(cache_dir("02_dcgan"), data, GANConfig(num_steps=3000))  # doctest: +SKIP
     """
-    status = checkpoints.cache_status(directory, checkpoint_meta(config, data), num_steps=config.num_steps,
-                                      ignore=tuple(f"gan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
-    if status == "load":
-        loaded = load_gan(directory, device)
+    def load(directory):
+        loaded, run = load_gan(directory, device), train_options.get("run")
         if run is None:
-            return dataclasses.replace(loaded, config=config)
+            return loaded
         run.G.load_state_dict(loaded.G.state_dict())
         run.D.load_state_dict(loaded.D.state_dict())
-        run.history, run.config, run.checkpoint_dir = loaded.history, config, Path(directory)
+        run.history, run.checkpoint_dir = loaded.history, loaded.checkpoint_dir
         return run
-    return train_gan(data, config, device=device, checkpoint_dir=directory, resume=status == "resume",
-                     callbacks=callbacks, progress=progress, run=run)
+
+    return load_or_train(directory, config, checkpoint_meta(config, data),
+                         partial(train_gan, data, config, device=device, **train_options), load, retrain=retrain)

@@ -21,7 +21,7 @@ from .. import checkpoints
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
-from ..losses_variants import categorical_mi_lower_bound, info_loss
+from ..losses.variants import categorical_mi_lower_bound, info_loss
 from ..models.dcgan import init_dcgan_weights
 from ..models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from .conditional import frozen

@@ -31,7 +31,7 @@ from .. import checkpoints
 from ..data.resolution import upsample
 from ..device import get_device
 from ..losses import adversarial_losses
-from ..losses_reconstruction import frequency_mse, total_variation
+from ..losses.reconstruction import frequency_mse, total_variation
 from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.srresnet import SRResNet

@@ -26,7 +26,7 @@ from .. import checkpoints
 from ..data.base import ImageData
 from ..data.subsets import stratified_subset
 from ..device import get_device
-from ..losses_variants import feature_matching_loss, sgan_discriminator_loss, sgan_generator_loss, sgan_supervised_loss
+from ..losses.variants import feature_matching_loss, sgan_discriminator_loss, sgan_generator_loss, sgan_supervised_loss
 from ..metrics.tstr import score
 from ..models.dcgan import DCGANGenerator, init_dcgan_weights
 from ..models.sgan import SGANDiscriminator

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .data.kspace import fft2c
+from ..data.kspace import fft2c
 
 
 def frequency_mse(fake: torch.Tensor, real: torch.Tensor, magnitude: bool = True) -> torch.Tensor:

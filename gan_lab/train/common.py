@@ -1,0 +1,174 @@
+"""What every trainer shares: the base config, the cache rule, freezing a player, Adam, data metadata.
+
+An algorithm file then holds only what is its own: its config's fields, ``build``,
+its step functions (``d_step`` / ``c_step`` / ``g_step`` / ``s_step``) and a thin
+``train_X`` that hands one step to :func:`gan_lab.train.loop.fit`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+import torch
+from torch import nn
+
+from .. import checkpoints
+from ..data.base import ImageData
+
+#: the losses a (non-critic) GAN trains with; WGAN has its own trainer (weight clipping or a gradient penalty).
+GAN_LOSSES = ("nonsaturating", "minimax", "least_squares")
+#: config fields that do not change the trained weights: a cached checkpoint is reused whatever their values.
+LOOP_ONLY_FIELDS = ("log_every", "checkpoint_every", "callback_every")
+#: the largest seed torch.manual_seed takes (an unsigned 64-bit integer).
+MAX_SEED = 2**64 - 1
+
+
+@dataclass
+class TrainConfig:
+    """The fields every trainer's config has, validated once.
+
+    An algorithm's config subclasses this, adds its own fields and redeclares a
+    shared one only where its measured default differs. Every field named ``lr*``
+    must be > 0 (or None where the algorithm picks it), every ``lambda_*`` ≥ 0.
+
+    Attributes:
+        batch_size: images (or pairs, patches) per step.
+        num_steps: generator (or segmentor) updates; 0 builds the networks without training.
+        beta1, beta2: Adam's β (DCGAN paper: β1 = 0.5).
+        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``); they do not
+            change the weights, so a cached run is reused whatever their values.
+        seed: seed for the weights and the batches drawn.
+    """
+
+    #: the key of this config in a checkpoint's JSON (e.g. "gan"); set by each algorithm.
+    key: ClassVar[str] = ""
+
+    batch_size: int = 32
+    num_steps: int = 1000
+    beta1: float = 0.5
+    beta2: float = 0.999
+    log_every: int = 10
+    checkpoint_every: int = 500
+    callback_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        counts = {k: getattr(self, k) for k in ("batch_size", "log_every", "checkpoint_every", "callback_every")}
+        small = {k: v for k, v in counts.items() if not _is_int(v) or v < 1}
+        if small:
+            raise ValueError(f"{small}: {', '.join(small)} must be whole numbers ≥ 1.")
+        if not _is_int(self.num_steps) or self.num_steps < 0:
+            raise ValueError(f"num_steps must be a whole number ≥ 0, not {self.num_steps!r}.")
+        if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number from 0 to 2**64 - 1, not {self.seed!r}.")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"Adam's betas must lie in [0, 1); got beta1={self.beta1}, beta2={self.beta2}.")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name.startswith("lr") and value is not None and not (_is_number(value) and value > 0):
+                raise ValueError(f"{f.name} must be a finite number > 0, not {value!r}.")
+            if f.name.startswith("lambda_") and value is not None and not (_is_number(value) and value >= 0):
+                raise ValueError(f"{f.name} must be a finite number ≥ 0, not {value!r}.")
+
+    def checkpoint_entry(self) -> dict:
+        """``{key: fields}``, the config as a checkpoint's JSON stores it."""
+        return {self.key: dataclasses.asdict(self)}
+
+    @classmethod
+    def from_checkpoint(cls, meta: dict):
+        """The config stored in a checkpoint's JSON (fields this version no longer has are dropped)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        stored = dict(meta[cls.key])
+        for name in ("widths", "scale_weights"):  # JSON turns tuples into lists
+            if isinstance(stored.get(name), list):
+                stored[name] = tuple(stored[name])
+        return cls(**{k: v for k, v in stored.items() if k in known})
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@contextmanager
+def frozen(*players: nn.Module | None):
+    """Hold ``players`` fixed during the other player's update.
+
+    The gradient still flows through them (into G), but their weights get none, and
+    computing none costs nothing. ``None`` is allowed (a run without a discriminator).
+
+    Example:
+        >>> with frozen(D):                   # doctest: +SKIP
+        ...     loss_G = loss_G_fn(D(G(z)))
+        ...     loss_G.backward()             # G's weights get gradients, D's do not
+    """
+    params = [p for m in players if m is not None for p in m.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def adam(params, lr: float, config: TrainConfig) -> torch.optim.Adam:
+    """Adam with the config's betas."""
+    return torch.optim.Adam(params, lr, betas=(config.beta1, config.beta2))
+
+
+def images_of(data: ImageData | torch.Tensor) -> torch.Tensor:
+    """The (N, C, H, W) image tensor of ``data``, checked."""
+    images = data.images if isinstance(data, ImageData) else data
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"Expected images of shape (N, C, H, W); got {shape}.")
+    return images
+
+
+def data_name(data: ImageData | torch.Tensor) -> str:
+    return data.name if isinstance(data, ImageData) else "tensor"  # (a torch.Tensor has a .name too: None)
+
+
+def data_meta(data: ImageData | torch.Tensor) -> dict:
+    """What a checkpoint records about its training images: name, count, channels and size."""
+    images = images_of(data)
+    return {"data": data_name(data), "num_images": images.shape[0], "channels": images.shape[1],
+            "size": images.shape[-1]}
+
+
+Run = TypeVar("Run")
+
+
+def load_or_train(directory: str | Path, config: TrainConfig, meta: dict, train: Callable[..., Run],
+                  load: Callable[[str | Path], Run], *, retrain: bool = False) -> Run:
+    """Load the run cached in ``directory`` if it was made with this config on this data, else train it.
+
+    The stored JSON is compared with ``meta`` (the config and what the data was), ignoring
+    :data:`LOOP_ONLY_FIELDS`. Same → ``load(directory)`` (no training); same but the run stopped
+    early (Ctrl-C) → resume it; different, absent or unloadable → train from scratch there.
+    Every algorithm's ``load_or_train_X(directory, <its data>, config, ...)`` is this rule.
+
+    Args:
+        meta: the JSON a checkpoint of this run would store (the algorithm's ``checkpoint_meta``).
+        train: ``train(checkpoint_dir=..., resume=...)`` → a run (the algorithm's ``train_X`` with
+            its data and config bound).
+        load: ``load(directory)`` → a run (the algorithm's ``load_X``).
+        retrain: train from scratch even if a matching checkpoint exists.
+    """
+    status = checkpoints.cache_status(directory, meta, num_steps=config.num_steps,
+                                      ignore=tuple(f"{config.key}.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
+    if status == "load":
+        run = load(directory)
+        run.config = config  # the loop-only fields as asked for now
+        return run
+    return train(checkpoint_dir=directory, resume=status == "resume")
