@@ -21,7 +21,17 @@ from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from ..models.mlp import MLPDiscriminator, MLPGenerator
-from .common import GAN_LOSSES, TrainConfig, adam, data_meta, data_name, frozen, images_of, load_or_train
+from .common import (
+    GAN_LOSSES,
+    LOOP_ONLY_FIELDS,  # noqa: F401  (TEMPORARY re-export while trainers move to common)
+    TrainConfig,
+    adam,
+    data_meta,
+    data_name,
+    frozen,
+    images_of,
+    load_or_train,
+)
 from .loop import History, fit, sample_batch
 from .memory_format import channels_last_on_cpu
 
@@ -227,7 +237,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         if parallel:
             parallel.seed(config.seed, step)  # each process its own batches; a resumed run draws the same ones
         for _ in range(config.k):  # k discriminator steps per generator step
-            real, z = sample_batch(x, batch_size), torch.randn(batch_size, G.z_dim, device=device)  # x ~ p_data, z ~ p_z
+            real = sample_batch(x, batch_size)  # x ~ p_data
+            z = torch.randn(batch_size, G.z_dim, device=device)  # z ~ p_z
             with torch.no_grad():
                 fake = G(z)  # G is fixed during D's update
             out = d_step(D_sync, optimizers["D"], real, fake, loss_D_fn)
