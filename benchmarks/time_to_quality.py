@@ -36,11 +36,11 @@ from pathlib import Path
 
 import torch
 
+from gan_lab.course.pretrained import notebook_02_configs
 from gan_lab.data import load
 from gan_lab.metrics import feature_net
 from gan_lab.metrics.fidelity import RealReference
 from gan_lab.precision import PRECISIONS, use_precision
-from gan_lab.pretrained import notebook_02_configs
 from gan_lab.train.gan import GANConfig, GANRun, new_run, train_gan
 
 HERE = Path(__file__).resolve().parent

@@ -62,7 +62,7 @@ def test_sample_to_npz_uses_the_medmnist_layout(tmp_path, fake_data, data, shape
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "dcgan", "--data", "nosuchmnist", "--out", "{tmp}/r"], "Unknown dataset 'nosuchmnist'"),
-    (["train", "dcgan", "--lr", "-1", "--out", "{tmp}/r"], "Learning rates must be > 0"),
+    (["train", "dcgan", "--lr", "-1", "--out", "{tmp}/r"], "lr_G must be a finite number > 0"),
     (["train", "dcgan", "--resume", "--out", "{tmp}/r"], "holds no checkpoint"),
     (["sample", "{tmp}/missing"], "does not exist"),
     (["sample", "{tmp}", "--out", "x.jpg"], "must end in .png"),
@@ -111,11 +111,11 @@ def test_end_to_end_as_a_module(tmp_path, shared_data):
 
 
 def test_doctor_exit_code_follows_its_verdict(monkeypatch):
-    import gan_lab.doctor
+    import gan_lab.cli.doctor
 
-    monkeypatch.setattr(gan_lab.doctor, "run_doctor", lambda: False)
+    monkeypatch.setattr(gan_lab.cli.doctor, "run_doctor", lambda: False)
     assert cli.main(["doctor"]) == 1
-    monkeypatch.setattr(gan_lab.doctor, "run_doctor", lambda: True)
+    monkeypatch.setattr(gan_lab.cli.doctor, "run_doctor", lambda: True)
     assert cli.main(["doctor"]) == 0
 
 

@@ -38,9 +38,9 @@ class Recorder:
 
     def __init__(self, patch):
         self.record = {"drawn": 0, "first_batch": None, "weights": None}
-        self._sample_batch, self._train_gan = gan.sample_batch, cli.train_gan
+        self._sample_batch, self._train_gan = gan.sample_batch, cli.commands.train_gan
         patch(gan, "sample_batch", self.sample_batch)
-        patch(cli, "train_gan", self.train_gan)
+        patch(cli.commands, "train_gan", self.train_gan)
 
     def sample_batch(self, x, batch_size, *others):
         batch = self._sample_batch(x, batch_size, *others)

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from gan_lab import exercises_applications as ex
+from gan_lab.exercises import applications as ex
 
 
 def _reinhard(lab, mean, std):

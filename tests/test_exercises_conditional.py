@@ -2,7 +2,7 @@
 
 import torch.nn.functional as F
 
-from gan_lab.exercises_conditional import check_patch_count, check_pix2pix_generator_loss, check_projection_logit
+from gan_lab.exercises.conditional import check_patch_count, check_pix2pix_generator_loss, check_projection_logit
 
 
 def test_projection_logit_check():

@@ -2,7 +2,7 @@
 
 import torch.nn.functional as nnf
 
-from gan_lab import exercises_cyclegan as ex
+from gan_lab.exercises import cyclegan as ex
 
 
 def right_contrast(image, mask):

@@ -3,7 +3,7 @@
 import torch
 
 from gan_lab import exercises
-from gan_lab import exercises_evaluation as ex
+from gan_lab.exercises import evaluation as ex
 from gan_lab.metrics.prdc import prdc
 
 

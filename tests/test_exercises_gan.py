@@ -5,7 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from gan_lab import exercises_gan as ex
+from gan_lab.exercises import gan as ex
 
 
 def test_discriminator_loss_check():

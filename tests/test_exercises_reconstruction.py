@@ -3,7 +3,7 @@
 import torch
 
 from gan_lab.data.kspace import fft2c, ifft2c
-from gan_lab.exercises_reconstruction import (
+from gan_lab.exercises.reconstruction import (
     check_frequency_mse,
     check_parseval,
     check_total_variation,

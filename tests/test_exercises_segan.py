@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from gan_lab import exercises
-from gan_lab import exercises_segan as ex
+from gan_lab.exercises import segan as ex
 from gan_lab.metrics.image import dice_per_image
 from gan_lab.train.segan import multiscale_l1, soft_dice_loss
 

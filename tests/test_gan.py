@@ -14,7 +14,7 @@ from gan_lab.train.gan import (
     d_step,
     g_step,
     load_gan,
-    load_or_train,
+    load_or_train_gan,
     make_optimizers,
     new_run,
     train_gan,
@@ -43,11 +43,13 @@ def test_d_step_changes_only_D_and_g_step_only_G(arch):
     opt = make_optimizers(G, D, config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     G0, D0 = _params(G), _params(D)
-    out = d_step(G, D, opt["D"], _data(8), loss_D_fn)
+    with torch.no_grad():
+        fake = G(torch.randn(8, G.z_dim))
+    out = d_step(D, opt["D"], _data(8), fake, loss_D_fn)
     assert not any(_changed(G0, G)) and all(_changed(D0, D))
     assert set(out) == {"loss_D", "D(x)", "D(G(z))"} and 0 < out["D(x)"] < 1
     G0, D0, grads_D = _params(G), _params(D), [p.grad.clone() for p in D.parameters()]
-    out = g_step(G, D, opt["G"], 8, loss_G_fn, "cpu")
+    out = g_step(G, D, opt["G"], torch.randn(8, G.z_dim), loss_G_fn)
     assert not any(_changed(D0, D)) and all(_changed(G0, G))
     assert all(torch.equal(g, p.grad) for g, p in zip(grads_D, D.parameters()))  # G's loss put no gradient in D
     assert all(p.requires_grad for p in D.parameters())
@@ -98,31 +100,31 @@ def test_load_gan_rebuilds_the_run(tmp_path):
 
 def test_load_or_train_trains_then_loads(tmp_path, monkeypatch, capsys):
     config = GANConfig(**TINY)
-    first = load_or_train(tmp_path, _data(), config, device="cpu", progress=False)
+    first = load_or_train_gan(tmp_path, _data(), config, device="cpu", progress=False)
     assert checkpoints.exists(tmp_path) and first.history["step"][-1] == 6
     monkeypatch.setattr(gan, "fit", lambda *a, **k: pytest.fail("a matching checkpoint must not be retrained"))
-    second = load_or_train(tmp_path, _data(), dataclasses.replace(config, callback_every=50), device="cpu")
+    second = load_or_train_gan(tmp_path, _data(), dataclasses.replace(config, callback_every=50), device="cpu")
     assert "Loaded the cached checkpoint" in capsys.readouterr().out
     assert torch.equal(second.sample(4), first.sample(4))
 
 
 def test_load_or_train_fills_networks_built_beforehand(tmp_path):
     config = GANConfig(**TINY)
-    trained = load_or_train(tmp_path, _data(), config, device="cpu", progress=False)
+    trained = load_or_train_gan(tmp_path, _data(), config, device="cpu", progress=False)
     run = new_run(_data(), config, device="cpu")
     G = run.G  # e.g. held by a monitor
-    assert load_or_train(tmp_path, _data(), config, device="cpu", run=run) is run
+    assert load_or_train_gan(tmp_path, _data(), config, device="cpu", run=run) is run
     assert run.G is G and torch.equal(run.sample(4), trained.sample(4))
     assert run.history == trained.history
 
 
 def test_load_or_train_retrains_when_the_config_differs(tmp_path, capsys):
     config = GANConfig(**TINY)
-    load_or_train(tmp_path, _data(), config, device="cpu", progress=False)
-    run = load_or_train(tmp_path, _data(), dataclasses.replace(config, lr_D=1e-3), device="cpu", progress=False)
+    load_or_train_gan(tmp_path, _data(), config, device="cpu", progress=False)
+    run = load_or_train_gan(tmp_path, _data(), dataclasses.replace(config, lr_D=1e-3), device="cpu", progress=False)
     assert "gan.lr_D: 0.0002 → 0.001" in capsys.readouterr().out
     assert checkpoints.stored_config(tmp_path)["gan"]["lr_D"] == 1e-3 and run.config.lr_D == 1e-3
-    load_or_train(tmp_path, _data(n=16), dataclasses.replace(config, lr_D=1e-3), device="cpu", progress=False)
+    load_or_train_gan(tmp_path, _data(n=16), dataclasses.replace(config, lr_D=1e-3), device="cpu", progress=False)
     assert "num_images: 32 → 16" in capsys.readouterr().out
 
 
@@ -137,9 +139,9 @@ def test_load_or_train_resumes_an_interrupted_run(tmp_path, monkeypatch, capsys)
         return real_g_step(*args)
 
     monkeypatch.setattr(gan, "g_step", interrupt_at_step_4)
-    assert load_or_train(tmp_path, _data(), config, device="cpu", progress=False).history["interrupted"]
+    assert load_or_train_gan(tmp_path, _data(), config, device="cpu", progress=False).history["interrupted"]
     monkeypatch.setattr(gan, "g_step", real_g_step)
-    run = load_or_train(tmp_path, _data(), config, device="cpu", progress=False)
+    run = load_or_train_gan(tmp_path, _data(), config, device="cpu", progress=False)
     assert "Resuming the unfinished checkpoint" in capsys.readouterr().out
     assert run.history["step"][-1] == 6 and "interrupted" not in run.history
 

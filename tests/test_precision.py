@@ -14,7 +14,7 @@ import torch
 from gan_lab import cli, precision
 from gan_lab.checkpoints import load_checkpoint
 from gan_lab.device import setup
-from gan_lab.train.gan import GANConfig, load_gan, load_or_train, train_gan
+from gan_lab.train.gan import GANConfig, load_gan, load_or_train_gan, train_gan
 from gan_lab.train.loop import fit
 from gan_lab.train.wgan import WGANConfig, train_wgan
 
@@ -341,7 +341,7 @@ def test_a_run_resumed_in_another_precision_records_both_and_a_cache_load_says_h
     train_gan(images, TINY_GAN, device="cpu", progress=False, checkpoint_dir=tmp_path / "run", resume=True)
     assert "Resuming at step 2 in fp32 a run trained so far in bf16" in capsys.readouterr().out
     assert load_checkpoint(tmp_path / "run").extra["precision"] == "bf16+fp32"
-    load_or_train(tmp_path / "run", images, TINY_GAN, device="cpu", progress=False)
+    load_or_train_gan(tmp_path / "run", images, TINY_GAN, device="cpu", progress=False)
     assert "(step 4, trained in bf16+fp32); no training needed" in capsys.readouterr().out
 
 
@@ -383,7 +383,7 @@ def test_a_bad_precision_from_the_environment_is_named_on_the_command_line(tmp_p
 
 
 def test_pretrain_checks_the_precision_before_training_anything(monkeypatch, capsys):
-    from gan_lab import pretrained
+    from gan_lab.course import pretrained
 
     monkeypatch.setenv("GAN_LAB_PRECISION", "fp8")
     monkeypatch.setitem(pretrained.PRETRAINED, "02_mlp_gan", pretrained.Pretrained("", lambda: pytest.fail("trained")))
@@ -392,7 +392,7 @@ def test_pretrain_checks_the_precision_before_training_anything(monkeypatch, cap
 
 
 def test_doctor_reports_the_precision_and_rejects_a_bad_one(monkeypatch):
-    from gan_lab import doctor
+    from gan_lab.cli import doctor
 
     ok, found, _ = doctor.check_precision()
     assert ok and found.startswith("fp32")

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import gan_lab
-from gan_lab import cli, config, pretrained
+from gan_lab import cli, config
+from gan_lab.course import pretrained
 from gan_lab.data.base import ImageData
 from gan_lab.train.gan import GANConfig
 

@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from gan_lab.models.registration import RigidRegressor
-from gan_lab.registration import invert_rigid, random_rigid, rigid_matrix, warp
+from gan_lab.models.registration import RigidRegressor, invert_rigid, random_rigid, rigid_matrix, warp
 from gan_lab.train import registration as reg
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import gan_lab
+import gan_lab.exercises
 from gan_lab.cli import main
-from gan_lab.student import BEGIN, END, SolutionMarkerError, strip_solutions, student_notebook
+from gan_lab.course.student import BEGIN, END, SolutionMarkerError, strip_solutions, student_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-EXERCISE_MODULES = [m.name for m in pkgutil.iter_modules(gan_lab.__path__) if m.name.startswith("exercises_")]
+EXERCISE_MODULES = [m.name for m in pkgutil.iter_modules(gan_lab.exercises.__path__) if m.name != "core"]
 
 
 def test_strip_keeps_indentation_and_the_rest():
@@ -58,7 +58,7 @@ def verdicts(monkeypatch):
     """Record what every ``check_*`` function of the exercise modules returns."""
     seen: list[bool] = []
     for name in EXERCISE_MODULES:
-        module = importlib.import_module(f"gan_lab.{name}")
+        module = importlib.import_module(f"gan_lab.exercises.{name}")
         for attr in [a for a in dir(module) if a.startswith("check_")]:
             original = getattr(module, attr)
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from gan_lab import exercises_minimax as ex
 from gan_lab import theory
+from gan_lab.exercises import minimax as ex
 from gan_lab.widgets.theory import generator_mixture, optimal_discriminator_widget, saturation_widget
 
 X = np.linspace(-20, 20, 8001)

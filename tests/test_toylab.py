@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lab.toylab import ToyConfig, ToyLab, discriminator_heatmap, train_toy_gan
+from gan_lab.train.toylab import ToyConfig, ToyLab, discriminator_heatmap, train_toy_gan
 from gan_lab.widgets.toylab import toy_lab_widget
 
 SMALL = dict(width=16, depth=1, batch_size=64)

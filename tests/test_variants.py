@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_lab import exercises_variants as ex
 from gan_lab.data.base import ImageData
+from gan_lab.exercises import variants as ex
 from gan_lab.losses import discriminator_loss, generator_loss_nonsaturating
 from gan_lab.losses import variants as lv
 from gan_lab.models.infogan import InfoGANDiscriminator, InfoGANGenerator

@@ -231,7 +231,7 @@ def _penalty(per_pixel_eps=False, batch_norm=False):
 
 
 def test_exercise_checks_accept_right_answers_and_catch_the_classic_bugs(capsys):
-    from gan_lab import exercises_wgan as ex
+    from gan_lab.exercises import wgan as ex
 
     assert ex.check_gradient_penalty(gradient_penalty)
     assert ex.check_gradient_penalty(_penalty())

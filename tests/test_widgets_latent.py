@@ -9,8 +9,9 @@ import torch
 from gan_lab.data.base import ImageData
 from gan_lab.models.conditional import ConditionalGenerator
 from gan_lab.models.dcgan import DCGANGenerator
+from gan_lab.models.latent import slerp
 from gan_lab.models.mlp import MLPGenerator
-from gan_lab.widgets.latent import LatentExplorer, principal_directions, slerp
+from gan_lab.widgets.latent import LatentExplorer, principal_directions
 
 
 def _G(z_dim=8):

@@ -3,7 +3,7 @@
 The generator G reads a fixed image and a moving image of another modality (MR and
 TRUS in the paper; MR-like and CT-like phantoms here) and predicts the rigid
 parameters p̂ = G(fixed, moving) that align them; a differentiable resampler
-(``gan_lab.registration.warp``) applies them. The discriminator D sees image
+(``gan_lab.models.registration.warp``) applies them. The discriminator D sees image
 *pairs* and learns to tell (fixed, moving warped with the ground truth p*) from
 (fixed, moving warped with p̂): a learned similarity measure for two modalities,
 where no intensity difference can say "aligned". G descends
@@ -29,8 +29,7 @@ from .. import checkpoints
 from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator
-from ..models.registration import RigidRegressor
-from ..registration import invert_rigid, random_rigid, warp
+from ..models.registration import RigidRegressor, invert_rigid, random_rigid, warp
 from .conditional import frozen
 from .gan import GAN_LOSSES, LOOP_ONLY_FIELDS
 from .loop import fit, sample_batch

@@ -9,10 +9,10 @@ instead of re-plotting matplotlib figures.
 Other modules here hold the widgets of later notebooks (``conditional``, ``translation``, ...).
 """
 
-from .latent import LatentExplorer, principal_directions, slerp
+from .latent import LatentExplorer, principal_directions
 from .monitor import TrainingMonitor, curves_png
 from .theory import optimal_discriminator_widget, saturation_widget
 from .toylab import ToyLabWidget, toy_lab_widget
 
 __all__ = ["LatentExplorer", "ToyLabWidget", "TrainingMonitor", "curves_png", "optimal_discriminator_widget",
-           "principal_directions", "saturation_widget", "slerp", "toy_lab_widget"]
+           "principal_directions", "saturation_widget", "toy_lab_widget"]

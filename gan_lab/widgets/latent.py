@@ -38,24 +38,8 @@ import torch
 from torch import nn
 
 from ..data.base import ImageData
+from ..models.latent import slerp
 from ..viz import image_grid, png_bytes
-
-
-def slerp(z_a: torch.Tensor, z_b: torch.Tensor, t: float) -> torch.Tensor:
-    """Spherical interpolation between latent codes (White 2016), along the last dimension.
-
-    slerp(a, b, t) = sin((1−t)θ)/sin θ · a + sin(tθ)/sin θ · b,  θ = ∠(a, b).
-
-    A straight line between two Gaussian codes passes near the origin, where
-    ‖z‖ is far smaller than any code G saw in training; the great circle keeps
-    the norm typical. Falls back to the straight line when a ∥ b.
-    """
-    a_unit, b_unit = z_a / z_a.norm(dim=-1, keepdim=True), z_b / z_b.norm(dim=-1, keepdim=True)
-    theta = torch.acos((a_unit * b_unit).sum(-1, keepdim=True).clamp(-1, 1))
-    sin = torch.sin(theta)
-    if bool((sin.abs() < 1e-6).any()):
-        return (1 - t) * z_a + t * z_b
-    return (torch.sin((1 - t) * theta) * z_a + torch.sin(t * theta) * z_b) / sin
 
 
 def is_conditional(G: nn.Module) -> bool:

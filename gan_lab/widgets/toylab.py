@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..data.toy import TOY_DATASETS
-from ..toylab import ToyLab, single_thread
 from ..train.loop import TrainingDiverged
+from ..train.toylab import ToyLab, single_thread
 
 LAYERS = ("heatmap", "optimal", "manifold", "gradients", "real", "fake")
 REAL, FAKE, INK = (27, 120, 55), (118, 42, 131), (40, 40, 40)  # the two ends of PRGn, as in GAN Lab

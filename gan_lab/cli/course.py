@@ -1,6 +1,6 @@
 """The course-workflow subcommands of ``python -m gan_lab``: evaluate, explore, student-notebooks.
 
-Same conventions as :mod:`gan_lab.cli`: argparse only, one-line errors
+Same conventions as :mod:`gan_lab.cli.commands`: argparse only, one-line errors
 (``UsageError`` → exit code 2), the library does the work.
 """
 
@@ -14,19 +14,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import REPO_ROOT
+from ..config import REPO_ROOT
+from .common import UsageError, device_for, subparser
 
 LOOPBACK = "127.0.0.1"
 
 
-def _subparser(sub, name: str, summary: str, description: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=summary, description=f"{summary}\n\n{description}",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
 # -------------------------------------------------------------------------------------------------- evaluate
 def add_evaluate(sub) -> None:
-    p = _subparser(sub, "evaluate", "Score a run: FID/KID, precision/recall/density/coverage, memorisation.", """\
+    p = subparser(sub, "evaluate", "Score a run: FID/KID, precision/recall/density/coverage, memorisation.", """\
 Features come from gan_lab's own domain feature network (trained once on the run's dataset
 and cached; no downloaded Inception weights). Held-out real images are scored the same way
 as a baseline. Prints the numbers and writes RUN/evaluation.json.
@@ -41,14 +37,13 @@ example:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .cli import UsageError, _device
-    from .metrics.report import evaluate_run
+    from ..metrics.report import evaluate_run
 
     if args.n < 2:
         raise UsageError(f"--n must be at least 2, not {args.n}.")
     if not args.run.is_dir():
         raise UsageError(f"no run folder at {args.run}; train one with `python -m gan_lab train dcgan --out DIR`.")
-    device = _device(args.device, args.seed)
+    device = device_for(args.device, args.seed)
     result = evaluate_run(args.run, n=args.n, device=device, seed=args.seed, write=True)
     print(json.dumps(result, indent=1))
     print(f"written to {args.run / 'evaluation.json'}")
@@ -57,7 +52,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------------- explore
 def add_explore(sub) -> None:
-    p = _subparser(sub, "explore", "Serve the latent-space explorer as a page for the projector (Voilà).", """\
+    p = subparser(sub, "explore", "Serve the latent-space explorer as a page for the projector (Voilà).", """\
 Opens notebooks/explore.ipynb with Voilà: the code is hidden, the sliders stay. It loads the
 checkpoints `python -m gan_lab pretrain` writes and trains a small one first when none exists.
 The server listens on 127.0.0.1 only; --host 0.0.0.0 serves the classroom network and
@@ -81,7 +76,6 @@ def voila_command(notebook: Path, host: str, port: int, token: str) -> list[str]
 
 
 def run_explore(args: argparse.Namespace) -> int:
-    from .cli import UsageError
 
     if not args.notebook.is_file():
         raise UsageError(f"no notebook at {args.notebook}.")
@@ -106,7 +100,7 @@ def run_explore(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------------------- student-notebooks
 def add_student_notebooks(sub) -> None:
-    p = _subparser(sub, "student-notebooks", "Write student copies of the notebooks, solutions stubbed.", """\
+    p = subparser(sub, "student-notebooks", "Write student copies of the notebooks, solutions stubbed.", """\
 Every block between '### BEGIN SOLUTION' and '### END SOLUTION' becomes
 `raise NotImplementedError`; prose, experiments and the automatic checks stay.
 
@@ -119,8 +113,7 @@ example:
 
 
 def run_student_notebooks(args: argparse.Namespace) -> int:
-    from .cli import UsageError
-    from .student import SolutionMarkerError, write_student_notebooks
+    from ..course.student import SolutionMarkerError, write_student_notebooks
 
     try:
         report = write_student_notebooks(args.src, args.out_dir)
@@ -132,4 +125,3 @@ def run_student_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
-COURSE_COMMANDS = (add_evaluate, add_explore, add_student_notebooks)

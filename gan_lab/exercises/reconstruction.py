@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from .data.kspace import cartesian_mask, undersample
-from .exercises import Feedback, check_function, check_value
-from .losses.reconstruction import frequency_mse, total_variation
+from ..data.kspace import cartesian_mask, undersample
+from ..losses.reconstruction import frequency_mse, total_variation
+from .core import Feedback, check_function, check_value
 
 
 def _images(seed: int, n: int = 3, size: int = 16) -> torch.Tensor:

@@ -28,13 +28,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checkpoints
-from .data.toy import GaussianMixture, make_toy, mode_coverage
-from .device import get_device
-from .losses import adversarial_losses, gradient_penalty
-from .models.mlp import MLPDiscriminator, MLPGenerator
-from .theory import divergences_on_grid, grid_points, kde_on_grid, optimal_discriminator, smooth_on_grid
-from .train.loop import fit
+from .. import checkpoints
+from ..data.toy import GaussianMixture, make_toy, mode_coverage
+from ..device import get_device
+from ..losses import adversarial_losses, gradient_penalty
+from ..models.mlp import MLPDiscriminator, MLPGenerator
+from ..theory import divergences_on_grid, grid_points, kde_on_grid, optimal_discriminator, smooth_on_grid
+from .loop import fit
 
 
 @dataclass

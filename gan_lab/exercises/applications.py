@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from .data.volumes import rician_bias
-from .exercises import Feedback, check_function, check_value
-from .registration import rigid_matrix
+from ..data.volumes import rician_bias
+from ..models.registration import rigid_matrix
+from .core import Feedback, check_function, check_value
 
 
 def _lab_reference(lab: torch.Tensor, target_mean: torch.Tensor, target_std: torch.Tensor) -> torch.Tensor:

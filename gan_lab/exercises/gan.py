@@ -15,9 +15,9 @@ import math
 import torch
 from torch import nn
 
-from .exercises import Feedback, check_function, check_value
-from .losses import discriminator_loss
-from .widgets.latent import slerp
+from ..losses import discriminator_loss
+from ..models.latent import slerp
+from .core import Feedback, check_function, check_value
 
 
 def check_discriminator_loss(fn) -> Feedback:

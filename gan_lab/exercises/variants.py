@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .exercises import Feedback, check_function
-from .losses.variants import categorical_mi_lower_bound, sgan_unsupervised_loss
+from ..losses.variants import categorical_mi_lower_bound, sgan_unsupervised_loss
+from .core import Feedback, check_function
 
 
 def _logits_case(seed: int, batch: int, columns: int) -> tuple[torch.Tensor, torch.Tensor]:

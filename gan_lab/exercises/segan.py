@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import torch
 
-from .exercises import Feedback, check_function
-from .metrics.image import dice_per_image
-from .models.segan import SegANCritic
-from .train.segan import critic_features, multiscale_l1, soft_dice_loss
+from ..metrics.image import dice_per_image
+from ..models.segan import SegANCritic
+from ..train.segan import critic_features, multiscale_l1, soft_dice_loss
+from .core import Feedback, check_function
 
 
 def _feature_lists(seed: int, batch: int = 2) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

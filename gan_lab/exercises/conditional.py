@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .exercises import Feedback, check_function, check_value
-from .losses import generator_loss_nonsaturating
-from .models.conditional import ProjectionDiscriminator
-from .models.patchgan import PatchGANDiscriminator
+from ..losses import generator_loss_nonsaturating
+from ..models.conditional import ProjectionDiscriminator
+from ..models.patchgan import PatchGANDiscriminator
+from .core import Feedback, check_function, check_value
 
 
 @torch.no_grad()

@@ -1,17 +1,4 @@
-"""``python -m gan_lab``: train, sample and pretrain from a terminal.
-
-Each subcommand is one ``add_<name>(subparsers)`` function that builds its
-parser and sets ``handler``; argparse only builds the config dataclass, the
-library does the work. Bad input ends with a one-line ``error:`` and exit
-code 2, never a traceback.
-
-Examples::
-
-    python -m gan_lab train dcgan --data pneumoniamnist --steps 3000 --out runs/dcgan
-    python -m gan_lab sample runs/dcgan --n 64 --out grid.png
-    python -m gan_lab sample runs/dcgan --n 1000 --out samples.npz
-    python -m gan_lab pretrain --only 02_dcgan
-"""
+"""The training subcommands of ``python -m gan_lab``: train, sample, pretrain."""
 
 from __future__ import annotations
 
@@ -19,75 +6,17 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import viz
-from .checkpoints import CheckpointError
-from .data.errors import DataError
-from .precision import PRECISIONS, PrecisionError, get_precision
-from .train.gan import GAN_LOSSES, GANConfig, GANRun, load_gan, train_gan
-from .train.loop import TrainingDiverged
+from .. import viz
+from ..precision import PRECISIONS, get_precision
+from ..train.gan import GAN_LOSSES, GANConfig, GANRun, load_gan, train_gan
+from .common import UsageError, device_for, subparser
 
 SIZES = (28, 64, 128, 224)  # the MedMNIST sizes; DCGAN and phantoms support all of them
-
-
-class UsageError(Exception):
-    """Bad input from the command line: printed as one line, exit code 2."""
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 failed check, 2 bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 2
-    try:
-        return args.handler(args) or 0
-    except (UsageError, DataError, CheckpointError, PrecisionError) as err:
-        _error(args.command, err)
-        return 2
-    except TrainingDiverged as err:  # not bad input, but nothing a traceback would explain better
-        _error(args.command, err)
-        return 1
-
-
-def _error(command: str, err: Exception) -> None:
-    message = " ".join(str(err).split())  # one line, even for the data layer's multi-line advice
-    print(f"gan_lab {command}: error: {message}", file=sys.stderr)
-
-
-def _device(requested: str | None, seed: int, verbose: bool = False, precision: str | None = None):
-    from .device import setup
-
-    try:
-        return setup(seed=seed, device=requested, verbose=verbose, precision=precision)
-    except PrecisionError as err:  # e.g. --precision bf16 on a GPU older than Ampere
-        source = f"--precision {precision}" if precision else f"$GAN_LAB_PRECISION={os.environ['GAN_LAB_PRECISION']}"
-        raise UsageError(f"{source}: {err}") from None
-    except RuntimeError as err:  # e.g. --device cuda on a machine without CUDA
-        raise UsageError(f"--device {requested}: {err}") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gan_lab", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="Run `python -m gan_lab COMMAND --help` for each command's options.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from .cli_course import COURSE_COMMANDS
-
-    for add in (add_train, add_sample, add_pretrain, add_doctor, *COURSE_COMMANDS):
-        add(sub)
-    return parser
-
-
-def _subparser(sub, name: str, summary: str, description: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=summary, description=f"{summary}\n\n{description}",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 # ----------------------------------------------------------------------------------------------------- train
@@ -105,7 +34,7 @@ several GPUs or processes (PyTorch DistributedDataParallel):
 
 def add_train(sub) -> None:
     defaults = GANConfig()
-    p = _subparser(sub, "train", "Train an unconditional GAN and write its run folder.", """\
+    p = subparser(sub, "train", "Train an unconditional GAN and write its run folder.", """\
 The run folder (--out) receives the checkpoint (checkpoint.json + weights-*.safetensors),
 samples.png (64 samples from a fixed z), losses.png (loss and D-output curves) and
 metrics.json (final losses, steps, seconds, images per second).
@@ -161,8 +90,8 @@ def config_from_args(args: argparse.Namespace) -> GANConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from . import data as datasets
-    from . import distributed
+    from .. import data as datasets
+    from .. import distributed
 
     config = config_from_args(args)
     if args.backend and not distributed.launched():
@@ -181,13 +110,13 @@ def run_train(args: argparse.Namespace) -> int:
     except datasets.DataUnavailableError as err:
         raise UsageError(f"{err} On the command line: add --download, or --fallback to train on phantoms.") from None
     if not distributed.launched():  # the device after the data: bad input fails first
-        return _train(args, config, data, _device(args.device, config.seed, not args.quiet, args.precision))
+        return _train(args, config, data, device_for(args.device, config.seed, not args.quiet, args.precision))
     try:
         parallel = distributed.start(args.device, args.backend)
     except distributed.DistributedError as err:
         raise UsageError(str(err)) from None
     try:
-        device = _device(parallel.device, config.seed, parallel.is_main and not args.quiet, args.precision)
+        device = device_for(parallel.device, config.seed, parallel.is_main and not args.quiet, args.precision)
         if parallel.is_main and not args.quiet:
             print(f"torchrun  {parallel.world_size} processes ({parallel.backend}), "
                   f"{parallel.local_batch_size(config.batch_size)} images each per step")
@@ -244,8 +173,8 @@ def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str, 
 
 def sample_quality(out: Path, n: int, device, fell_back: bool) -> dict:
     """FID/KID of the run in ``out``, or ``{"skipped": why}`` when there is no real data to compare with."""
-    from .data import DataError
-    from .metrics.report import fid_kid_for_run
+    from ..data import DataError
+    from ..metrics.report import fid_kid_for_run
 
     if fell_back:
         return {"skipped": "trained on the phantom fallback: FID against the named dataset would be meaningless"}
@@ -277,7 +206,7 @@ def train_metrics(run: GANRun, seconds: float, data_source: str) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- sample
 def add_sample(sub) -> None:
-    p = _subparser(sub, "sample", "Draw samples from a trained run folder.", """\
+    p = subparser(sub, "sample", "Draw samples from a trained run folder.", """\
 --out decides the format: .png writes one image grid; .npz writes uint8 images under the
 key "images" in MedMNIST's layout, (N, H, W) for grey or (N, H, W, C) for colour.
 
@@ -302,7 +231,7 @@ def run_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"--n must be at least 1, not {args.n}.")
     if not args.run.is_dir():
         raise UsageError(f"run folder {args.run} does not exist; train one with `python -m gan_lab train`.")
-    run = load_gan(args.run, device=_device(args.device, args.seed))
+    run = load_gan(args.run, device=device_for(args.device, args.seed))
     images = run.sample(args.n, seed=args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":
@@ -315,7 +244,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------------------- pretrain
 def add_pretrain(sub) -> None:
-    p = _subparser(sub, "pretrain", "Train every checkpoint the notebooks load (skips up-to-date ones).", """\
+    p = subparser(sub, "pretrain", "Train every checkpoint the notebooks load (skips up-to-date ones).", """\
 Run it once before class: the notebooks then load their networks in seconds. Each entry
 trains exactly what its notebook would (same data, same config) into
 data/checkpoints/<name> (data/checkpoints/fast/<name> with --fast).
@@ -330,11 +259,10 @@ example:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    import os
 
     if args.fast:
         os.environ["GAN_LAB_FAST"] = "1"  # read when each entry builds its config
-    from . import pretrained
+    from ..course import pretrained
 
     if args.list:
         for name, entry in pretrained.PRETRAINED.items():
@@ -343,21 +271,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.only or ()) - set(pretrained.PRETRAINED))
     if unknown:
         raise UsageError(f"unknown checkpoint {', '.join(unknown)}; choose from {', '.join(pretrained.PRETRAINED)}.")
-    _device(None, seed=0, verbose=True)  # device and $GAN_LAB_PRECISION checked (and shown) before any training
+    device_for(None, seed=0, verbose=True)  # device and $GAN_LAB_PRECISION checked (and shown) before any training
     for name in args.only or pretrained.PRETRAINED:
         print(f"== {name}: {pretrained.PRETRAINED[name].description}")
         pretrained.PRETRAINED[name].train()
     return 0
-
-
-# ---------------------------------------------------------------------------------------------------- doctor
-def add_doctor(sub) -> None:
-    p = _subparser(sub, "doctor", "Check the installation, device, data and widgets; say what to fix.",
-                   "Exit code 1 when something a lab needs is broken.")
-    p.set_defaults(handler=lambda args: 0 if _doctor() else 1)
-
-
-def _doctor() -> bool:
-    from .doctor import run_doctor
-
-    return run_doctor()

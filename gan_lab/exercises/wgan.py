@@ -19,8 +19,8 @@ import torch
 from scipy.stats import wasserstein_distance
 from torch import nn
 
-from .exercises import Feedback, check_function, check_value
-from .losses import wasserstein_critic_loss
+from ..losses import wasserstein_critic_loss
+from .core import Feedback, check_function, check_value
 
 
 def check_w1_1d(fn) -> Feedback:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from .exercises import Feedback, check_function, check_value
-from .metrics.lesion import lesion_contrast_per_image
-from .train.cyclegan import cycle_loss, linear_decay
+from ..metrics.lesion import lesion_contrast_per_image
+from ..train.cyclegan import cycle_loss, linear_decay
+from .core import Feedback, check_function, check_value
 
 
 def _images(seed: int, shape=(2, 1, 8, 8)) -> list[torch.Tensor]:

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from .exercises import Feedback, check_function, check_value
-from .metrics.prdc import prdc
+from ..metrics.prdc import prdc
+from .core import Feedback, check_function, check_value
 
 
 class _Identity(nn.Module):

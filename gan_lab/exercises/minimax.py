@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from .data.toy import gaussian_mixture_1d
-from .exercises import Feedback, check_function, check_value
-from .theory import generator_loss_curves, optimal_discriminator
+from ..data.toy import gaussian_mixture_1d
+from ..theory import generator_loss_curves, optimal_discriminator
+from .core import Feedback, check_function, check_value
 
 _GAUSSIAN_PAIRS = [(0.0, 1.0, 2.0, 1.0), (-1.0, 0.5, 1.0, 2.0), (0.0, 1.0, 0.0, 1.0)]  # (μ_d, σ_d, μ_g, σ_g)
 

@@ -3,7 +3,7 @@
 ``python -m gan_lab pretrain`` calls every entry before class, so the
 notebooks find their networks in the checkpoint cache and skip training.
 Each entry loads-or-trains into ``gan_lab.checkpoints.cache_dir(name)`` with
-exactly the data and config its notebook uses (``load_or_train`` retrains
+exactly the data and config its notebook uses (``load_or_train_*`` retrains
 when they differ, so a stale entry costs time, never a wrong result).
 
 Adding a notebook's checkpoint is a three-line change::
@@ -22,9 +22,9 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .checkpoints import cache_dir
-from .config import by_mode
-from .train.gan import GANConfig, load_or_train
+from ..checkpoints import cache_dir
+from ..config import by_mode
+from ..train.gan import GANConfig, load_or_train_gan
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def register(name: str, description: str):
 
 def _data(name: str, size: int = 28):
     """The training split exactly as a notebook loads it (phantom fallback offline)."""
-    from .data import load
+    from ..data import load
 
     return load(name, split="train", size=size)
 
@@ -67,12 +67,12 @@ def notebook_02_configs() -> dict[str, GANConfig]:
 
 @register("02_mlp_gan", "notebook 02: fully connected GAN on PneumoniaMNIST")
 def _02_mlp_gan():
-    return load_or_train(cache_dir("02_mlp_gan"), _data("pneumoniamnist"), notebook_02_configs()["mlp"])
+    return load_or_train_gan(cache_dir("02_mlp_gan"), _data("pneumoniamnist"), notebook_02_configs()["mlp"])
 
 
 @register("02_dcgan", "notebook 02: DCGAN on PneumoniaMNIST")
 def _02_dcgan():
-    return load_or_train(cache_dir("02_dcgan"), _data("pneumoniamnist"), notebook_02_configs()["dcgan"])
+    return load_or_train_gan(cache_dir("02_dcgan"), _data("pneumoniamnist"), notebook_02_configs()["dcgan"])
 
 
 # ----------------------------------------------------------------- notebook 03: conditional GANs and pix2pix
@@ -89,8 +89,8 @@ def notebook_03_settings() -> dict:
 
 
 def _03_cgan(data_name: str, variant: str):
-    from .data import load
-    from .train.conditional import CGANConfig, load_or_train_cgan
+    from ..data import load
+    from ..train.conditional import CGANConfig, load_or_train_cgan
 
     s = notebook_03_settings()
     data = load(data_name, split="train", size=s["SIZE"], n=s["N_PHANTOMS"] if data_name == "phantoms" else None)
@@ -99,8 +99,8 @@ def _03_cgan(data_name: str, variant: str):
 
 
 def _03_pix2pix(task: str, lambda_adv: float):
-    from .data import low_dose_pairs, phantom_pairs
-    from .train.pix2pix import Pix2PixConfig, load_or_train_pix2pix
+    from ..data import low_dose_pairs, phantom_pairs
+    from ..train.pix2pix import Pix2PixConfig, load_or_train_pix2pix
 
     s = notebook_03_settings()
     if task == "mr2ct":
@@ -145,7 +145,7 @@ def run_notebook(path, timeout: int = 7200) -> None:
 
 
 def _notebook_entry(stem: str):
-    from .config import REPO_ROOT
+    from ..config import REPO_ROOT
 
     run_notebook(REPO_ROOT / "notebooks" / f"{stem}.ipynb")
 

@@ -11,7 +11,8 @@ import shutil
 import sys
 from collections.abc import Callable
 
-from .config import CHECKPOINT_DIR, DATA_DIR, fast_mode
+from ..config import CHECKPOINT_DIR, DATA_DIR, fast_mode
+from .common import subparser
 
 Check = tuple[bool, str, str]
 
@@ -39,7 +40,7 @@ def check_packages() -> Check:
 def check_device() -> Check:
     import torch
 
-    from .device import pick_device
+    from ..device import pick_device
 
     try:
         device = pick_device()
@@ -51,8 +52,8 @@ def check_device() -> Check:
 
 
 def check_precision() -> Check:
-    from .device import pick_device
-    from .precision import PrecisionError, check_precision, describe_precision, get_precision, native_bf16
+    from ..device import pick_device
+    from ..precision import PrecisionError, check_precision, describe_precision, get_precision, native_bf16
 
     device, chosen = pick_device(), get_precision()  # setup's choice or $GAN_LAB_PRECISION
     try:
@@ -67,7 +68,7 @@ def check_precision() -> Check:
 
 
 def check_data() -> Check:
-    from .data.sources import describe_sources
+    from ..data.sources import describe_sources
 
     text = describe_sources()
     ok = "no real data" not in text.lower()
@@ -118,3 +119,9 @@ def run_doctor(out=print) -> bool:
             out(f"  {'':<12} tip: {fix}")
     out(f"FAST mode is {'on' if fast_mode() else 'off'} (GAN_LAB_FAST=1 runs every notebook quickly).")
     return all_ok
+
+
+def add_doctor(sub) -> None:
+    p = subparser(sub, "doctor", "Check the installation, device, data and widgets; say what to fix.",
+                  "Exit code 1 when something a lab needs is broken.")
+    p.set_defaults(handler=lambda args: 0 if run_doctor() else 1)
