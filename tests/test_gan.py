@@ -102,7 +102,7 @@ def test_load_or_train_trains_then_loads(tmp_path, monkeypatch, capsys):
     config = GANConfig(**TINY)
     first = load_or_train_gan(tmp_path, _data(), config, device="cpu", progress=False)
     assert checkpoints.exists(tmp_path) and first.history["step"][-1] == 6
-    monkeypatch.setattr(gan, "fit", lambda *a, **k: pytest.fail("a matching checkpoint must not be retrained"))
+    monkeypatch.setattr(gan, "fit_run", lambda *a, **k: pytest.fail("a matching checkpoint must not be retrained"))
     second = load_or_train_gan(tmp_path, _data(), dataclasses.replace(config, callback_every=50), device="cpu")
     assert "Loaded the cached checkpoint" in capsys.readouterr().out
     assert torch.equal(second.sample(4), first.sample(4))

@@ -20,6 +20,7 @@ from torch import nn
 
 from .. import checkpoints
 from ..data.base import ImageData
+from .loop import fit
 
 #: the losses a (non-critic) GAN trains with; WGAN has its own trainer (weight clipping or a gradient penalty).
 GAN_LOSSES = ("nonsaturating", "minimax", "least_squares")
@@ -124,6 +125,53 @@ def frozen(*players: nn.Module | None):
 def adam(params, lr: float, config: TrainConfig) -> torch.optim.Adam:
     """Adam with the config's betas."""
     return torch.optim.Adam(params, lr, betas=(config.beta1, config.beta2))
+
+
+def adams(models: dict[str, nn.Module | None], lrs: dict[str, float], config: TrainConfig) -> dict:
+    """One Adam per network present (``None`` entries are skipped), ``lrs[name]`` its learning rate."""
+    return {name: adam(m.parameters(), lrs[name], config) for name, m in models.items() if m is not None}
+
+
+def fit_run(run, step_fn: Callable[[int], dict], models: dict[str, nn.Module], meta: dict, *, desc: str,
+            checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(), stop_event=None,
+            progress: bool = True, **fit_options):
+    """Train ``run`` with :func:`gan_lab.train.loop.fit` for ``run.config.num_steps``; networks end in eval mode.
+
+    The loop fields come from the config; a run that already has a history continues it
+    (its ``optimizers`` must be ``run.optimizers``). ``fit_options`` go to ``fit`` unchanged.
+    """
+    config = run.config
+    if checkpoint_dir is not None:
+        run.checkpoint_dir = Path(checkpoint_dir)
+    run.history = fit(step_fn, config.num_steps, models=models, optimizers=run.optimizers, config=meta,
+                      checkpoint_dir=checkpoint_dir, checkpoint_every=config.checkpoint_every, resume=resume,
+                      log_every=config.log_every, callbacks=callbacks, callback_every=config.callback_every,
+                      stop_event=stop_event, progress=progress, desc=desc,
+                      history=run.history if run.history.get("step") else None, **fit_options)
+    for m in models.values():
+        m.eval()
+    return run
+
+
+def draw_z(n: int, z_dim: int, device, seed: int | None = None) -> torch.Tensor:
+    """z ~ N(0, I), shape (n, z_dim): from ``seed`` (drawn on the CPU, so every device gets the same codes)
+    or, with ``seed=None``, from the global RNG on ``device``."""
+    if seed is None:
+        return torch.randn(n, z_dim, device=device)
+    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+@torch.inference_mode()
+def in_batches(net: nn.Module, *inputs: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``net(*inputs)`` in eval mode, ``batch_size`` rows at a time on the net's device, returned on the CPU."""
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    try:
+        return torch.cat([net(*(x[i:i + batch_size].to(device) for x in inputs)).cpu()
+                          for i in range(0, inputs[0].shape[0], batch_size)])
+    finally:
+        net.train(was_training)
 
 
 def images_of(data: ImageData | torch.Tensor) -> torch.Tensor:

@@ -25,14 +25,17 @@ from .common import (
     GAN_LOSSES,
     LOOP_ONLY_FIELDS,  # noqa: F401  (TEMPORARY re-export while trainers move to common)
     TrainConfig,
-    adam,
+    adams,
     data_meta,
     data_name,
+    draw_z,
+    fit_run,
     frozen,
     images_of,
+    in_batches,
     load_or_train,
 )
-from .loop import History, fit, sample_batch
+from .loop import History, sample_batch
 from .memory_format import channels_last_on_cpu
 
 if TYPE_CHECKING:
@@ -146,7 +149,7 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
 
 def make_optimizers(G, D, config: GANConfig) -> dict[str, torch.optim.Optimizer]:
     """Adam for G and for D, with the config's learning rates and betas."""
-    return {"G": adam(G.parameters(), config.lr_G, config), "D": adam(D.parameters(), config.lr_D, config)}
+    return adams({"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D}, config)
 
 
 @dataclass
@@ -161,17 +164,9 @@ class GANRun:
     checkpoint_dir: Path | None = None
     optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_gan call continues Adam
 
-    @torch.inference_mode()
     def sample(self, n: int = 64, seed: int | None = 0) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [-1, 1] from a fixed seed (None: from the global RNG)."""
-        device = next(self.G.parameters()).device
-        gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
-        z = torch.randn(n, self.G.z_dim, generator=gen).to(device)
-        was_training = self.G.training
-        self.G.eval()
-        x = self.G(z)
-        self.G.train(was_training)
-        return x.cpu()
+        return in_batches(self.G, draw_z(n, self.G.z_dim, "cpu", seed))
 
 
 def new_run(data: ImageData | torch.Tensor, config: GANConfig, device=None) -> GANRun:
@@ -218,7 +213,6 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     if run is None:
         run = new_run(data, config, device=device)
     run.config = config
-    run.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else run.checkpoint_dir
     G, D = run.G.train(), run.D.train()
     if config.arch == "dcgan":  # CPU convolutions run faster channels-last (benchmarks/README.md)
         x, = channels_last_on_cpu((G, D), x)
@@ -246,16 +240,9 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         out.update(g_step(G_sync, D, optimizers["G"], z, loss_G_fn))
         return parallel.average(out) if parallel else out
 
-    run.history = fit(step_fn, config.num_steps, models={"G": G, "D": D}, optimizers=optimizers,
-                      config=checkpoint_meta(config, data),
-                      checkpoint_dir=checkpoint_dir, checkpoint_every=config.checkpoint_every, resume=resume,
-                      write_checkpoints=main, log_every=config.log_every, callbacks=callbacks if main else (),
-                      callback_every=config.callback_every, stop_event=stop_event, progress=progress and main,
-                      desc=f"{config.arch} GAN",
-                      history=run.history if run.history.get("step") else None)
-    G.eval()
-    D.eval()
-    return run
+    return fit_run(run, step_fn, {"G": G, "D": D}, checkpoint_meta(config, data), desc=f"{config.arch} GAN",
+                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks if main else (),
+                   stop_event=stop_event, progress=progress and main, write_checkpoints=main)
 
 
 def checkpoint_meta(config: GANConfig, data: ImageData | torch.Tensor) -> dict:
