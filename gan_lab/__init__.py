@@ -9,7 +9,8 @@ The few names the notebooks use::
 
 from . import data
 from .config import by_mode, fast_mode
-from .device import get_device, setup
+from .device import get_device
+from .session import setup
 
 __version__ = "0.1.0"
 __all__ = ["by_mode", "data", "fast_mode", "get_device", "setup"]

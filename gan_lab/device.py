@@ -1,22 +1,18 @@
 """Device choice and seeding, in one place (no notebook writes "cuda:0").
 
-``setup()`` picks CUDA, then Apple MPS, then the CPU, unless the environment
+``pick_device`` picks CUDA, then Apple MPS, then the CPU, unless the environment
 variable ``GAN_LAB_DEVICE`` (for example ``cpu`` or ``cuda:1``) forces one.
 Every other function in gan_lab takes ``device=None`` meaning "the one
-setup chose".
+``gan_lab.setup()`` chose" (:mod:`gan_lab.session`).
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import random
 
 import numpy as np
 import torch
-
-from .config import fast_mode
-from .precision import describe_precision, set_precision
 
 _current: torch.device | None = None
 _default_threads = torch.get_num_threads()  # torch's own choice, before setup() changes it
@@ -77,50 +73,8 @@ def cpu_threads(requested: int | None = None) -> int:
     return 1 if busy else _default_threads
 
 
-def setup(seed: int = 0, device: str | torch.device | None = None, verbose: bool = True,
-          threads: int | None = None, precision: str | None = None) -> torch.device:
-    """Seed everything, choose the device and the CPU threads, and print a short environment block.
-
-    Args:
-        seed: seed for Python, NumPy and PyTorch.
-        device: force a device ("cpu", "cuda", "mps"); default: the best available.
-        verbose: print versions, device, threads, FAST mode and data source.
-        threads: torch's CPU threads; default: see ``cpu_threads`` (1 on a busy machine).
-        precision: "fp32" or "bf16" (the trained networks' forward passes in bf16 autocast during each
-            training step, see ``gan_lab.precision``); default ``$GAN_LAB_PRECISION``, else "fp32".
-
-    Returns:
-        The chosen ``torch.device``; later calls with ``device=None`` use it.
-
-    Example:
-        >>> import gan_lab
-        >>> device = gan_lab.setup(seed=0, verbose=False)
-    """
+def use_device(device: str | torch.device | None = None) -> torch.device:
+    """Make ``pick_device(device)`` the device that ``device=None`` means from now on, and return it."""
     global _current
     _current = pick_device(device)
-    set_precision(precision, _current)
-    torch.set_num_threads(cpu_threads(threads))
-    seed_everything(seed)
-    if verbose:
-        print(describe(_current))
     return _current
-
-
-def describe(device: torch.device) -> str:
-    """The one short block that ``setup()`` prints."""
-    from .data.sources import describe_sources  # data is below us only for this report
-
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    elif device.type == "mps":
-        name = "Apple GPU (MPS)"
-    else:
-        name = platform.processor() or platform.machine()
-    lines = [
-        f"gan_lab   python {platform.python_version()} | torch {torch.__version__} | numpy {np.__version__}",
-        f"device    {device} ({name}) | CPU threads: {torch.get_num_threads()}",
-        f"precision {describe_precision(device)}",
-        f"FAST mode {'ON (small numbers, same code path)' if fast_mode() else 'off'}",
-        f"data      {describe_sources()}",
-    ]
-    return "\n".join(lines)

@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from gan_lab import device
+from gan_lab import device, session
 
 
 def test_request_and_environment_win(monkeypatch):
@@ -24,7 +24,7 @@ def test_one_thread_when_the_cores_are_busy_else_torchs_default(monkeypatch):
 def test_setup_applies_the_thread_count(monkeypatch):
     before = torch.get_num_threads()
     try:
-        device.setup(seed=0, device="cpu", verbose=False, threads=1)
+        session.setup(seed=0, device="cpu", verbose=False, threads=1)
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)

@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from gan_lab.data import load
-from gan_lab.metrics.features import ClassifierConfig, train_feature_net
+from gan_lab.metrics.features import train_feature_net
 from gan_lab.metrics.fidelity import RealReference, fid, fid_kid, kid
+from gan_lab.train.classifier import ClassifierConfig
 
 N = 400  # images per set: enough for a 16-d Gaussian fit, small enough to be quick
 

@@ -5,8 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_lab.metrics.features import DomainClassifier, FeatureNet
-from gan_lab.metrics.memorisation import memorisation, nearest_neighbours, plot_memorisation
+from gan_lab.metrics.features import FeatureNet
+from gan_lab.metrics.memorisation import memorisation, nearest_neighbours
+from gan_lab.models.classifier import DomainClassifier
+from gan_lab.viz import plot_memorisation
 
 
 def _images(n: int, seed: int) -> torch.Tensor:

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from gan_lab.metrics.features import DomainClassifier, FeatureNet
+from gan_lab.metrics.features import FeatureNet
 from gan_lab.metrics.prdc import prdc, prdc_images
+from gan_lab.models.classifier import DomainClassifier
 
 
 def _blobs(n: int, seed: int, centres: torch.Tensor) -> torch.Tensor:

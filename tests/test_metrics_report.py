@@ -7,10 +7,11 @@ import torch
 
 from gan_lab import checkpoints
 from gan_lab.data import load
-from gan_lab.metrics.features import ClassifierConfig, train_feature_net
+from gan_lab.metrics.features import train_feature_net
 from gan_lab.metrics.report import evaluate_run, fid_kid_for_run, load_generator, sample_generator
 from gan_lab.models.conditional import ConditionalGenerator
 from gan_lab.models.dcgan import DCGANGenerator
+from gan_lab.train.classifier import ClassifierConfig
 
 RUN_CONFIG = {"data": "pneumoniamnist", "size": 28, "channels": 1}
 

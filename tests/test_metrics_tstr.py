@@ -5,8 +5,8 @@ import torch
 
 from gan_lab.data import stratified_subset
 from gan_lab.data.base import ImageData
-from gan_lab.metrics.features import ClassifierConfig
 from gan_lab.metrics.tstr import AugmentationConfig, augmentation_experiment, score, synthesize
+from gan_lab.train.classifier import ClassifierConfig
 
 TINY = ClassifierConfig(width=4, feature_dim=8, num_steps=30, batch_size=32)
 

@@ -13,7 +13,7 @@ import torch
 
 from gan_lab import cli, precision
 from gan_lab.checkpoints import load_checkpoint
-from gan_lab.device import setup
+from gan_lab.session import setup
 from gan_lab.train.gan import GANConfig, load_gan, load_or_train_gan, train_gan
 from gan_lab.train.loop import fit
 from gan_lab.train.wgan import WGANConfig, train_wgan
@@ -291,7 +291,8 @@ def test_the_networks_are_given_back_when_a_step_fails():
 
 def test_the_fid_feature_network_trains_in_float32_whatever_setup_chose():
     from gan_lab.data import load
-    from gan_lab.metrics.features import ClassifierConfig, train_feature_net
+    from gan_lab.metrics.features import train_feature_net
+    from gan_lab.train.classifier import ClassifierConfig
 
     train, test = (load("phantoms", split, fallback=False, n=200) for split in ("train", "test"))
     cfg = ClassifierConfig(width=4, feature_dim=8, num_steps=5, batch_size=32)

@@ -10,7 +10,8 @@ import torch
 
 from gan_lab import config
 from gan_lab.data import load
-from gan_lab.metrics.features import ClassifierConfig, train_feature_net
+from gan_lab.metrics.features import train_feature_net
+from gan_lab.train.classifier import ClassifierConfig
 
 SCRIPT = config.REPO_ROOT / "benchmarks" / "time_to_quality.py"
 

@@ -14,7 +14,7 @@ class UsageError(Exception):
 
 def device_for(requested: str | None, seed: int, verbose: bool = False, precision: str | None = None):
     """``gan_lab.setup`` for a command: a device it cannot give becomes a ``UsageError`` naming the flag."""
-    from ..device import setup
+    from ..session import setup
 
     try:
         return setup(seed=seed, device=requested, verbose=verbose, precision=precision)

@@ -9,7 +9,7 @@
 * :mod:`.image` — PSNR, SSIM, MAE, sharpness, Dice and IoU for image-to-image and segmentation models.
 """
 
-from .features import ClassifierConfig, DomainClassifier, FeatureNet, feature_net, train_feature_net
+from .features import FeatureNet, feature_net, train_feature_net
 from .fidelity import fid, fid_kid, kid
 from .image import (
     dice,
@@ -25,15 +25,13 @@ from .image import (
     ssim,
     ssim_per_image,
 )
-from .memorisation import MemorisationReport, memorisation, plot_memorisation
+from .memorisation import MemorisationReport, memorisation
 from .prdc import prdc, prdc_images
 from .report import evaluate_run, fid_kid_for_run
 from .tstr import AugmentationConfig, augmentation_experiment, stratified_subset
 
 __all__ = [
     "AugmentationConfig",
-    "ClassifierConfig",
-    "DomainClassifier",
     "FeatureNet",
     "MemorisationReport",
     "augmentation_experiment",
@@ -50,7 +48,6 @@ __all__ = [
     "mae",
     "mae_per_image",
     "memorisation",
-    "plot_memorisation",
     "prdc",
     "prdc_images",
     "psnr",

@@ -17,128 +17,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import checkpoints, config
 from ..data import load
 from ..data.base import ImageData
-from ..device import get_device
-from ..models.registry import register
-from ..train.loop import History, fit, sample_batch
-
-
-@register
-class DomainClassifier(nn.Module):
-    """C: image (B, C, H, W) in [-1, 1] ↦ class logits (B, K); φ(x) = its penultimate layer (B, d).
-
-    A 3×3 conv–BN–ReLU stem at full resolution, three stride-2 conv–BN–ReLU
-    stages (H → H/8; strided convolutions cost a quarter of conv + pooling, which
-    keeps CPU training near a minute), an adaptive average pool to 3×3 (so any
-    image size works), then φ(x) = ReLU(W₁ · flatten) ∈ R^d and logits = W₂ φ(x).
-
-    Args:
-        channels: image channels.
-        num_classes: K.
-        width: channels of the stem and first stage (doubled by each later stage).
-        feature_dim: d, the size of the feature vector φ(x).
-
-    Example:
-        >>> C = DomainClassifier(channels=1, num_classes=2)
-        >>> C(torch.zeros(4, 1, 28, 28)).shape, C.embed(torch.zeros(4, 1, 28, 28)).shape
-        (torch.Size([4, 2]), torch.Size([4, 64]))
-    """
-
-    def __init__(self, channels: int = 1, num_classes: int = 2, width: int = 16, feature_dim: int = 64):
-        super().__init__()
-        self.channels, self.feature_dim = channels, feature_dim
-        layers = _conv_bn_relu(channels, width, stride=1)
-        for ch_in, ch in ((width, width), (width, 2 * width), (2 * width, 4 * width)):
-            layers += _conv_bn_relu(ch_in, ch, stride=2)
-        self.trunk = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(3))  # (B, 4·width, 3, 3)
-        self.embedding = nn.Sequential(nn.Flatten(), nn.Linear(4 * width * 9, feature_dim), nn.ReLU(True))
-        self.head = nn.Linear(feature_dim, num_classes)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """φ(x): (B, C, H, W) ↦ (B, feature_dim)."""
-        return self.embedding(self.trunk(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(x))
-
-
-def _conv_bn_relu(ch_in: int, ch_out: int, stride: int) -> list[nn.Module]:
-    return [nn.Conv2d(ch_in, ch_out, 3, stride, 1, bias=False), nn.BatchNorm2d(ch_out), nn.ReLU(True)]
-
-
-@dataclass
-class ClassifierConfig:
-    """How a :class:`DomainClassifier` is trained (for φ and for train-on-synthetic-test-on-real).
-
-    Attributes:
-        width, feature_dim: network size (see :class:`DomainClassifier`).
-        num_steps: Adam steps of ``batch_size`` images.
-        lr, weight_decay: Adam settings.
-        seed: seed for weights and batches.
-    """
-
-    width: int = 16
-    feature_dim: int = 64
-    num_steps: int = 800
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
-
-
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, cfg: ClassifierConfig,
-                     device=None, progress: bool = True, desc: str = "classifier") -> tuple[DomainClassifier, History]:
-    """Fit C by minimising the cross-entropy E[−log softmax(C(x))_y] with Adam.
-
-    Args:
-        images: (N, C, H, W) in [-1, 1]; labels: (N,) long in 0..num_classes−1.
-
-    Returns:
-        The classifier (in eval mode, on ``device``) and its training history.
-    """
-    if images.dim() != 4 or labels.shape != (images.shape[0],):
-        raise ValueError(f"Expected images (N, C, H, W) and labels (N,); got {tuple(images.shape)} and "
-                         f"{tuple(labels.shape)}.")
-    device = get_device(device)
-    torch.manual_seed(cfg.seed)
-    C = DomainClassifier(images.shape[1], num_classes, cfg.width, cfg.feature_dim).to(device)
-    opt = torch.optim.Adam(C.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    x, y = images.to(device), labels.to(device)
-
-    def step_fn(step: int) -> dict:
-        real, y_real = sample_batch(x, cfg.batch_size, y)
-        logits = C(real)
-        loss_C = F.cross_entropy(logits, y_real)
-        opt.zero_grad(set_to_none=True)
-        loss_C.backward()
-        opt.step()
-        return {"loss_C": loss_C.detach(), "acc": (logits.detach().argmax(1) == y_real).float().mean()}
-
-    # float32 whatever setup() chose: the feature space every FID is measured in must not depend on the machine
-    history = fit(step_fn, cfg.num_steps, models={"C": C}, optimizers={"C": opt}, log_every=max(1, cfg.num_steps // 50),
-                  progress=progress, desc=desc, precision="fp32")
-    return C.eval(), history
-
-
-@torch.no_grad()
-def predict_proba(C: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """softmax(C(x)) for (N, C, H, W) images, in batches; (N, K) on the CPU."""
-    device = next(C.parameters()).device
-    was_training = C.training
-    C.eval()
-    probs = [F.softmax(C(images[i:i + batch_size].to(device)), dim=1).cpu()
-             for i in range(0, images.shape[0], batch_size)]
-    C.train(was_training)
-    return torch.cat(probs)
+from ..models.classifier import DomainClassifier
+from ..train.classifier import ClassifierConfig, predict_proba, train_classifier
+from ..train.loop import History
 
 
 class FeatureNet(nn.Module):

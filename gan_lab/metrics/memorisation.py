@@ -109,37 +109,3 @@ def memorisation(fake: torch.Tensor, train: torch.Tensor, test: torch.Tensor, sp
     threshold = torch.quantile(test_distance, quantile).item()
     return MemorisationReport(fake_distance, fake_neighbour, test_distance, threshold,
                               fake_distance <= threshold, space)
-
-
-def plot_memorisation(report: MemorisationReport, fake: torch.Tensor, train: torch.Tensor, num_pairs: int = 8):
-    """Histogram of both distance distributions and a gallery of the closest fake–training pairs.
-
-    Returns:
-        The matplotlib figure: left, d_fake and d_test with the threshold; right, the
-        ``num_pairs`` fakes nearest to the training set (top row) above their nearest
-        training image (bottom row), with the distance.
-    """
-    import matplotlib.pyplot as plt
-
-    from ..viz import image_grid
-
-    num_pairs = min(num_pairs, fake.shape[0])
-    closest = report.fake_distance.argsort()[:num_pairs]
-    fig = plt.figure(figsize=(11, 3.2))
-    ax_hist = fig.add_axes([0.05, 0.15, 0.3, 0.75])
-    hi = torch.cat([report.fake_distance, report.test_distance]).max().item()
-    bins = torch.linspace(0, hi * 1.02 + 1e-9, 40).numpy()
-    ax_hist.hist(report.test_distance.numpy(), bins=bins, alpha=0.6, density=True, label="real test → train")
-    ax_hist.hist(report.fake_distance.numpy(), bins=bins, alpha=0.6, density=True, label="fake → train")
-    ax_hist.axvline(report.threshold, color="k", ls="--", lw=1, label="flag threshold")
-    ax_hist.set_xlabel(f"distance to nearest training image ({report.space})")
-    ax_hist.legend(fontsize="small")
-    ax_hist.set_title(f"{100 * report.flagged_fraction:.1f}% flagged, median ratio {report.median_ratio:.2f}")
-    pairs = torch.cat([fake[closest].cpu(), train[report.fake_neighbour[closest]].cpu()])
-    ax_grid = fig.add_axes([0.4, 0.05, 0.58, 0.85])
-    ax_grid.imshow(image_grid(pairs, nrow=num_pairs), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax_grid.set_axis_off()
-    distances = ", ".join(f"{d:.3f}" for d in report.fake_distance[closest].tolist())
-    ax_grid.set_title(f"closest fakes (top) and their nearest training images (bottom)\nd = {distances}",
-                      fontsize="small")
-    return fig

@@ -33,7 +33,7 @@ from torchmetrics.functional.classification import binary_auroc, multiclass_accu
 from .. import config
 from ..data.base import ImageData
 from ..data.subsets import stratified_subset
-from .features import ClassifierConfig, predict_proba, train_classifier
+from ..train.classifier import ClassifierConfig, predict_proba, train_classifier
 
 SampleFn = Callable[[int, torch.Tensor], torch.Tensor]
 SETTINGS = ("real", "synthetic", "real+synthetic")

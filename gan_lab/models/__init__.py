@@ -3,6 +3,7 @@
 Importing this package registers every model so checkpoints can rebuild it.
 """
 
+from .classifier import DomainClassifier
 from .conditional import ACGANDiscriminator, ConditionalDiscriminator, ConditionalGenerator, ProjectionDiscriminator
 from .dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from .infogan import InfoGANDiscriminator, InfoGANGenerator
@@ -23,6 +24,7 @@ __all__ = [
     "ConditionalDiscriminator",
     "ConditionalGenerator",
     "Critic3D",
+    "DomainClassifier",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "InfoGANDiscriminator",
