@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +30,14 @@ from torch import nn
 from . import models as _models  # noqa: F401  (importing the package registers every model for build())
 from .config import CHECKPOINT_DIR, fast_mode
 from .device import get_device
-from .models.registry import build, model_config
+from .models.registry import REGISTRY, build, model_config
 
 FORMAT = "gan_lab-checkpoint/1"
 INDEX = "checkpoint.json"
+#: the only names a weights file may have: a plain file inside the checkpoint's folder
+WEIGHTS_NAME = re.compile(r"weights-\d{1,12}\.safetensors")
+#: temporary files an interrupted save may leave behind (see ``_atomic_write``)
+_TEMPORARY = re.compile(r"\.(checkpoint\.json|weights-\d+\.safetensors)\..+\.tmp")
 
 
 class CheckpointError(RuntimeError):
@@ -66,16 +71,51 @@ def cache_dir(name: str) -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, then rename onto ``path`` (atomic on POSIX and Windows)."""
+    """Call ``write(tmp_path)``, flush it to disk, then rename onto ``path`` (atomic on POSIX and Windows).
+
+    The fsync before the rename means a power cut after it cannot leave a renamed but empty file.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
         os.chmod(tmp, 0o644)  # mkstemp makes files private; checkpoints are meant to be shared
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _fsync_folder(directory: Path) -> None:
+    """Make the renames in ``directory`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Delete the temporary files a save killed mid-write (kill -9, power cut) left in ``directory``."""
+    for path in directory.iterdir():
+        if _TEMPORARY.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+
+
+def _previous_weights(directory: Path) -> str | None:
+    """The weights file the current index names, if it is a valid one (the only file a save may replace)."""
+    try:
+        name = json.loads((directory / INDEX).read_text()).get("weights")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return name if isinstance(name, str) and WEIGHTS_NAME.fullmatch(name) else None
 
 
 def _optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
@@ -117,11 +157,13 @@ def save_checkpoint(directory: str | os.PathLike, models: dict[str, nn.Module],
         "optimizers": optim_meta, "config": config or {}, "history": history or {}, "extra": extra or {},
     }
     text = json.dumps(index, indent=1)  # before any write: a config that is not JSON-able fails here
+    _remove_stale_temporaries(directory)
+    previous = _previous_weights(directory)
     _atomic_write(directory / weights_name, lambda p: save_file(tensors, str(p)))
     _atomic_write(directory / INDEX, lambda p: p.write_text(text))
-    for old in directory.glob("weights-*.safetensors"):  # only after the new index points elsewhere
-        if old.name != weights_name:
-            old.unlink(missing_ok=True)
+    _fsync_folder(directory)
+    if previous and previous != weights_name:  # only after the new index points elsewhere, and only the
+        (directory / previous).unlink(missing_ok=True)  # file the old index named: never one the user put there
     return directory
 
 
@@ -131,38 +173,114 @@ def _read_index(directory: Path) -> dict:
         raise CheckpointError(f"No checkpoint in {directory} (expected {INDEX}). Train one first, "
                               "e.g. `python -m gan_lab train dcgan --out DIR`.")
     try:
-        index = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err}); the checkpoint is damaged.") from None
-    if index.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a gan_lab checkpoint (format {index.get('format')!r}).")
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as err:  # bad JSON, bad UTF-8, or nesting too deep to parse
+        reason = "it is nested too deeply" if isinstance(err, RecursionError) else err
+        raise CheckpointError(f"{path} is not valid JSON ({reason}); the checkpoint is damaged. {_FIX}") from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
+        found = index.get("format") if isinstance(index, dict) else type(index).__name__
+        raise CheckpointError(f"{path} is not a gan_lab checkpoint (format {found!r}).")
+    problems = _index_problems(index)
+    if problems:
+        raise CheckpointError(f"{path} is damaged: {'; '.join(problems[:4])}. {_FIX}")
     return index
 
 
-def _read_tensors(directory: Path, index: dict) -> dict[str, torch.Tensor]:
+_FIX = "Delete the folder and train again (a notebook's cache does this by itself)."
+
+
+def _index_problems(index: dict) -> list[str]:
+    """What is wrong with the structure and types of a checkpoint index (empty when it is sound)."""
+    problems = []
+    step = index.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        problems.append(f"step must be a whole number ≥ 0, not {step!r}")
+    weights = index.get("weights")
+    if not isinstance(weights, str) or not WEIGHTS_NAME.fullmatch(weights):
+        problems.append(f"weights must name a file weights-<step>.safetensors inside the folder, not {weights!r}")
+    for key in ("models", "optimizers", "config", "history", "extra"):
+        if not isinstance(index.get(key, {}), dict):
+            problems.append(f"{key} must be a JSON object, not {type(index[key]).__name__}")
+    models = index.get("models")
+    if not isinstance(models, dict) or not models:
+        problems.append("models must name at least one network")
+    else:
+        for name, cfg in models.items():
+            known = isinstance(cfg, dict) and cfg.get("name") in REGISTRY
+            if not known or not isinstance(cfg.get("hparams", {}), dict):
+                what = cfg.get("name") if isinstance(cfg, dict) else cfg
+                problems.append(f"model {name!r} is not a known network with hyper-parameters ({what!r}; "
+                                f"known: {', '.join(sorted(REGISTRY))})")
+    history = index.get("history")
+    if isinstance(history, dict) and not all(isinstance(v, (list, bool)) for v in history.values()):
+        problems.append("history must map names to lists")
+    return problems
+
+
+def _weights_path(directory: Path, index: dict) -> Path:
     path = directory / index["weights"]
     if not path.is_file():
-        raise CheckpointError(f"{path} is missing although {INDEX} names it; the checkpoint is incomplete.")
+        raise CheckpointError(f"{path} is missing although {INDEX} names it; the checkpoint is incomplete. {_FIX}")
+    return path
+
+
+def _read_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape from the safetensors header alone (nothing is allocated)."""
     try:
         with safe_open(str(path), framework="pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as err:  # safetensors raises several error types for damaged files
-        raise CheckpointError(f"Could not read {path}: {err}. The file is damaged; delete the folder "
-                              "and train again.") from None
+        raise CheckpointError(f"Could not read {path}: {err}. The file is damaged. {_FIX}") from None
+
+
+def _read_tensors(directory: Path, index: dict) -> dict[str, torch.Tensor]:
+    path = _weights_path(directory, index)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # safetensors raises several error types for damaged files
+        raise CheckpointError(f"Could not read {path}: {err}. The file is damaged. {_FIX}") from None
+    bad = [k for k, v in tensors.items() if k.startswith("model.") and v.is_floating_point()
+           and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path} holds NaN or infinite weights ({', '.join(bad[:3])}): the run diverged "
+                              f"before it was saved. {_FIX}")
+    return tensors
+
+
+def _build(name: str, cfg: dict, shapes: dict[str, tuple[int, ...]], directory: Path) -> nn.Module:
+    """Rebuild network ``name`` from its JSON, checking its shapes against the weights file first.
+
+    The network is built on the ``meta`` device (no memory) and compared with the shapes in the
+    safetensors header, so an edited JSON that asks for a huge network fails at once, not in the allocator.
+    """
+    try:
+        with torch.device("meta"):
+            skeleton = build(cfg)
+    except Exception as err:  # any constructor error: wrong types, signs, sizes in the hyper-parameters
+        raise CheckpointError(f"{directory}: network {name!r} cannot be built from its JSON ({cfg.get('name')} "
+                              f"{cfg.get('hparams')}: {err}). {_FIX}") from None
+    _check_shapes(name, skeleton, {k[len(f"model.{name}."):]: v for k, v in shapes.items()
+                                   if k.startswith(f"model.{name}.")}, directory)
+    return build(cfg)
+
+
+def _check_shapes(name: str, model: nn.Module, saved: dict[str, tuple[int, ...]], where: Path | str = "") -> None:
+    """Name every missing, unexpected or differently shaped tensor of ``model`` against ``saved``."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(expected) - set(saved))
+    unexpected = sorted(set(saved) - set(expected))
+    wrong = [f"{k}: checkpoint {saved[k]} vs model {v}" for k, v in expected.items() if k in saved and saved[k] != v]
+    if missing or unexpected or wrong:
+        raise CheckpointError(f"Checkpoint {where} does not match model {name!r} ({type(model).__name__}): "
+                              f"missing {missing[:5]}, unexpected {unexpected[:5]}, shape mismatch {wrong[:5]}.")
 
 
 def _load_state(name: str, model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
     """Copy ``model.<name>.*`` tensors into ``model``, naming any mismatch."""
     prefix = f"model.{name}."
     saved = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(saved))
-    unexpected = sorted(set(saved) - set(expected))
-    wrong = [f"{k}: checkpoint {tuple(saved[k].shape)} vs model {tuple(v.shape)}"
-             for k, v in expected.items() if k in saved and saved[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        raise CheckpointError(f"Checkpoint does not match model {name!r} ({type(model).__name__}): "
-                              f"missing {missing[:5]}, unexpected {unexpected[:5]}, shape mismatch {wrong[:5]}.")
+    _check_shapes(name, model, {k: tuple(v.shape) for k, v in saved.items()})
     model.load_state_dict(saved)
 
 
@@ -196,7 +314,11 @@ def cache_status(directory: str | os.PathLike, wanted: dict, *, num_steps: int, 
     or "train" (absent, ``retrain``, made with a different setting, or no longer loadable because
     the networks' code changed since it was cached), and says which.
     """
-    stored = None if retrain else stored_config(directory)
+    try:
+        stored = None if retrain else stored_config(directory)
+    except CheckpointError as err:  # a damaged cache is retrained, never a crash in the middle of a notebook
+        print(f"Training again: {err}")
+        return "train"
     if stored is None:
         return "train"
     changes = config_changes(stored, wanted, ignore)
@@ -240,10 +362,11 @@ def load_checkpoint(directory: str | os.PathLike, device=None) -> Checkpoint:
     """
     directory = Path(directory)
     index = _read_index(directory)
+    shapes = _read_shapes(_weights_path(directory, index))
+    skeletons = {name: _build(name, cfg, shapes, directory) for name, cfg in index["models"].items()}
     tensors = _read_tensors(directory, index)
     models = {}
-    for name, cfg in index["models"].items():
-        model = build(cfg)
+    for name, model in skeletons.items():
         _load_state(name, model, tensors)
         models[name] = model.to(get_device(device)).eval()
     return Checkpoint(models, index["step"], index["history"], index["config"], directory, index["extra"])
@@ -266,18 +389,28 @@ def restore(directory: str | os.PathLike, models: dict[str, nn.Module],
     """Load a checkpoint INTO existing models and optimisers (for resuming) and restore the RNG."""
     directory = Path(directory)
     index = _read_index(directory)
-    tensors = _read_tensors(directory, index)
+    shapes = _read_shapes(_weights_path(directory, index))
     for name, model in models.items():
         if name not in index["models"]:
             raise CheckpointError(f"Checkpoint {directory} has no model {name!r} (it has {list(index['models'])}).")
+        _check_shapes(name, model, {k[len(f"model.{name}."):]: v for k, v in shapes.items()
+                                    if k.startswith(f"model.{name}.")}, directory)
+    if "rng.torch" not in shapes:
+        raise CheckpointError(f"Checkpoint {directory} has no random-number state, so it cannot be resumed "
+                              "exactly. Train without resuming, or from scratch.")
+    tensors = _read_tensors(directory, index)
+    for name, model in models.items():
         _load_state(name, model, tensors)
     for name, opt in (optimizers or {}).items():
-        if name not in index["optimizers"]:
+        if not isinstance(index["optimizers"].get(name), dict):
             raise CheckpointError(f"Checkpoint {directory} has no optimiser state for {name!r}.")
         _load_optimizer(name, opt, index["optimizers"][name], tensors)
-    torch.set_rng_state(tensors["rng.torch"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    try:
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and torch.cuda.is_available():
+            torch.cuda.set_rng_state(tensors["rng.cuda"])
+    except (RuntimeError, TypeError) as err:
+        raise CheckpointError(f"Checkpoint {directory} has a damaged random-number state ({err}). {_FIX}") from None
     return Checkpoint(models, index["step"], index["history"], index["config"], directory, index["extra"])
 
 
@@ -285,13 +418,27 @@ def _load_optimizer(name: str, opt: torch.optim.Optimizer, meta: dict, tensors: 
     """Reassemble an optimiser's state dict from its safetensors slots and JSON scalars."""
     state: dict = {}
     prefix = f"optim.{name}."
-    for key, value in tensors.items():
-        if key.startswith(prefix):
-            idx, slot = key[len(prefix):].split(".", 1)
+    params = [p for group in opt.param_groups for p in group["params"]]
+    try:
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                idx, slot = key[len(prefix):].split(".", 1)
+                state.setdefault(int(idx), {})[slot] = value
+        for key, value in meta["scalars"].items():
+            idx, slot = key.split(".", 1)
             state.setdefault(int(idx), {})[slot] = value
-    for key, value in meta["scalars"].items():
-        idx, slot = key.split(".", 1)
-        state.setdefault(int(idx), {})[slot] = value
+        groups_saved = meta["param_groups"]
+        if not isinstance(groups_saved, list) or not all(isinstance(g, dict) for g in groups_saved):
+            raise TypeError("param_groups is not a list of objects")
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"Optimiser {name!r}: its saved state is damaged ({err}). {_FIX}") from None
+    unknown = [idx for idx in state if not 0 <= idx < len(params)]
+    wrong = [f"parameter {idx} {slot}: checkpoint {tuple(v.shape)} vs {tuple(params[idx].shape)}"
+             for idx, slots in state.items() if idx not in unknown
+             for slot, v in slots.items() if torch.is_tensor(v) and v.dim() and v.shape != params[idx].shape]
+    if unknown or wrong:
+        found = wrong[:3] or f"state for parameters {unknown[:3]} it does not have"
+        raise CheckpointError(f"Checkpoint does not match optimiser {name!r}: {found}. {_FIX}")
     if len(meta["param_groups"]) != len(opt.param_groups):
         raise CheckpointError(f"Optimiser {name!r}: the checkpoint has {len(meta['param_groups'])} parameter "
                               f"groups, this optimiser {len(opt.param_groups)}.")
