@@ -62,7 +62,7 @@ def test_sample_to_npz_uses_the_medmnist_layout(tmp_path, fake_data, data, shape
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "dcgan", "--data", "nosuchmnist", "--out", "{tmp}/r"], "Unknown dataset 'nosuchmnist'"),
-    (["train", "dcgan", "--lr", "-1", "--out", "{tmp}/r"], "lr_G must be a finite number > 0"),
+    (["train", "dcgan", "--lr", "-1", "--out", "{tmp}/r"], "argument --lr: -1 is out of range"),
     (["train", "dcgan", "--resume", "--out", "{tmp}/r"], "holds no checkpoint"),
     (["sample", "{tmp}/missing"], "does not exist"),
     (["sample", "{tmp}", "--out", "x.jpg"], "must end in .png"),
@@ -76,9 +76,9 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, fake_data, capsys, argv
 
 
 def test_bad_size_is_rejected_by_argparse(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["train", "dcgan", "--size", "30", "--out", "x"])
-    assert exit_info.value.code == 2 and "invalid choice: 30" in capsys.readouterr().err
+    assert cli.main(["train", "dcgan", "--size", "30", "--out", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 30" in err and err.count("\n") == 1
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -94,8 +94,7 @@ def test_pretrain_lists_the_notebook_checkpoints(capsys):
 
 def test_every_subcommand_has_help_with_an_example(capsys):
     for command in ("train", "sample", "pretrain"):
-        with pytest.raises(SystemExit):
-            cli.main([command, "--help"])
+        assert cli.main([command, "--help"]) == 0
         assert "example:" in capsys.readouterr().out
 
 

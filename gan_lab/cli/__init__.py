@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import torch
+
 from ..checkpoints import CheckpointError
 from ..data.errors import DataError
 from ..precision import PrecisionError
@@ -38,7 +40,10 @@ COMMANDS = (add_train, add_sample, add_pretrain, add_doctor, add_evaluate, add_e
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 failed check, 2 bad input)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, or a bad argument already reported in one line
+        return done.code if isinstance(done.code, int) else 2
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
@@ -50,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as err:  # not bad input, but nothing a traceback would explain better
         _error(args.command, err)
         return 1
+    except (MemoryError, torch.OutOfMemoryError):
+        _error(args.command, f"out of memory; lower {getattr(args, 'memory_flags', 'the sizes you asked for')}.")
+        return 2
+    except KeyboardInterrupt:  # outside training (which saves and returns): nothing to save
+        _error(args.command, "interrupted (Ctrl-C).")
+        return 130
 
 
 def _error(command: str, err: Exception) -> None:
@@ -57,8 +68,15 @@ def _error(command: str, err: Exception) -> None:
     print(f"gan_lab {command}: error: {message}", file=sys.stderr)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors (a bad number, a missing argument) as one line like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gan_lab", description=__doc__.split("\n\n")[0],
+    parser = Parser(prog="python -m gan_lab", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="Run `python -m gan_lab COMMAND --help` for each command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

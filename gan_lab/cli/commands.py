@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -13,8 +14,11 @@ import numpy as np
 
 from .. import viz
 from ..precision import PRECISIONS, get_precision
-from ..train.gan import GAN_LOSSES, GANConfig, GANRun, load_gan, train_gan
-from .common import UsageError, device_for, subparser
+from ..train.common import GAN_LOSSES
+from ..train.gan import GANConfig, GANRun, checkpoint_meta, load_gan, train_gan
+from ..train.loop import Terminated
+from .common import SEED, UsageError, device_for, device_name, positive, subparser, whole, writable_file
+from .runs import check_resume, prepare_run_folder
 
 SIZES = (28, 64, 128, 224)  # the MedMNIST sizes; DCGAN and phantoms support all of them
 
@@ -47,28 +51,36 @@ example:
     p.add_argument("--data", default="pneumoniamnist",
                    help="dataset: a 2-D MedMNIST flag (pneumoniamnist, breastmnist, ...), phantoms or nuclei "
                         "(default: %(default)s)")
-    p.add_argument("--out", required=True, type=Path, help="run folder to write (created if missing)")
-    p.add_argument("--steps", type=int, default=defaults.num_steps, help="generator updates (default: %(default)s)")
+    p.add_argument("--out", required=True, type=Path, help="run folder to write (created if missing; a folder "
+                   "that holds a run needs --resume or --overwrite)")
+    p.add_argument("--steps", type=whole(0, 10**7), default=defaults.num_steps,
+                   help="generator updates (default: %(default)s)")
     p.add_argument("--size", type=int, choices=SIZES, default=28, help="image side in pixels (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per step "
+    p.add_argument("--batch-size", type=whole(1, 4096), default=defaults.batch_size, help="images per step "
                    "(default: %(default)s)")
-    p.add_argument("--lr", type=float, default=defaults.lr_G, help="Adam learning rate of G and D "
+    p.add_argument("--lr", type=positive(1.0), default=defaults.lr_G, help="Adam learning rate of G and D "
                    "(default: %(default)s)")
-    p.add_argument("--width", type=int, default=defaults.width, help="network width: DCGAN channels, MLP hidden "
-                   "units / 8 (default: %(default)s)")
-    p.add_argument("--z-dim", type=int, default=defaults.z_dim, help="latent size (default: %(default)s)")
+    p.add_argument("--width", type=whole(1, 1024), default=defaults.width,
+                   help="network width: DCGAN channels, MLP hidden units / 8 (default: %(default)s)")
+    p.add_argument("--z-dim", type=whole(1, 4096), default=defaults.z_dim, help="latent size (default: %(default)s)")
     p.add_argument("--loss", choices=GAN_LOSSES, default=defaults.loss, help="adversarial loss (default: %(default)s)")
-    p.add_argument("--k", type=int, default=defaults.k, help="D updates per G update (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="seed for weights and sampling "
+    p.add_argument("--k", type=whole(1, 100), default=defaults.k, help="D updates per G update (default: %(default)s)")
+    p.add_argument("--seed", type=SEED, default=defaults.seed, help="seed for weights and sampling "
                    "(default: %(default)s)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or mps (default: the best available)")
-    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out up to --steps")
+    p.add_argument("--device", type=device_name, default=None, help="cpu, cuda, cuda:1 or mps (default: the best "
+                   "available)")
+    resume = p.add_mutually_exclusive_group()
+    resume.add_argument("--resume", action="store_true", help="continue the checkpoint in --out up to --steps "
+                        "(the other flags must match the stored run)")
+    resume.add_argument("--overwrite", action="store_true", help="replace the run in --out with a new one (files "
+                        "the run did not write are kept)")
     p.add_argument("--download", action="store_true", help="download a missing MedMNIST file")
     p.add_argument("--fallback", action="store_true", help="use procedural phantoms if the real data is missing "
                    "(default: stop with an error saying where to put the file)")
-    p.add_argument("--fid-n", type=int, default=2000, metavar="N", help="generated images for the FID/KID in "
-                   "metrics.json, against the real training split with gan_lab's domain feature network "
-                   "(trained once per dataset and cached); 0 skips it (default: %(default)s)")
+    p.add_argument("--fid-n", type=whole(0, 50_000), default=2000, metavar="N",
+                   help="generated images for the FID/KID in metrics.json, against the real training split with "
+                   "gan_lab's domain feature network (trained once per dataset and cached); 0 skips it "
+                   "(default: %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default=None, help="bf16: train under bf16 autocast, faster "
                    "where the device computes bf16 in hardware (recent Xeons, Ampere GPUs or newer; `doctor` says) "
                    "(default: $GAN_LAB_PRECISION, else fp32)")
@@ -76,7 +88,7 @@ example:
                    "started by torchrun (default: nccl on GPUs, gloo on the CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.epilog = TORCHRUN_HELP
-    p.set_defaults(handler=run_train)
+    p.set_defaults(handler=run_train, memory_flags="--batch-size (or --width, --size)")
 
 
 def config_from_args(args: argparse.Namespace) -> GANConfig:
@@ -100,15 +112,15 @@ def run_train(args: argparse.Namespace) -> int:
         distributed.local_batch_size(config.batch_size, distributed.world_size())
     except distributed.DistributedError as err:
         raise UsageError(str(err)) from None
-    if args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out} is a file; give a folder for the run.")
-    if args.resume and not (args.out / "checkpoint.json").is_file():
-        raise UsageError(f"--resume: {args.out} holds no checkpoint; train without --resume first.")
+    prepare_run_folder(args.out, resume=args.resume, overwrite=args.overwrite,
+                       write=distributed.is_main())
     try:
         data = datasets.load(args.data, split="train", size=args.size, download=args.download,
                              fallback=args.fallback)
     except datasets.DataUnavailableError as err:
         raise UsageError(f"{err} On the command line: add --download, or --fallback to train on phantoms.") from None
+    if args.resume:
+        check_resume(args.out, checkpoint_meta(config, data))
     if not distributed.launched():  # the device after the data: bad input fails first
         return _train(args, config, data, device_for(args.device, config.seed, not args.quiet, args.precision))
     try:
@@ -128,8 +140,13 @@ def run_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=None) -> int:
     """Train, then write the run folder (in a distributed run: rank 0 alone, once the replicas agree)."""
     start = time.perf_counter()
-    run = train_gan(data, config, device=device, checkpoint_dir=args.out, resume=args.resume,
-                    progress=not args.quiet, parallel=parallel)
+    try:
+        run = train_gan(data, config, device=device, checkpoint_dir=args.out, resume=args.resume,
+                        progress=not args.quiet, parallel=parallel)
+    except Terminated as stop:  # the checkpoint of the last step is written; end as the signal asked
+        print(f"gan_lab train: {stop}: the checkpoint in {args.out} is saved; continue with --resume.",
+              file=sys.stderr)
+        return 128 + stop.signum
     seconds = time.perf_counter() - start
     checksums = parallel.checksums({"G": run.G, "D": run.D}) if parallel else None
     if checksums and len(set(checksums)) > 1:  # DDP keeps them equal; anything else is a bug worth stopping for
@@ -143,7 +160,7 @@ def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=N
                                   "parameter_checksums": checksums}
         (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     print(f"Wrote {args.out}/: checkpoint, samples.png, losses.png, metrics.json")
-    return 0
+    return 130 if run.history.get("interrupted") else 0  # Ctrl-C: saved, but the run did not finish
 
 
 def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str, fid_n: int = 0,
@@ -214,26 +231,24 @@ example:
   python -m gan_lab sample runs/dcgan --n 64 --out grid.png
   python -m gan_lab sample runs/dcgan --n 2000 --out samples.npz""")
     p.add_argument("run", type=Path, help="run folder written by `train` (holds checkpoint.json)")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default: %(default)s)")
+    p.add_argument("--n", type=whole(1, 100_000), default=64, help="number of samples (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("samples.png"), help=".png grid or .npz array "
                    "(default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of z (default: %(default)s)")
-    p.add_argument("--scale", type=int, default=3, help="PNG enlargement factor (default: %(default)s)")
-    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    p.set_defaults(handler=run_sample)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of z (default: %(default)s)")
+    p.add_argument("--scale", type=whole(1, 16), default=3, help="PNG enlargement factor (default: %(default)s)")
+    p.add_argument("--device", type=device_name, default=None, help="cpu, cuda or mps (default: the best available)")
+    p.set_defaults(handler=run_sample, memory_flags="--n")
 
 
 def run_sample(args: argparse.Namespace) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npz"):
         raise UsageError(f"--out must end in .png (a grid) or .npz (an array), not {args.out.name!r}.")
-    if args.n < 1:
-        raise UsageError(f"--n must be at least 1, not {args.n}.")
     if not args.run.is_dir():
         raise UsageError(f"run folder {args.run} does not exist; train one with `python -m gan_lab train`.")
+    writable_file(args.out, "--out")
     run = load_gan(args.run, device=device_for(args.device, args.seed))
     images = run.sample(args.n, seed=args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":
         args.out.write_bytes(viz.png_bytes(viz.image_grid(images), scale=args.scale))
     else:

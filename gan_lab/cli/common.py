@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+from pathlib import Path
 
 from ..precision import PrecisionError
 
@@ -28,3 +30,70 @@ def device_for(requested: str | None, seed: int, verbose: bool = False, precisio
 def subparser(sub, name: str, summary: str, description: str) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=summary, description=f"{summary}\n\n{description}",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+# ---------------------------------------------------------------------------------------- numbers in the parser
+def whole(low: int, high: int):
+    """An argparse type: a whole number in [low, high] (the parser says which flag and the range)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give a whole number from {low} to {high}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def positive(high: float):
+    """An argparse type: a finite number in (0, high]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and 0 < value <= high):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a number > 0 and ≤ {high:g}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+def device_name(text: str) -> str:
+    """An argparse type: a non-empty device name (cpu, cuda, cuda:1, mps); validated by torch later."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a device: cpu, cuda, cuda:1 or mps (or leave the flag out)")
+    return text.strip()
+
+
+#: the seed range every library that gan_lab seeds accepts (NumPy's is the narrowest)
+SEED = whole(0, 2**32 - 1)
+
+
+# ------------------------------------------------------------------------------------------- where we write
+def writable_folder(folder: Path, flag: str) -> Path:
+    """Create ``folder`` and prove it can be written, before any data is loaded or any work done."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder} is a file; give a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".gan_lab-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"{flag} {folder} cannot be written ({err.strerror or err}); choose a folder you can "
+                         "write to.") from None
+    return folder
+
+
+def writable_file(path: Path, flag: str) -> Path:
+    """Check that ``path`` can be written (its folder created and write-tested; an existing folder refused)."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name.")
+    blocking = next((p for p in path.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise UsageError(f"{flag} {path} cannot be written: {blocking} is a file, not a folder.")
+    writable_folder(path.parent, flag)
+    return path

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..config import REPO_ROOT
-from .common import UsageError, device_for, subparser
+from .common import SEED, UsageError, device_for, device_name, subparser, whole, writable_file, writable_folder
 
 LOOPBACK = "127.0.0.1"
 
@@ -30,19 +30,18 @@ as a baseline. Prints the numbers and writes RUN/evaluation.json.
 example:
   python -m gan_lab evaluate runs/dcgan --n 2000""")
     p.add_argument("run", type=Path, help="a run folder written by `python -m gan_lab train`")
-    p.add_argument("--n", type=int, default=2000, help="generated images to score (default: 2000)")
-    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    p.add_argument("--seed", type=int, default=0, help="seed of z and of the real subsets (default: 0)")
-    p.set_defaults(handler=run_evaluate)
+    p.add_argument("--n", type=whole(2, 50_000), default=2000, help="generated images to score (default: 2000)")
+    p.add_argument("--device", type=device_name, default=None, help="cpu, cuda or mps (default: the best available)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of z and of the real subsets (default: 0)")
+    p.set_defaults(handler=run_evaluate, memory_flags="--n")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..metrics.report import evaluate_run
 
-    if args.n < 2:
-        raise UsageError(f"--n must be at least 2, not {args.n}.")
     if not args.run.is_dir():
         raise UsageError(f"no run folder at {args.run}; train one with `python -m gan_lab train dcgan --out DIR`.")
+    writable_file(args.run / "evaluation.json", "the run folder")  # before minutes of work, not after
     device = device_for(args.device, args.seed)
     result = evaluate_run(args.run, n=args.n, device=device, seed=args.seed, write=True)
     print(json.dumps(result, indent=1))
@@ -62,7 +61,7 @@ examples:
   python -m gan_lab explore
   python -m gan_lab explore --host 0.0.0.0 --port 8866""")
     p.add_argument("--host", default=LOOPBACK, help="address to listen on (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8866, help="port (default: 8866)")
+    p.add_argument("--port", type=whole(1, 65535), default=8866, help="port (default: 8866)")
     p.add_argument("--notebook", type=Path, default=REPO_ROOT / "notebooks" / "explore.ipynb",
                    help="the notebook to serve (default: notebooks/explore.ipynb)")
     p.add_argument("--dry-run", action="store_true", help="print the Voilà command instead of running it")
@@ -79,8 +78,6 @@ def run_explore(args: argparse.Namespace) -> int:
 
     if not args.notebook.is_file():
         raise UsageError(f"no notebook at {args.notebook}.")
-    if not (0 < args.port < 65536):
-        raise UsageError(f"--port must be between 1 and 65535, not {args.port}.")
     token = secrets.token_urlsafe(16)
     cmd = voila_command(args.notebook, args.host, args.port, token)
     shown = "localhost" if args.host == LOOPBACK else args.host
@@ -115,6 +112,7 @@ example:
 def run_student_notebooks(args: argparse.Namespace) -> int:
     from ..course.student import SolutionMarkerError, write_student_notebooks
 
+    writable_folder(args.out_dir, "OUT")
     try:
         report = write_student_notebooks(args.src, args.out_dir)
     except (FileNotFoundError, ValueError, SolutionMarkerError) as err:

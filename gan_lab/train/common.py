@@ -26,8 +26,8 @@ from .loop import fit
 GAN_LOSSES = ("nonsaturating", "minimax", "least_squares")
 #: config fields that do not change the trained weights: a cached checkpoint is reused whatever their values.
 LOOP_ONLY_FIELDS = ("log_every", "checkpoint_every", "callback_every")
-#: the largest seed torch.manual_seed takes (an unsigned 64-bit integer).
-MAX_SEED = 2**64 - 1
+#: the largest seed every library gan_lab seeds accepts (NumPy's legacy seed is a 32-bit integer).
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -60,14 +60,17 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        counts = {k: getattr(self, k) for k in ("batch_size", "log_every", "checkpoint_every", "callback_every")}
+        counts = {k: getattr(self, k) for k in ("batch_size", "log_every", "callback_every")}
         small = {k: v for k, v in counts.items() if not _is_int(v) or v < 1}
         if small:
             raise ValueError(f"{small}: {', '.join(small)} must be whole numbers ≥ 1.")
+        if not _is_int(self.checkpoint_every) or self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be a whole number ≥ 0 (0: only at the end), "
+                             f"not {self.checkpoint_every!r}.")
         if not _is_int(self.num_steps) or self.num_steps < 0:
             raise ValueError(f"num_steps must be a whole number ≥ 0, not {self.num_steps!r}.")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"seed must be a whole number from 0 to 2**64 - 1, not {self.seed!r}.")
+            raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, not {self.seed!r}.")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError(f"Adam's betas must lie in [0, 1); got beta1={self.beta1}, beta2={self.beta2}.")
         for f in dataclasses.fields(self):

@@ -8,7 +8,9 @@ checkpoints and resuming, a guard against NaN/inf, and Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +29,47 @@ Callback = Callable[[int, History], None]
 
 class TrainingDiverged(FloatingPointError):
     """Raised when a loss or a weight becomes NaN or infinite; the last checkpoint is left untouched."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived during ``fit`` (a machine shutting down, a job scheduler, a closed terminal).
+
+    ``fit`` handles it like Ctrl-C — a checkpoint of the last completed step — and then raises it
+    again, so the process still ends; the command line exits with 128 + ``signum`` (143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(f"received {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+#: the signals that end a training process from outside, handled like Ctrl-C
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _stop_signals_raise():
+    """Inside the block, SIGTERM and SIGHUP raise :class:`Terminated` (only the main thread can set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _ignore_stop_signals() -> None:
+    """While the last checkpoint is written, a second SIGTERM must not interrupt the write."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def sample_batch(x: torch.Tensor, batch_size: int, *others: torch.Tensor):
@@ -111,6 +154,8 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
 
     Raises:
         TrainingDiverged: a logged loss, or a weight about to be saved, is NaN or infinite.
+        Terminated: SIGTERM or SIGHUP arrived (in the main thread); handled like Ctrl-C — the
+            checkpoint of the last step is written — and then raised, so the process still ends.
     """
     history = history if history is not None else {"step": []}
     history.pop("interrupted", None)
@@ -130,6 +175,7 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
                   last_step=saved, extra={"precision": precisions})
     acc, step, called_at = _Accumulator(), start, start
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=True)
+    stack = contextlib.ExitStack()  # restores the signal handlers however the loop ends
 
     def flush(check: bool = True) -> None:
         if acc.count:
@@ -137,6 +183,7 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
 
     try:
         training.install()
+        stack.enter_context(_stop_signals_raise())
         while step < num_steps and not (stop_event is not None and stop_event.is_set()):
             with training.step():  # the networks' forward passes in bf16 if asked; callbacks below in fp32
                 out = step_fn(step + 1)
@@ -156,14 +203,19 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
             _call(callbacks, step, history)
         if step != save.last_step:
             save(step)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, Jupyter's "interrupt kernel", or SIGTERM / SIGHUP
+        if isinstance(stop, Terminated):
+            _ignore_stop_signals()
         history["interrupted"] = True
         flush(check=False)
         save(step)  # refuses NaN weights, so a good checkpoint is never replaced by a broken one
         where = f" and saved to {checkpoint_dir}" if save.directory else ""
-        print(f"Interrupted at step {step}: the models keep their weights{where}; "
+        print(f"Interrupted at step {step} ({stop or 'Ctrl-C'}): the models keep their weights{where}; "
               "call again with resume=True to continue.")
+        if isinstance(stop, Terminated):
+            raise
     finally:
+        stack.close()
         training.remove()
         bar.close()
     return history

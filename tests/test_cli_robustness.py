@@ -1,0 +1,244 @@
+"""Nothing a user made is lost, and every bad input is a one-line error with exit code 2.
+
+Each case of the table in the issue this answers: the run folder is the user's, output locations are
+checked before any work, --resume continues only the same run, numbers are range-checked in the parser,
+and SIGTERM / kill -9 of a real training process leave a checkpoint that loads, samples and resumes.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import gan_lab.cli.commands
+import gan_lab.data
+from gan_lab import checkpoints, cli
+from gan_lab.data.base import ImageData
+from gan_lab.models.mlp import MLPDiscriminator
+from gan_lab.train.loop import Terminated, fit
+
+TINY = ["--steps", "4", "--width", "4", "--z-dim", "8", "--batch-size", "8", "--device", "cpu", "--quiet",
+        "--fid-n", "0"]
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+    """40 random images for any dataset name; ``calls`` counts the loads."""
+    calls = []
+
+    def load(name, split="train", size=28, **kwargs):
+        calls.append(name)
+        images = torch.rand(40, 1, size, size) * 2 - 1
+        return ImageData(images, torch.zeros(40, dtype=torch.long), ["x"], name, "real: test")
+    monkeypatch.setattr(gan_lab.data, "load", load)
+    return calls
+
+
+def _one_line_error(capsys, *needles):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["train", "dcgan", "--seed", "-1"], "--seed"),
+    (["train", "dcgan", "--seed", str(2**70)], "--seed"),
+    (["train", "dcgan", "--lr", "nan"], "--lr"),
+    (["train", "dcgan", "--lr", "inf"], "--lr"),
+    (["train", "dcgan", "--batch-size", "100000"], "--batch-size"),
+    (["train", "dcgan", "--steps", "-5"], "--steps"),
+    (["train", "dcgan", "--width", "0"], "--width"),
+    (["train", "dcgan", "--fid-n", "-1"], "--fid-n"),
+    (["train", "dcgan", "--device", ""], "--device"),
+    (["train", "dcgan", "--k", "two"], "--k"),
+    (["sample", "RUN", "--n", "1000000000"], "--n"),
+    (["sample", "RUN", "--scale", "1000"], "--scale"),
+    (["sample", "RUN", "--seed", "-3"], "--seed"),
+    (["evaluate", "RUN", "--n", "1"], "--n"),
+    (["explore", "--port", "70000"], "--port"),
+])
+def test_bad_numbers_are_refused_by_the_parser_in_one_line(tmp_path, fake_data, capsys, argv, flag):
+    argv = [a.replace("RUN", str(tmp_path)) for a in argv]
+    if argv[0] == "train":
+        argv += ["--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    _one_line_error(capsys, f"argument {flag}", "--help")
+    assert not fake_data and not (tmp_path / "run").exists()  # refused before any data was loaded
+
+
+def test_a_folder_holding_a_run_is_never_replaced_silently(tmp_path, fake_data, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY]) == 2
+    _one_line_error(capsys, "already holds a run", "--resume", "--overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_overwrite_replaces_the_run_but_keeps_the_users_files(tmp_path, fake_data, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY]) == 0
+    (out / "notes.txt").write_text("my notes")
+    (out / "weights-best.safetensors").write_bytes(b"my best weights")
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY, "--overwrite", "--seed", "1"]) == 0
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert (out / "weights-best.safetensors").read_bytes() == b"my best weights"
+    assert checkpoints.stored_config(out)["gan"]["seed"] == 1
+
+
+def test_a_non_empty_folder_without_a_run_is_refused(tmp_path, fake_data, capsys):
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter1.tex").write_text("...")
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY]) == 2
+    _one_line_error(capsys, "not empty", "chapter1.tex")
+    assert [p.name for p in out.iterdir()] == ["chapter1.tex"] and not fake_data
+
+
+def test_an_unwritable_out_fails_before_the_data_is_loaded(tmp_path, fake_data, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file, not a folder")
+    assert cli.main(["train", "mlp", "--out", str(blocker / "run"), *TINY]) == 2
+    _one_line_error(capsys, "cannot be written")
+    assert not fake_data
+    assert cli.main(["train", "mlp", "--out", str(blocker), *TINY]) == 2
+    _one_line_error(capsys, "is a file")
+
+
+def test_resume_refuses_changed_settings_and_lists_them(tmp_path, fake_data, capsys):
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "mlp", "--out", out, *TINY]) == 0
+    capsys.readouterr()
+    assert cli.main(["train", "mlp", "--out", out, *TINY, "--resume", "--lr", "0.1"]) == 2
+    _one_line_error(capsys, "other settings", "gan.lr_G: 0.0002 → 0.1")
+    assert cli.main(["train", "mlp", "--out", out, *TINY, "--resume", "--data", "breastmnist"]) == 2
+    _one_line_error(capsys, "data: pneumoniamnist → breastmnist")
+    assert cli.main(["train", "mlp", "--out", out, *TINY, "--resume", "--steps", "6"]) == 0  # steps may change
+
+
+def test_sample_and_evaluate_check_where_they_write_before_working(tmp_path, fake_data, capsys, monkeypatch):
+    run = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--out", str(run), *TINY]) == 0
+    monkeypatch.setattr(gan_lab.cli.commands, "load_gan", lambda *a, **k: pytest.fail("loaded before the check"))
+    (tmp_path / "file.txt").write_text("x")
+    capsys.readouterr()
+    assert cli.main(["sample", str(run), "--out", str(tmp_path / "file.txt" / "g.png")]) == 2
+    _one_line_error(capsys, "cannot be written")
+    (run / "evaluation.json").mkdir()
+    assert cli.main(["evaluate", str(run), "--device", "cpu"]) == 2
+    _one_line_error(capsys, "evaluation.json is a folder")
+
+
+def test_student_notebooks_checks_its_folder_first(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    assert cli.main(["student-notebooks", str(tmp_path / "file.txt" / "out")]) == 2
+    _one_line_error(capsys, "cannot be written")
+
+
+def test_out_of_memory_is_one_line_naming_the_flag(tmp_path, fake_data, capsys, monkeypatch):
+    def oom(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr(gan_lab.cli.commands, "train_gan", oom)
+    assert cli.main(["train", "mlp", "--out", str(tmp_path / "run"), *TINY]) == 2
+    _one_line_error(capsys, "out of memory", "--batch-size")
+
+
+def test_sigterm_during_fit_saves_the_last_step_then_ends(tmp_path):
+    """Before the first periodic checkpoint: the signal still leaves one, and the process still ends."""
+    w = MLPDiscriminator(in_shape=(2,), width=4)
+    opt = torch.optim.SGD(w.parameters(), 0.1)
+
+    def step_fn(step):
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        loss = w(torch.randn(4, 2)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated) as stop:
+        fit(step_fn, 100, models={"w": w}, optimizers={"w": opt}, checkpoint_dir=tmp_path, checkpoint_every=50,
+            progress=False)
+    assert stop.value.signum == signal.SIGTERM and signal.getsignal(signal.SIGTERM) == before
+    assert checkpoints.load_checkpoint(tmp_path).step in (2, 3)
+
+
+# ------------------------------------------------------------------ a real training process, killed at random
+def _start_training(out: Path, steps: int) -> tuple[subprocess.Popen, list[str]]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GAN_LAB_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gan_lab", "train", "mlp", "--data", "phantoms", "--out", str(out),
+                             "--steps", str(steps), "--width", "4", "--z-dim", "8", "--batch-size", "8",
+                             "--device", "cpu", "--fid-n", "0"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            env=env)
+    seen: list[str] = []
+
+    def read():  # tqdm draws with \r, so read characters, not lines
+        while chunk := proc.stderr.read1(256):
+            seen.append(chunk.decode(errors="replace"))
+    threading.Thread(target=read, daemon=True).start()
+    return proc, seen
+
+
+def _wait_until_training(proc, seen, timeout=120.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        if "GAN" in "".join(seen):  # the progress bar "mlp GAN: ..." is drawn once fit runs
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _wait_for(condition, timeout=120.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def _assert_loads_samples_and_resumes(out: Path, tmp_path: Path):
+    saved = checkpoints.load_checkpoint(out).step
+    assert saved >= 1
+    assert cli.main(["sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"), "--device", "cpu"]) == 0
+    steps = saved + 20  # --steps may grow on --resume
+    assert cli.main(["train", "mlp", "--data", "phantoms", "--out", str(out), "--steps", str(steps), "--width",
+                     "4", "--z-dim", "8", "--batch-size", "8", "--device", "cpu", "--quiet", "--fid-n", "0",
+                     "--resume"]) == 0
+    assert checkpoints.load_checkpoint(out).step == steps
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]  # a save cleaned up any leftovers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "kill-9"])
+def test_a_killed_training_process_leaves_a_checkpoint_that_loads_samples_and_resumes(tmp_path, kill):
+    rng, steps, checked = random.Random(kill), 100_000, 0
+    for attempt in range(3):  # bounded: three random moments per signal
+        out = tmp_path / f"run{attempt}"
+        proc, seen = _start_training(out, steps)
+        assert _wait_until_training(proc, seen), "".join(seen)[-2000:]
+        if attempt:  # the first attempt strikes before the first periodic save, the others after it
+            _wait_for(lambda run=out: checkpoints.exists(run))
+        time.sleep(rng.uniform(0.0, 1.5))
+        proc.send_signal(kill)
+        code = proc.wait(timeout=120)
+        if kill == signal.SIGTERM:
+            assert code == 143, "".join(seen)[-2000:]
+        else:
+            assert code == -signal.SIGKILL
+        if not checkpoints.exists(out):  # kill -9 before the first periodic save: nothing saved, nothing damaged
+            assert kill == signal.SIGKILL and not list(out.glob("weights-*.safetensors"))
+            continue
+        _assert_loads_samples_and_resumes(out, tmp_path)
+        checked += 1
+    assert checked, "no attempt left a checkpoint to check"
