@@ -127,16 +127,17 @@ def test_critic_step_moves_only_C_and_generator_step_moves_only_G(mode):
     g0, c0 = _snapshot(G), _snapshot(C)
     with torch.no_grad():
         fake = G(z)
-    if mode == "clip":
-        out = wgan.critic_step_clip(C, opt["C"], real, fake, clip_value=0.5)
-    else:
-        out = wgan.critic_step_gp(C, opt["C"], real, fake, lambda_gp=10.0)
+    constraint = {"clip_value": 0.5} if mode == "clip" else {"lambda_gp": 10.0}
+    out = wgan.c_step(C, opt["C"], real, fake, **constraint)
+    assert ("gp" in out) == (mode == "gp") and all(not v.requires_grad for v in out.values())
     assert _changed(C, c0) and not _changed(G, g0)
     w_before = _mean_score_with(C, c0, real) - _mean_score_with(C, c0, fake)  # measured before the update
     assert out["W_estimate"].item() == pytest.approx(w_before.item(), rel=1e-4)
     g1, c1 = _snapshot(G), _snapshot(C)
-    wgan.generator_step(G, C, opt["G"], z)
+    C.zero_grad(set_to_none=True)
+    assert set(wgan.g_step(G, C, opt["G"], z)) == {"loss_G"}
     assert _changed(G, g1) and not _changed(C, c1)
+    assert all(p.grad is None for p in C.parameters()), "C is frozen during G's update: no gradient is computed"
 
 
 def test_weight_clipping_keeps_every_critic_weight_within_c():
@@ -146,7 +147,7 @@ def test_weight_clipping_keeps_every_critic_weight_within_c():
     for _ in range(5):
         with torch.no_grad():
             fake = G(torch.randn(32, 2))
-        wgan.critic_step_clip(C, opt, torch.randn(32, 2) + 3, fake, clip_value=c)
+        wgan.c_step(C, opt, torch.randn(32, 2) + 3, fake, clip_value=c)
         w = wgan.critic_weights(C)
         assert w.abs().max() <= c
     assert (w.abs() == c).float().mean() > 0.5, "most weights should sit at ±c after large steps"
@@ -162,7 +163,7 @@ def test_wgan_gp_critic_estimates_the_wasserstein_distance_of_two_shifted_blobs(
     opt = torch.optim.Adam(C.parameters(), 1e-3, betas=(0.0, 0.9))
     for _ in range(300):
         real = 0.1 * torch.randn(128, 2) + torch.tensor([2.0, 0.0])
-        wgan.critic_step_gp(C, opt, real, G(torch.randn(128, 2)).detach(), lambda_gp=10.0)
+        wgan.c_step(C, opt, real, G(torch.randn(128, 2)).detach(), lambda_gp=10.0)
     real, fake = 0.1 * torch.randn(2048, 2) + torch.tensor([2.0, 0.0]), G(torch.randn(2048, 2)).detach()
     w_estimate = (C(real).mean() - C(fake).mean()).item()
     slope = wgan.critic_gradient_norms(C, wgan.interpolates(real, fake)).mean().item()
@@ -217,6 +218,17 @@ def test_load_or_train_wgan_reuses_a_matching_checkpoint_and_retrains_a_differen
                                     device="cpu", progress=False)
     assert "wgan.clip_value: 0.01 → 0.02" in capsys.readouterr().out
     assert wgan.critic_weights(other.C).abs().max() <= 0.02
+
+
+def test_train_wgan_stops_when_the_stop_event_is_set_and_load_or_train_passes_it_on(tmp_path):
+    import threading
+
+    x = torch.rand(16, 1, 28, 28) * 2 - 1
+    config = wgan.WGANConfig(width=4, z_dim=8, batch_size=8, num_steps=50, n_critic=1, log_every=1)
+    stop = threading.Event()
+    stop.set()
+    run = wgan.load_or_train_wgan(tmp_path, x, config, device="cpu", progress=False, stop_event=stop)
+    assert len(run.history["step"]) < 50
 
 
 def _penalty(per_pixel_eps=False, batch_norm=False):

@@ -62,6 +62,31 @@ def score(C: torch.nn.Module, test: ImageData) -> dict[str, float]:
     return {"auc": auc.item(), "accuracy": acc.item()}
 
 
+class _RealClasses(torch.nn.Module):
+    """A semi-supervised GAN's D seen as a K-class classifier: x ↦ the logits of the real classes."""
+
+    def __init__(self, D: torch.nn.Module):
+        super().__init__()
+        self.D = D
+        self.train(D.training)  # predict_proba restores this mode afterwards: it must be D's own
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.D.classify(x)
+
+
+def score_sgan(D: torch.nn.Module, test: ImageData) -> dict[str, float]:
+    """:func:`score` of a semi-supervised GAN's D (``gan_lab.train.sgan``, its baseline too) on ``test``.
+
+    D's K + 1 outputs are the K real classes and "fake"; its decision is over the real classes
+    (``D.classify``: softmax = p(y | x, x real)).
+
+    Example:
+        >>> score_sgan(run.D, load("pneumoniamnist", split="test"))  # doctest: +SKIP
+        {'auc': ..., 'accuracy': ...}
+    """
+    return score(_RealClasses(D), test)
+
+
 @dataclass
 class AugmentationConfig:
     """Settings of the augmentation experiment.

@@ -10,8 +10,8 @@ variation to keep recognisable.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -24,13 +24,12 @@ from ..losses import adversarial_losses
 from ..losses.variants import categorical_mi_lower_bound, info_loss
 from ..models.dcgan import init_dcgan_weights
 from ..models.infogan import InfoGANDiscriminator, InfoGANGenerator
-from .conditional import frozen
-from .gan import LOOP_ONLY_FIELDS, data_meta, data_name, make_optimizers
-from .loop import History, fit, sample_batch
+from .common import TrainConfig, adams, data_meta, data_name, fit_run, frozen, images_of, in_batches, load_or_train
+from .loop import History, sample_batch
 
 
 @dataclass
-class InfoGANConfig:
+class InfoGANConfig(TrainConfig):
     """Everything that defines an InfoGAN run.
 
     Attributes:
@@ -40,10 +39,11 @@ class InfoGANConfig:
         lambda_Q: weight of L_I in the update of D and Q; None: λ, as in the paper. The λ = 0 baseline sets
             it to 1, so Q still learns to read c from a G that was never asked to write it (a fair MI curve).
         continuous_weight: extra weight of the continuous codes' Gaussian NLL inside L_I.
-        loss, z_dim, width, batch_size, num_steps, lr_G, lr_D, beta1, beta2: as in ``GANConfig``.
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and sampling.
+        loss, z_dim, width, lr_G, lr_D: as in ``GANConfig``.
+        The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
+
+    key = "infogan"
 
     num_categories: int = 2
     num_continuous: int = 2
@@ -57,21 +57,15 @@ class InfoGANConfig:
     num_steps: int = 1500
     lr_G: float = 1e-3
     lr_D: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         adversarial_losses(self.loss)  # fails early, with the list of valid names
-        weights = (self.lambda_info, self.continuous_weight, 0.0 if self.lambda_Q is None else self.lambda_Q)
-        if self.num_categories < 2 or self.num_continuous < 0 or min(weights) < 0:
-            raise ValueError("Need num_categories ≥ 2, num_continuous ≥ 0 and weights lambda_info, lambda_Q, "
-                             f"continuous_weight ≥ 0; got {self.num_categories}, {self.num_continuous}, {weights}.")
-        if self.num_steps < 0 or min(self.batch_size, self.z_dim, self.width) < 1:
-            raise ValueError("batch_size, z_dim and width must be ≥ 1 and num_steps ≥ 0.")
+        if self.num_categories < 2 or self.num_continuous < 0 or self.continuous_weight < 0:
+            raise ValueError("Need num_categories ≥ 2, num_continuous ≥ 0 and continuous_weight ≥ 0; got "
+                             f"{self.num_categories}, {self.num_continuous}, {self.continuous_weight}.")
+        if min(self.z_dim, self.width) < 1:
+            raise ValueError(f"z_dim and width must be ≥ 1; got {self.z_dim}, {self.width}.")
 
 
 def build_infogan(config: InfoGANConfig, channels: int = 1, size: int = 28) -> tuple[nn.Module, nn.Module]:
@@ -91,21 +85,21 @@ def sample_codes(n: int, num_categories: int, num_continuous: int, device=None, 
     return c.to(device), c_cont.to(device)
 
 
-def _fake(G: nn.Module, n: int, device):
-    z = torch.randn(n, G.z_dim, device=device)
-    c, c_cont = sample_codes(n, G.num_categories, G.num_continuous)
-    c, c_cont = c.to(device), c_cont.to(device)
-    return G(z, c, c_cont), c, c_cont
-
-
-def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, loss_D_fn,
-           lambda_Q: float, continuous_weight: float) -> dict[str, torch.Tensor]:
+def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor,
+           c_cont: torch.Tensor, loss_D_fn, lambda_Q: float, continuous_weight: float) -> dict[str, torch.Tensor]:
     """One update of D and Q (they share the trunk): descend L_D + λ_Q L_I(fake) (λ_Q = λ in the paper).
 
     Q learns to read the codes of generated images; D learns real from fake as usual.
+
+    Args:
+        real: a batch of real images (B, C, H, W).
+        fake, c, c_cont: G(z, c, c_cont) made without a graph (G is fixed here) and the codes it was made from.
+        loss_D_fn: ``loss_D_fn(real_logits, fake_logits)`` → scalar.
+        lambda_Q, continuous_weight: the weight of L_I and, inside it, of the continuous codes.
+
+    Returns:
+        ``{"loss_D", "D(x)", "D(G(z))"}``: detached scalars.
     """
-    with torch.no_grad():
-        fake, c, c_cont = _fake(G, real.shape[0], real.device)  # G is fixed during D's update
     real_logits = D(real)[0]
     fake_logits, c_logits, mean, log_var = D(fake)
     loss_I = info_loss(c_logits, c, mean, log_var, c_cont, continuous_weight)
@@ -117,16 +111,16 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch
             "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()}
 
 
-def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, batch_size: int, loss_G_fn,
-           lambda_info: float, continuous_weight: float, device) -> dict[str, torch.Tensor]:
-    """One G update: descend L_G + λ L_I, so G's images fool D *and* let Q read back (c, c_cont).
+def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor, c: torch.Tensor,
+           c_cont: torch.Tensor, loss_G_fn, lambda_info: float, continuous_weight: float) -> dict[str, torch.Tensor]:
+    """One G update on noise z and codes (c, c_cont): descend L_G + λ L_I, so G's images fool D *and*
+    let Q read back the codes.
 
     Returns ``loss_G``, ``loss_I`` and ``I(c;x) bound`` = log K − CE, InfoGAN's lower bound
     on the mutual information of the categorical code, in nats (measured whatever λ is).
     """
-    fake, c, c_cont = _fake(G, batch_size, device)
     with frozen(D):
-        fake_logits, c_logits, mean, log_var = D(fake)
+        fake_logits, c_logits, mean, log_var = D(G(z, c, c_cont))
         loss_I = info_loss(c_logits, c, mean, log_var, c_cont, continuous_weight)
         loss_G = loss_G_fn(fake_logits) + lambda_info * loss_I
         opt_G.zero_grad(set_to_none=True)
@@ -148,7 +142,6 @@ class InfoGANRun:
     checkpoint_dir: Path | None = None
     optimizers: dict | None = field(default=None, repr=False)
 
-    @torch.inference_mode()
     def sample(self, n: int, c=None, c_cont=None, seed: int | None = 0) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [-1, 1] on the CPU.
 
@@ -164,13 +157,7 @@ class InfoGANRun:
             c = torch.as_tensor(c).long().flatten().expand(n)
         if c_cont is not None:
             c_cont = torch.as_tensor(c_cont, dtype=torch.float).reshape(-1, self.G.num_continuous).expand(n, -1)
-        c, c_cont = c_prior if c is None else c, cont_prior if c_cont is None else c_cont
-        device = next(self.G.parameters()).device
-        was_training = self.G.training
-        self.G.eval()
-        x = self.G(z.to(device), c.to(device), c_cont.to(device))
-        self.G.train(was_training)
-        return x.cpu()
+        return in_batches(self.G, z, c_prior if c is None else c, cont_prior if c_cont is None else c_cont)
 
     @torch.inference_mode()
     def infer_codes(self, images: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,7 +176,7 @@ class InfoGANRun:
 
 def train_infogan(data: ImageData | torch.Tensor, config: InfoGANConfig | None = None, *, device=None,
                   checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(),
-                  progress: bool = True) -> InfoGANRun:
+                  stop_event=None, progress: bool = True) -> InfoGANRun:
     """Train an InfoGAN on images in [-1, 1] (labels, if any, are ignored) and return the run.
 
     Example:
@@ -198,58 +185,53 @@ def train_infogan(data: ImageData | torch.Tensor, config: InfoGANConfig | None =
     """
     config = config or InfoGANConfig()
     device = get_device(device)
-    images = data.images if isinstance(data, ImageData) else data
-    if images.dim() != 4:
-        raise ValueError(f"Expected images of shape (N, C, H, W); got {tuple(images.shape)}.")
-    x = images.to(device)
+    x = images_of(data).to(device)
     G, D = (m.to(device) for m in build_infogan(config, x.shape[1], x.shape[-1]))
-    run = InfoGANRun(G, D, {"step": []}, config, data_name(data), Path(checkpoint_dir) if checkpoint_dir else None)
-    run.optimizers = optimizers = make_optimizers(G, D, config)
+    run = InfoGANRun(G, D, {"step": []}, config, data_name(data),
+                     optimizers=adams({"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D}, config))
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     lam, w = config.lambda_info, config.continuous_weight
     lam_Q = lam if config.lambda_Q is None else config.lambda_Q
 
+    def latents(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        z = torch.randn(n, G.z_dim, device=device)  # z ~ N(0, I), then the codes from their priors
+        return (z, *sample_codes(n, G.num_categories, G.num_continuous, device))
+
     def step_fn(step: int) -> dict:
-        out = d_step(G, D, optimizers["D"], sample_batch(x, config.batch_size), loss_D_fn, lam_Q, w)
-        out.update(g_step(G, D, optimizers["G"], config.batch_size, loss_G_fn, lam, w, device))
+        real = sample_batch(x, config.batch_size)
+        z, c, c_cont = latents(config.batch_size)
+        with torch.no_grad():
+            fake = G(z, c, c_cont)  # G is fixed during D's update
+        out = d_step(D, run.optimizers["D"], real, fake, c, c_cont, loss_D_fn, lam_Q, w)
+        out.update(g_step(G, D, run.optimizers["G"], *latents(config.batch_size), loss_G_fn, lam, w))
         return out
 
-    run.history = fit(step_fn, config.num_steps, models={"G": G, "D": D}, optimizers=optimizers,
-                      config=checkpoint_meta(config, data), checkpoint_dir=checkpoint_dir,
-                      checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                      callbacks=callbacks, callback_every=config.callback_every, progress=progress,
-                      desc=f"InfoGAN (λ={lam:g})")
-    G.eval()
-    D.eval()
-    return run
+    return fit_run(run, step_fn, {"G": G, "D": D}, checkpoint_meta(config, data), desc=f"InfoGAN (λ={lam:g})",
+                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, stop_event=stop_event,
+                   progress=progress)
 
 
 def checkpoint_meta(config: InfoGANConfig, data: ImageData | torch.Tensor) -> dict:
     """The JSON stored with the checkpoint: the config and what the data was."""
-    return {"infogan": dataclasses.asdict(config), **data_meta(data)}
+    return {**config.checkpoint_entry(), **data_meta(data)}
 
 
 def load_infogan(directory: str | Path, device=None) -> InfoGANRun:
     """The InfoGANRun saved in ``directory`` (rebuilt from JSON + safetensors)."""
     ckpt = checkpoints.load_kind(directory, "infogan", {"G", "D"}, "an InfoGAN", device)
-    return InfoGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, InfoGANConfig(**ckpt.config["infogan"]),
+    return InfoGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, InfoGANConfig.from_checkpoint(ckpt.config),
                       ckpt.config.get("data", ""), Path(directory))
 
 
 def load_or_train_infogan(directory: str | Path, data: ImageData | torch.Tensor, config: InfoGANConfig, *,
-                          device=None, callbacks=(), progress: bool = True, retrain: bool = False) -> InfoGANRun:
+                          device=None, retrain: bool = False, **train_options) -> InfoGANRun:
     """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
 
-    The rule of ``gan_lab.train.gan.load_or_train`` (see ``checkpoints.cache_status``).
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` go to :func:`train_infogan`.
 
     Example:
         >>> run = load_or_train_infogan(cache_dir("09_infogan"), data, InfoGANConfig())  # doctest: +SKIP
     """
-    status = checkpoints.cache_status(directory, checkpoint_meta(config, data), num_steps=config.num_steps,
-                                      ignore=tuple(f"infogan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
-    if status == "load":
-        run = load_infogan(directory, device)
-        run.config = config
-        return run
-    return train_infogan(data, config, device=device, checkpoint_dir=directory, resume=status == "resume",
-                         callbacks=callbacks, progress=progress)
+    return load_or_train(directory, config, checkpoint_meta(config, data),
+                         partial(train_infogan, data, config, device=device, **train_options),
+                         partial(load_infogan, device=device), retrain=retrain)

@@ -6,6 +6,9 @@ draws is computed here as plain arrays — D's output on a grid, D* where the
 densities are known, the generator manifold, and −∇_x L_G at every fake (the
 direction in which G's update pushes it).
 
+The players are updated by the image trainers' own step functions
+(``gan_lab.train.gan.d_step`` / ``g_step``; for the Wasserstein loss WGAN-GP's
+critic step ``gan_lab.train.wgan.c_step``): only the data is two-dimensional.
 Each iteration is one call of ``step_fn`` inside the generic ``fit`` loop, so
 the history and the NaN guard come from there. After every
 iteration the losses are measured on a fixed evaluation set (``n_eval`` real
@@ -31,10 +34,12 @@ from torch import nn
 from .. import checkpoints
 from ..data.toy import GaussianMixture, make_toy, mode_coverage
 from ..device import get_device
-from ..losses import adversarial_losses, gradient_penalty
+from ..losses import adversarial_losses
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from ..theory import divergences_on_grid, grid_points, kde_on_grid, optimal_discriminator, smooth_on_grid
+from .gan import d_step, g_step
 from .loop import fit
+from .wgan import c_step
 
 
 @dataclass
@@ -97,33 +102,6 @@ def single_thread():
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, loss_D_fn,
-           lambda_gp: float = 0.0) -> dict[str, torch.Tensor]:
-    """One update of D on real (B, 2) and fake (B, 2): descend L_D (+ λ·GP for the Wasserstein critic)."""
-    loss_D = loss_D_fn(D(real), D(fake))
-    if lambda_gp:
-        loss_D = loss_D + lambda_gp * gradient_penalty(D, real, fake)
-    opt_D.zero_grad(set_to_none=True)
-    loss_D.backward()
-    opt_D.step()
-    return {"loss_D": loss_D.detach()}
-
-
-def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor,
-           loss_G_fn) -> dict[str, torch.Tensor]:
-    """One update of G on noise z (B, z_dim): descend L_G(D(G(z)))."""
-    frozen = [p.requires_grad_(False) for p in D.parameters() if p.requires_grad]  # D is fixed during G's update
-    try:
-        loss_G = loss_G_fn(D(G(z)))  # the gradient flows through D into G; D's weights get none
-        opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
-    opt_G.step()
-    return {"loss_G": loss_G.detach()}
 
 
 def generator_gradients(D: nn.Module, fake: torch.Tensor, loss_G_fn) -> tuple[torch.Tensor, torch.Tensor]:
@@ -226,8 +204,11 @@ class ToyLab:
     def _update_D(self) -> None:
         with torch.no_grad():
             fake = self.G(self.sample_z(self.config.batch_size))  # G is fixed during D's update
-        lambda_gp = self.config.lambda_gp if self.config.loss == "wasserstein" else 0.0
-        d_step(self.D, self.opt_D, self.sample_real(self.config.batch_size), fake, self.loss_D_fn, lambda_gp)
+        real = self.sample_real(self.config.batch_size)
+        if self.config.loss == "wasserstein":  # D is a critic, kept Lipschitz by WGAN-GP's penalty (λ = 0: none)
+            c_step(self.D, self.opt_D, real, fake, lambda_gp=self.config.lambda_gp or None)
+        else:
+            d_step(self.D, self.opt_D, real, fake, self.loss_D_fn)
 
     def _update_G(self) -> None:
         g_step(self.G, self.D, self.opt_G, self.sample_z(self.config.batch_size), self.loss_G_fn)

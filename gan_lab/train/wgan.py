@@ -17,8 +17,8 @@ close to optimal and its estimate means something.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -30,31 +30,32 @@ from ..device import get_device
 from ..losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from ..models.mlp import MLPDiscriminator, MLPGenerator
-from .gan import LOOP_ONLY_FIELDS, GANRun
-from .gan import checkpoint_meta as gan_checkpoint_meta
-from .loop import fit, sample_batch
+from .common import TrainConfig, adams, data_meta, data_name, draw_z, fit_run, images_of, in_batches, load_or_train
+from .gan import g_step as gan_g_step
+from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
 
 MODES = ("clip", "gp")
 
 
 @dataclass
-class WGANConfig:
+class WGANConfig(TrainConfig):
     """Everything that defines a WGAN run (notebooks override by keyword).
 
     Attributes:
         mode: "clip" (Arjovsky et al. 2017) or "gp" (Gulrajani et al. 2017).
         arch: "dcgan" (G as in notebook 02, C = DCGAN discriminator without batch norm) or "mlp".
-        z_dim, width, batch_size: as in ``GANConfig``.
+        z_dim, width: as in ``GANConfig``.
         num_steps: generator updates.
         n_critic: critic updates per generator update (both papers: 5).
         clip_value: c, the weight-clipping bound (mode "clip"; paper: 0.01).
         lambda_gp: λ, the gradient-penalty weight (mode "gp"; paper: 10).
         lr: learning rate of both networks; None picks the paper's: 5e-5 (clip) or 1e-4 (gp).
         beta1, beta2: Adam's betas in mode "gp" (paper: 0, 0.9). Mode "clip" uses RMSprop.
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and sampling.
+        The loop fields and the seed: see ``TrainConfig``.
     """
+
+    key = "wgan"
 
     mode: str = "gp"
     arch: str = "dcgan"
@@ -68,20 +69,15 @@ class WGANConfig:
     lr: float | None = None
     beta1: float = 0.0
     beta2: float = 0.9
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if self.mode not in MODES:
             raise ValueError(f"mode must be 'clip' (weight clipping) or 'gp' (gradient penalty), not {self.mode!r}.")
         if self.arch not in ("dcgan", "mlp"):
             raise ValueError(f"arch must be 'dcgan' or 'mlp', not {self.arch!r}.")
-        if self.n_critic < 1 or self.batch_size < 1 or self.num_steps < 0:
-            raise ValueError("n_critic and batch_size must be ≥ 1 and num_steps ≥ 0.")
-        if self.clip_value <= 0 or self.lambda_gp < 0:
-            raise ValueError(f"clip_value must be > 0 and lambda_gp ≥ 0; got {self.clip_value}, {self.lambda_gp}.")
+        if self.n_critic < 1 or self.clip_value <= 0:
+            raise ValueError(f"n_critic must be ≥ 1 and clip_value > 0; got {self.n_critic}, {self.clip_value}.")
         if self.lr is None:  # resolved here so the stored config holds the number actually used
             self.lr = 5e-5 if self.mode == "clip" else 1e-4
 
@@ -105,11 +101,8 @@ def build_wgan(config: WGANConfig, channels: int = 1, size: int = 28) -> tuple[n
 def make_optimizers(G: nn.Module, C: nn.Module, config: WGANConfig) -> dict[str, torch.optim.Optimizer]:
     """RMSprop for weight clipping, Adam(β1 = 0, β2 = 0.9) for the gradient penalty, as in the papers."""
     if config.mode == "clip":
-        return {"G": torch.optim.RMSprop(G.parameters(), config.lr),
-                "C": torch.optim.RMSprop(C.parameters(), config.lr)}
-    betas = (config.beta1, config.beta2)
-    return {"G": torch.optim.Adam(G.parameters(), config.lr, betas=betas),
-            "C": torch.optim.Adam(C.parameters(), config.lr, betas=betas)}
+        return {name: torch.optim.RMSprop(m.parameters(), config.lr) for name, m in (("G", G), ("C", C))}
+    return adams({"G": G, "C": C}, {"G": config.lr, "C": config.lr}, config)
 
 
 @torch.no_grad()
@@ -119,51 +112,42 @@ def clip_weights_(C: nn.Module, clip_value: float) -> None:
         p.clamp_(-clip_value, clip_value)
 
 
-def critic_step_clip(C: nn.Module, opt_C: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
-                     clip_value: float) -> dict[str, torch.Tensor]:
-    """One WGAN critic update: descend L_C = E[C(G(z))] − E[C(x)], then clip every weight to [−c, c].
+def c_step(C: nn.Module, opt_C: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, *,
+           clip_value: float | None = None, lambda_gp: float | None = None) -> dict[str, torch.Tensor]:
+    """One critic update: descend L_C = E[C(G(z))] − E[C(x)], keeping C (about) 1-Lipschitz one of two ways.
+
+    * WGAN, ``clip_value`` = c: after the update, clip every weight of C to [−c, c].
+    * WGAN-GP, ``lambda_gp`` = λ: descend L_C + λ·E_x̂[(‖∇_x̂ C(x̂)‖₂ − 1)²] instead.
 
     Args:
-        real, fake: batches (B, ...) of data and of G's output (detached: G is fixed here).
+        C, opt_C: the critic and its optimiser (only C's weights move).
+        real, fake: batches (B, ...) of data and of G's output (made without a graph: G is fixed here).
 
     Returns:
-        ``loss_C`` and ``W_estimate`` = E[C(x)] − E[C(G(z))] = −L_C, on this batch before the update.
-    """
-    loss_C = wasserstein_critic_loss(C(real), C(fake))
-    opt_C.zero_grad(set_to_none=True)
-    loss_C.backward()
-    opt_C.step()
-    clip_weights_(C, clip_value)  # after the step, so C always satisfies the constraint
-    return {"loss_C": loss_C.detach(), "W_estimate": -loss_C.detach()}
-
-
-def critic_step_gp(C: nn.Module, opt_C: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
-                   lambda_gp: float) -> dict[str, torch.Tensor]:
-    """One WGAN-GP critic update: descend L_C = E[C(G(z))] − E[C(x)] + λ·E_x̂[(‖∇_x̂ C(x̂)‖₂ − 1)²].
-
-    Args:
-        real, fake: batches (B, ...) of data and of G's output (detached: G is fixed here).
-
-    Returns:
-        ``loss_C`` (with the penalty), ``W_estimate`` = E[C(x)] − E[C(G(z))] (without it) and ``gp``.
+        ``loss_C`` (with the penalty), ``W_estimate`` = E[C(x)] − E[C(G(z))] on this batch before the update
+        and, with a penalty, ``gp``: detached scalars.
     """
     w_loss = wasserstein_critic_loss(C(real), C(fake))
-    gp = gradient_penalty(C, real, fake)
-    loss_C = w_loss + lambda_gp * gp
+    out = {"W_estimate": -w_loss.detach()}
+    loss_C = w_loss
+    if lambda_gp is not None:
+        gp = gradient_penalty(C, real, fake)
+        loss_C = w_loss + lambda_gp * gp
+        out["gp"] = gp.detach()
     opt_C.zero_grad(set_to_none=True)
     loss_C.backward()  # through the penalty too: create_graph=True made ∇_x̂ C differentiable in C's weights
     opt_C.step()
-    return {"loss_C": loss_C.detach(), "W_estimate": -w_loss.detach(), "gp": gp.detach()}
+    if clip_value is not None:
+        clip_weights_(C, clip_value)  # after the step, so C always satisfies the constraint
+    return {"loss_C": loss_C.detach(), **out}
 
 
-def generator_step(G: nn.Module, C: nn.Module, opt_G: torch.optim.Optimizer,
-                   z: torch.Tensor) -> dict[str, torch.Tensor]:
-    """One generator update on noise z (B, z_dim): descend L_G = −E_z[C(G(z))]."""
-    loss_G = wasserstein_generator_loss(C(G(z)))
-    opt_G.zero_grad(set_to_none=True)
-    loss_G.backward()  # gradients reach C's weights too, but only opt_G steps (C's are reset before its next step)
-    opt_G.step()
-    return {"loss_G": loss_G.detach()}
+def g_step(G: nn.Module, C: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One generator update on noise z (B, z_dim): descend L_G = −E_z[C(G(z))], C held fixed.
+
+    The GAN's generator step (``gan_lab.train.gan.g_step``) with the Wasserstein generator loss.
+    """
+    return gan_g_step(G, C, opt_G, z, wasserstein_generator_loss)
 
 
 def interpolates(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -205,7 +189,9 @@ class WGANRun:
     checkpoint_dir: Path | None = None
     optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_wgan call continues
 
-    sample = GANRun.sample  # the same fixed-seed sampling as a standard GAN (it only reads self.G)
+    def sample(self, n: int = 64, seed: int | None = 0) -> torch.Tensor:
+        """``n`` images (n, C, H, W) in [-1, 1] from a fixed seed (None: from the global RNG)."""
+        return in_batches(self.G, draw_z(n, self.G.z_dim, "cpu", seed))
 
 
 def train_wgan(data: ImageData | torch.Tensor, config: WGANConfig | None = None, *, device=None,
@@ -220,10 +206,8 @@ def train_wgan(data: ImageData | torch.Tensor, config: WGANConfig | None = None,
         data: an ``ImageData`` or an image tensor (N, C, H, W).
         config: a ``WGANConfig``; defaults to ``WGANConfig()`` (WGAN-GP).
         device: None for the device ``gan_lab.setup()`` chose.
-        checkpoint_dir: write checkpoints there (and resume from them with ``resume=True``).
-        callbacks: ``cb(step, history)`` every ``config.callback_every`` steps (e.g. an FID tracker).
-        stop_event: a ``threading.Event`` that ends training when set.
-        run: continue training this run's networks.
+        checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        run: train this run's networks (a finished run continues up to ``config.num_steps``).
 
     Example:
         >>> run = train_wgan(gan_lab.data.load("pneumoniamnist"), WGANConfig(mode="gp"))  # doctest: +SKIP
@@ -231,79 +215,60 @@ def train_wgan(data: ImageData | torch.Tensor, config: WGANConfig | None = None,
     """
     config = config or WGANConfig()
     device = get_device(device)
-    images = data.images if isinstance(data, ImageData) else data
-    if images.dim() != 4:
-        raise ValueError(f"Expected images of shape (N, C, H, W); got {tuple(images.shape)}.")
-    x = images.to(device)
+    x = images_of(data).to(device)
     if run is None:
         G, C = build_wgan(config, x.shape[1], x.shape[-1])
-        run = WGANRun(G.to(device), C.to(device), {"step": []}, config,
-                      getattr(data, "name", "tensor"), Path(checkpoint_dir) if checkpoint_dir else None)
+        run = WGANRun(G.to(device), C.to(device), {"step": []}, config, data_name(data))
+    run.config = config
     G, C = run.G.train(), run.C.train()
     if config.arch == "dcgan":  # faster CPU convolutions (benchmarks/README.md)
         x, = channels_last_on_cpu((G, C), x)
     run.optimizers = optimizers = run.optimizers or make_optimizers(G, C, config)
-    torch.manual_seed(config.seed)
-
-    def sample_z() -> torch.Tensor:
-        return torch.randn(config.batch_size, G.z_dim, device=device)
+    if not run.history.get("step"):
+        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
+    # how this run keeps C Lipschitz: clip its weights (WGAN) or penalise its gradient (WGAN-GP)
+    constraint = {"clip_value": config.clip_value} if config.mode == "clip" else {"lambda_gp": config.lambda_gp}
 
     def step_fn(step: int) -> dict:
         for _ in range(config.n_critic):  # n_critic critic updates per generator update
-            real = sample_batch(x, config.batch_size)
+            real = sample_batch(x, config.batch_size)  # x ~ p_data
+            z = torch.randn(config.batch_size, G.z_dim, device=device)  # z ~ p_z
             with torch.no_grad():
-                fake = G(sample_z())  # G is fixed during the critic's updates
-            if config.mode == "clip":
-                out = critic_step_clip(C, optimizers["C"], real, fake, config.clip_value)
-            else:
-                out = critic_step_gp(C, optimizers["C"], real, fake, config.lambda_gp)
+                fake = G(z)  # G is fixed during the critic's updates
+            out = c_step(C, optimizers["C"], real, fake, **constraint)
         norms = critic_gradient_norms(C, interpolates(real, fake))  # once per G step: cheap monitoring
         out.update(grad_norm_mean=norms.mean(), grad_norm_std=norms.std())
-        out.update(generator_step(G, C, optimizers["G"], sample_z()))
+        z = torch.randn(config.batch_size, G.z_dim, device=device)  # fresh noise for G's update
+        out.update(g_step(G, C, optimizers["G"], z))
         return out
 
-    run.history = fit(step_fn, config.num_steps, models={"G": G, "C": C}, optimizers=optimizers,
-                      config=checkpoint_meta(config, data), checkpoint_dir=checkpoint_dir,
-                      checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                      callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
-                      progress=progress, desc=f"WGAN-{config.mode}",
-                      history=run.history if run.history.get("step") else None)
-    G.eval()
-    C.eval()
-    return run
+    return fit_run(run, step_fn, {"G": G, "C": C}, checkpoint_meta(config, data), desc=f"WGAN-{config.mode}",
+                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, stop_event=stop_event,
+                   progress=progress)
 
 
 def checkpoint_meta(config: WGANConfig, data: ImageData | torch.Tensor) -> dict:
-    """The JSON stored with a WGAN checkpoint: a GAN's fields (config, data name, count, shape), keyed "wgan"."""
-    meta = gan_checkpoint_meta(config, data)
-    meta["wgan"] = meta.pop("gan")
-    return meta
+    """The JSON stored with a WGAN checkpoint: the config and what the data was."""
+    return {**config.checkpoint_entry(), **data_meta(data)}
 
 
 def load_wgan(directory: str | Path, device=None) -> WGANRun:
     """The WGANRun saved in ``directory`` (rebuilt from JSON + safetensors; nothing is unpickled)."""
     ckpt = checkpoints.load_kind(directory, "wgan", {"G", "C"}, "a WGAN", device)
-    known = {f.name for f in dataclasses.fields(WGANConfig)}
-    config = WGANConfig(**{k: v for k, v in ckpt.config["wgan"].items() if k in known})
-    return WGANRun(ckpt.models["G"], ckpt.models["C"], ckpt.history, config, ckpt.config.get("data", ""),
-                   Path(directory))
+    return WGANRun(ckpt.models["G"], ckpt.models["C"], ckpt.history, WGANConfig.from_checkpoint(ckpt.config),
+                   ckpt.config.get("data", ""), Path(directory))
 
 
 def load_or_train_wgan(directory: str | Path, data: ImageData | torch.Tensor, config: WGANConfig, *, device=None,
-                       callbacks=(), progress: bool = True, retrain: bool = False) -> WGANRun:
+                       retrain: bool = False, **train_options) -> WGANRun:
     """Load the WGAN cached in ``directory`` if it was trained with this config on this data, else train it.
 
-    The same rule as ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
-    → load; same but unfinished → resume; different or absent → train from scratch there.
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` go to :func:`train_wgan`
+    (``callbacks``, ``progress``, ``stop_event``).
 
     Example:
         >>> run = load_or_train_wgan(cache_dir("05_wgan_gp"), data, WGANConfig(mode="gp"))  # doctest: +SKIP
     """
-    status = checkpoints.cache_status(directory, checkpoint_meta(config, data), num_steps=config.num_steps,
-                                      ignore=tuple(f"wgan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
-    if status == "load":
-        run = load_wgan(directory, device)
-        run.config = config
-        return run
-    return train_wgan(data, config, device=device, checkpoint_dir=directory, resume=status == "resume",
-                      callbacks=callbacks, progress=progress)
+    return load_or_train(directory, config, checkpoint_meta(config, data),
+                         partial(train_wgan, data, config, device=device, **train_options),
+                         partial(load_wgan, device=device), retrain=retrain)
