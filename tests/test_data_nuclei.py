@@ -104,3 +104,70 @@ def test_malformed_folder(tmp_path):
     (tmp_path / "stage1_train" / "x" / "images").mkdir(parents=True)
     with pytest.raises(DataUnavailableError, match="no images/x.png"):
         load_nuclei(root=tmp_path)
+
+
+def _two_images(root):
+    grey = np.zeros((32, 32, 3), np.uint8)
+    grey[4:10, 4:10] = 200
+    make_image(root, "a_fluor", grey, [(4, 10, 4, 10)])
+    make_image(root, "b_fluor", grey, [(20, 24, 20, 24)])
+    return root / "stage1_train"
+
+
+def _not_a_png(path):
+    path.write_bytes(b"this is not a PNG")
+
+
+def _truncated(path):
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def _other_size(path):
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(path)
+
+
+@pytest.mark.parametrize("damage, target, message", [
+    (_not_a_png, "a_fluor/images/a_fluor.png", "cannot be read as an image"),
+    (_truncated, "a_fluor/images/a_fluor.png", "cannot be read as an image"),
+    (_not_a_png, "b_fluor/masks/m0.png", "cannot be read as an image"),
+    (_other_size, "b_fluor/masks/m0.png", "the image 32×32"),
+])
+def test_a_damaged_file_is_a_data_error_naming_it(tmp_path, damage, target, message):
+    stage = _two_images(tmp_path)
+    damage(stage / target)
+    with pytest.raises(DataUnavailableError, match=message) as err:
+        load_nuclei(root=tmp_path, split="all", tile=16)
+    assert target.split("/")[0] in str(err.value)
+
+
+def test_masks_of_different_sizes_and_a_corrupt_merged_mask_are_data_errors(tmp_path):
+    stage = _two_images(tmp_path)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(stage / "a_fluor" / "masks" / "m1.png")
+    with pytest.raises(DataUnavailableError, match="m1.png is 8×8 px"):
+        load_nuclei(root=tmp_path, split="all", tile=16)
+    (stage / "a_fluor" / "masks" / "m1.png").unlink()
+    (tmp_path / "merged_masks").mkdir()
+    _not_a_png(tmp_path / "merged_masks" / "a_fluor.png")
+    with pytest.raises(DataUnavailableError, match="merged_masks/a_fluor.png cannot be read"):
+        load_nuclei(root=tmp_path, split="all", tile=16)
+
+
+def test_a_manifest_without_its_columns_and_an_empty_folder_are_data_errors(tmp_path):
+    _two_images(tmp_path)
+    (tmp_path / "manifest.csv").write_text("id,type\na_fluor,fluor\n")
+    with pytest.raises(DataUnavailableError, match="manifest.csv cannot be read .*no column image_id, kind"):
+        load_nuclei(root=tmp_path, split="all", tile=16)
+    empty = tmp_path / "empty"
+    (empty / "stage1_train").mkdir(parents=True)
+    with pytest.raises(DataUnavailableError, match="holds no image folders"):
+        load_nuclei(root=empty)
+
+
+def test_damaged_nuclei_fall_back_to_phantoms_with_the_banner(tmp_path, monkeypatch, capsys):
+    from gan_lab import data
+
+    stage = _two_images(tmp_path)
+    _not_a_png(stage / "a_fluor" / "images" / "a_fluor.png")
+    monkeypatch.setattr(nuclei, "find_root", lambda root=None: tmp_path)
+    fallen = data.load("nuclei", split="train", size=16, fallback=True)
+    assert not fallen.is_real and "a_fluor.png" in capsys.readouterr().out

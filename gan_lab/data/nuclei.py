@@ -109,7 +109,12 @@ def load_nuclei(
     rng = np.random.default_rng(seed)
     images, masks, labels, tile_ids = [], [], [], []
     for image_id in ids:
-        x, m = _tiles(read_image(folder, image_id, grey), read_mask(folder, image_id), tile, scale)
+        image, mask = read_image(folder, image_id, grey), read_mask(folder, image_id)
+        if image.shape[1:] != mask.shape[1:]:
+            raise DataUnavailableError(f"The mask of image {image_id} is {mask.shape[2]}×{mask.shape[1]} px, the "
+                                       f"image {image.shape[2]}×{image.shape[1]} ({_image_path(folder, image_id)}): "
+                                       f"replace them from {URL} or remove the image's folder.")
+        x, m = _tiles(image, mask, tile, scale)
         keep = np.flatnonzero(m.mean(axis=(1, 2, 3)) >= min_foreground)
         if tiles_per_image is not None and len(keep) > tiles_per_image:
             keep = np.sort(rng.choice(keep, tiles_per_image, replace=False))
@@ -144,6 +149,9 @@ def _check_args(split: str, kind: str, tile: int, test_fraction: float, scale: f
 def image_kinds(folder: Path) -> dict[str, str]:
     """``{image_id: "fluor" | "color"}`` for every image under ``folder/stage1_train``, sorted by id."""
     ids = sorted(p.name for p in (folder / "stage1_train").iterdir() if p.is_dir())
+    if not ids:
+        raise DataUnavailableError(f"{folder / 'stage1_train'} holds no image folders: unzip stage1_train.zip from "
+                                   f"{URL} there (stage1_train/<image_id>/images/<image_id>.png).")
     for image_id in ids:
         if not _image_path(folder, image_id).is_file():
             raise DataUnavailableError(f"{folder / 'stage1_train' / image_id} has no images/{image_id}.png: "
@@ -151,13 +159,21 @@ def image_kinds(folder: Path) -> dict[str, str]:
     manifest = folder / "manifest.csv"
     known = {}
     if manifest.is_file():
-        with open(manifest, newline="") as f:
-            known = {row["image_id"]: row["kind"] for row in csv.DictReader(f)}
+        try:
+            with open(manifest, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                missing = {"image_id", "kind"} - set(reader.fieldnames or ())
+                if missing:
+                    raise ValueError(f"no column {', '.join(sorted(missing))} (it has {reader.fieldnames})")
+                known = {row["image_id"]: row["kind"] for row in reader}
+        except (ValueError, csv.Error, UnicodeDecodeError) as err:
+            raise DataUnavailableError(f"{manifest} cannot be read ({err}); fix it to have the columns "
+                                       "image_id and kind (fluor | color), or delete it.") from None
     return {i: known[i] if known.get(i) in KINDS else _guess_kind(folder, i) for i in ids}
 
 
 def _guess_kind(folder: Path, image_id: str) -> str:
-    rgb = np.asarray(Image.open(_image_path(folder, image_id)).convert("RGB"), dtype=np.float32)
+    rgb = np.asarray(_open_image(_image_path(folder, image_id), "RGB"), dtype=np.float32)
     is_grey = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
     return "fluor" if is_grey and rgb.mean() < 128 else "color"
 
@@ -188,7 +204,7 @@ def _image_path(folder: Path, image_id: str) -> Path:
 
 def read_image(folder: Path, image_id: str, grey: bool = True) -> np.ndarray:
     """One image as float32 (C, H, W) in [0, 1] (C = 1 luminance or 3 RGB; alpha dropped)."""
-    image = Image.open(_image_path(folder, image_id)).convert("L" if grey else "RGB")
+    image = _open_image(_image_path(folder, image_id), "L" if grey else "RGB")
     array = np.asarray(image, dtype=np.float32) / 255.0
     return array[None] if grey else array.transpose(2, 0, 1)
 
@@ -200,10 +216,25 @@ def read_mask(folder: Path, image_id: str) -> np.ndarray:
     paths = [merged] if merged.is_file() else sorted(masks.glob("*.png"))
     if not paths:
         raise DataUnavailableError(f"No masks for image {image_id}: expected {masks}/*.png.")
-    union = np.zeros(np.asarray(Image.open(paths[0])).shape[:2], dtype=bool)
+    union = None
     for path in paths:
-        union |= np.asarray(Image.open(path).convert("L")) > 127
+        mask = np.asarray(_open_image(path, "L")) > 127
+        if union is not None and mask.shape != union.shape:
+            raise DataUnavailableError(f"{path} is {mask.shape[1]}×{mask.shape[0]} px, the other masks of image "
+                                       f"{image_id} {union.shape[1]}×{union.shape[0]}: replace it from {URL} or "
+                                       "remove the image's folder.")
+        union = mask if union is None else union | mask
     return union[None].astype(np.float32)
+
+
+def _open_image(path: Path, mode: str) -> Image.Image:
+    """``path`` decoded in ``mode`` ("L", "RGB"); an unreadable file is a DataUnavailableError naming it."""
+    try:
+        with Image.open(path) as image:
+            return image.convert(mode)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise DataUnavailableError(f"{path} cannot be read as an image ({err}); replace it from {URL} or remove "
+                                   "the image's folder.") from None
 
 
 def _tiles(image: np.ndarray, mask: np.ndarray, tile: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
