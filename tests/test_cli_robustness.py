@@ -242,3 +242,22 @@ def test_a_killed_training_process_leaves_a_checkpoint_that_loads_samples_and_re
         _assert_loads_samples_and_resumes(out, tmp_path)
         checked += 1
     assert checked, "no attempt left a checkpoint to check"
+
+
+def test_ctrl_c_saves_and_exits_130(tmp_path, fake_data, monkeypatch):
+    import gan_lab.train.gan as gan
+
+    real_g_step, calls = gan.g_step, []
+
+    def interrupt_at_step_3(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_g_step(*args)
+
+    monkeypatch.setattr(gan, "g_step", interrupt_at_step_3)
+    out = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY[:1], "50", *TINY[2:]]) == 130
+    assert checkpoints.load_checkpoint(out).step == 2
+    monkeypatch.setattr(gan, "g_step", real_g_step)
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY[:1], "50", *TINY[2:], "--resume"]) == 0
