@@ -1,11 +1,13 @@
 """Low-dose denoising: the perceptual features, the generator's loss terms, training and the checkpoint cache."""
 
 import math
+import threading
 
 import pytest
 import torch
 from torch import nn
 
+from gan_lab.losses.reconstruction import perceptual_loss
 from gan_lab.train import denoise
 
 
@@ -34,9 +36,9 @@ def test_conv_features_stops_after_the_requested_relu_and_is_frozen():
 def test_perceptual_loss_is_zero_for_equal_images_and_sends_gradients_to_the_fake_only():
     phi = denoise.conv_features(_trunk(), stages=2)
     noisy, clean = _pairs()
-    assert denoise.perceptual_loss(phi, clean, clean).item() == 0.0
+    assert perceptual_loss(phi, clean, clean).item() == 0.0
     fake = noisy.clone().requires_grad_(True)
-    loss = denoise.perceptual_loss(phi, fake, clean)
+    loss = perceptual_loss(phi, fake, clean)
     loss.backward()
     assert loss.item() > 0 and fake.grad.abs().sum() > 0
     assert all(p.grad is None for p in phi.parameters())
@@ -53,7 +55,7 @@ def test_config_rejects_no_loss_and_perceptual_without_features():
         denoise.train_denoiser(torch.zeros(4, 1, 8, 8), torch.zeros(3, 1, 8, 8), progress=False, device="cpu")
 
 
-def test_generator_step_combines_the_weighted_terms_and_leaves_the_critic_alone():
+def test_g_step_combines_the_weighted_terms_and_leaves_the_critic_alone():
     config = denoise.DenoiseConfig(lambda_adv=1.0, lambda_perceptual=0.5, lambda_mse=2.0, width=4, critic_width=4)
     G, C = denoise.build_denoiser(config, 1, 8)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in C.modules())
@@ -62,7 +64,7 @@ def test_generator_step_combines_the_weighted_terms_and_leaves_the_critic_alone(
     opt = torch.optim.Adam(G.parameters(), 1e-3)
     c_before = [p.detach().clone() for p in C.parameters()]
     g_before = [p.detach().clone() for p in G.parameters()]
-    out = denoise.generator_step(G, C, opt, noisy, clean, config, phi)
+    out = denoise.g_step(G, C, opt, noisy, clean, config, phi)
     total = 2.0 * out["mse"] + 1.0 * out["loss_adv"] + 0.5 * out["loss_P"]
     assert out["loss_G"].item() == pytest.approx(total.item(), rel=1e-5)
     assert all(torch.equal(p, q) for p, q in zip(C.parameters(), c_before))
@@ -89,3 +91,14 @@ def test_wgan_perceptual_run_trains_a_critic_and_the_cache_reloads_it(tmp_path, 
     again = denoise.load_or_train_denoiser(tmp_path, noisy, clean, config, phi=phi, device="cpu", progress=False)
     assert "no training needed" in capsys.readouterr().out
     assert torch.equal(again.denoise(noisy), run.denoise(noisy))
+    assert again.config == config and again.C is not None
+
+
+def test_stop_event_ends_training_after_the_current_step():
+    noisy, clean = _pairs()
+    config = denoise.DenoiseConfig(lambda_adv=0, lambda_perceptual=0, lambda_mse=1, width=4, batch_size=8,
+                                   num_steps=5, log_every=1, callback_every=2)
+    stop = threading.Event()
+    run = denoise.train_denoiser(noisy, clean, config, device="cpu", progress=False, stop_event=stop,
+                                 callbacks=[lambda step, history: stop.set()])
+    assert run.history["step"] == [1, 2]

@@ -5,8 +5,8 @@ import torch
 
 from gan_lab import exercises
 from gan_lab.exercises import segan as ex
+from gan_lab.losses.segmentation import multiscale_l1, soft_dice_loss
 from gan_lab.metrics.image import dice_per_image
-from gan_lab.train.segan import multiscale_l1, soft_dice_loss
 
 
 def right_segmentor_loss(C, x, prob, y):

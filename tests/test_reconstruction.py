@@ -155,7 +155,9 @@ def test_d_step_updates_only_D_and_g_step_only_G():
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     opt_G, opt_D = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
     g0, d0 = [p.detach().clone() for p in G.parameters()], [p.detach().clone() for p in D.parameters()]
-    out = rec.d_step(G, D, opt_D, x, real, loss_D_fn, config.residual)
+    with torch.no_grad():
+        fake = rec.reconstruct(G, x, config.residual, real.shape[-1])
+    out = rec.d_step(D, opt_D, real, fake, loss_D_fn)
     assert math.isfinite(out["loss_D"].item()) and 0 < out["D(real)"].item() < 1
     assert all(torch.equal(p, q) for p, q in zip(G.parameters(), g0))
     assert any(not torch.equal(p, q) for p, q in zip(D.parameters(), d0))
@@ -190,3 +192,17 @@ def test_training_lowers_the_error_and_the_cache_loads(tmp_path, arch):
     again = rec.load_or_train_reconstruction(tmp_path / arch, x, real, config, device="cpu", progress=False,
                                              data_name="random")
     assert torch.allclose(again.reconstruct(x[:5]), out, atol=1e-6) and again.D is not None
+    assert again.config == config and again.data_name == "random"
+
+
+def test_stop_event_ends_training_and_the_cache_resumes_the_run(tmp_path):
+    import threading
+
+    real = _images(8, 16, 3)
+    config = rec.ReconstructionConfig(width=4, d_width=4, batch_size=4, num_steps=4, log_every=1, callback_every=2)
+    stop = threading.Event()
+    first = rec.load_or_train_reconstruction(tmp_path, real, real, config, device="cpu", progress=False,
+                                             stop_event=stop, callbacks=[lambda step, history: stop.set()])
+    assert first.history["step"] == [1, 2]
+    resumed = rec.load_or_train_reconstruction(tmp_path, real, real, config, device="cpu", progress=False)
+    assert resumed.history["step"] == [1, 2, 3, 4]

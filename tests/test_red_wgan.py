@@ -83,5 +83,18 @@ def test_steps_update_the_right_networks_and_checkpoints_round_trip(tmp_path):
     assert {"loss_C", "W_estimate", "gp", "mse"} <= set(run.history)
     again = red_wgan.load_or_train_red_wgan(tmp_path, clean, config, device="cpu", progress=False)
     assert torch.allclose(again.denoise(clean), run.denoise(clean), atol=1e-6)
+    assert again.config == config and again.C is not None
     with pytest.raises(ValueError, match="patch"):
         red_wgan.RedWGANConfig(patch=6, depth=3)
+
+
+def test_stop_event_ends_training_after_the_current_step():
+    import threading
+
+    clean = volumes.phantom_volumes(2, 12, seed=1).images
+    config = red_wgan.RedWGANConfig(lambda_adv=0, width=4, depth=2, patch=8, batch_size=2, num_steps=5, log_every=1,
+                                    callback_every=2)
+    stop = threading.Event()
+    run = red_wgan.train_red_wgan(clean, config, device="cpu", progress=False, stop_event=stop,
+                                  callbacks=[lambda step, history: stop.set()])
+    assert run.history["step"] == [1, 2] and run.C is None

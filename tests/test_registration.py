@@ -87,7 +87,10 @@ def test_steps_update_the_right_networks():
     moving, p_true = reg.misaligned_pairs(fixed, fixed, 25, 4, torch.Generator().manual_seed(0))
     from gan_lab.losses import discriminator_loss, generator_loss_nonsaturating
     G_before, D_before = [p.clone() for p in G.parameters()], [p.clone() for p in D.parameters()]
-    out = reg.d_step(G, D, opt_D, fixed, moving, p_true, discriminator_loss)
+    with torch.no_grad():
+        p_hat = G(fixed, moving)
+    out = reg.d_step(D, opt_D, fixed, moving, p_true, p_hat, discriminator_loss)
+    assert {"loss_D", "D(real)", "D(fake)"} == set(out)
     assert all(torch.equal(a, b) for a, b in zip(G_before, G.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(D_before, D.parameters()))
     D_before = [p.clone() for p in D.parameters()]
@@ -112,3 +115,15 @@ def test_checkpoint_round_trip(tmp_path):
     moving = warp(fixed, torch.tensor([[5.0, 1.0, 0.0]] * 6))
     assert torch.allclose(run.predict(fixed, moving), again.predict(fixed, moving), atol=1e-6)
     assert math.isclose(again.history["loss_G"][-1], run.history["loss_G"][-1])
+    assert again.config == config and again.D is not None
+
+
+def test_stop_event_ends_training_after_the_current_step():
+    import threading
+
+    fixed = _image(16).repeat(3, 1, 1, 1)
+    stop = threading.Event()
+    config = reg.RegistrationConfig(width=4, d_width=4, batch_size=4, num_steps=5, log_every=1, callback_every=2)
+    run = reg.train_registration(fixed, fixed, config, device="cpu", progress=False, stop_event=stop,
+                                 callbacks=[lambda step, history: stop.set()])
+    assert run.history["step"] == [1, 2]

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gan_lab.losses.segmentation import multiscale_l1, soft_dice_loss
 from gan_lab.metrics.image import dice_per_image, iou_per_image
 from gan_lab.models.segan import SegANCritic
 from gan_lab.models.unet import UNet
@@ -11,9 +12,7 @@ from gan_lab.train.segan import (
     baseline_config,
     c_step,
     critic_features,
-    multiscale_l1,
     s_step,
-    soft_dice_loss,
     train_segan,
 )
 
@@ -152,10 +151,11 @@ def test_train_segan_runs_and_checkpoints(tmp_path, capsys):
     assert run.history["step"] == [1, 2, 3] and "loss_C" in run.history and "loss_adv" in run.history
     probs = run.predict(images, batch_size=3)
     assert probs.shape == masks.shape and 0 <= probs.min() and probs.max() <= 1
-    again = load_or_train_segan(data, config, tmp_path / "r", device="cpu", progress=False)
+    again = load_or_train_segan(tmp_path / "r", data, config, device="cpu", progress=False)
     assert "Loaded" in capsys.readouterr().out
     assert torch.allclose(again.predict(images), probs, atol=1e-6)
-    changed = load_or_train_segan(data, dataclasses.replace(config, lr_S=1e-3), tmp_path / "r", device="cpu",
+    assert again.config == config and again.C is not None and again.data_name == "toy"
+    changed = load_or_train_segan(tmp_path / "r", data, dataclasses.replace(config, lr_S=1e-3), device="cpu",
                                   progress=False)  # another config: trained again from step 0
     assert "Loaded" not in capsys.readouterr().out and changed.history["step"] == [1, 2, 3]
     with pytest.raises(ValueError, match="masks"):
@@ -206,3 +206,22 @@ def test_training_data_falls_back_to_phantom_lesions(no_real_data, capsys):
     assert "REAL DATA NOT FOUND" in capsys.readouterr().out
     assert train.masks is not None and train.masks.shape == (6, 1, 16, 16)
     assert not torch.equal(train.images, test.images)  # drawn from different seeds
+
+
+def test_stop_event_ends_training_and_the_cache_resumes_the_run(tmp_path):
+    import threading
+
+    from gan_lab.data.base import ImageData
+    from gan_lab.train.segan import load_or_train_segan, load_segan
+
+    images = torch.rand(8, 1, 16, 16) * 2 - 1
+    data = ImageData(images, torch.zeros(8, dtype=torch.long), ["all"], "toy", "test", (images > 0.3).float())
+    config = SegANConfig(width=4, critic_width=4, batch_size=4, num_steps=4, log_every=1, callback_every=2,
+                         scale_weights=(1.0, 1.0, 1.0, 2.0))
+    stop = threading.Event()
+    first = load_or_train_segan(tmp_path, data, config, device="cpu", progress=False, stop_event=stop,
+                                callbacks=[lambda step, history: stop.set()])
+    assert first.history["step"] == [1, 2]
+    resumed = load_or_train_segan(tmp_path, data, config, device="cpu", progress=False)
+    assert resumed.history["step"] == [1, 2, 3, 4]
+    assert load_segan(tmp_path).config == config  # scale_weights come back as a tuple

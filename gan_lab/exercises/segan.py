@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import torch
 
+from ..losses.segmentation import multiscale_l1, soft_dice_loss
 from ..metrics.image import dice_per_image
 from ..models.segan import SegANCritic
-from ..train.segan import critic_features, multiscale_l1, soft_dice_loss
+from ..train.segan import critic_features
 from .core import Feedback, check_function
 
 

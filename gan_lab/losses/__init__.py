@@ -2,9 +2,9 @@
 
 - ``adversarial``: the GAN, LSGAN and WGAN(-GP) losses and ``adversarial_losses(name)``.
 - ``variants``: InfoGAN's mutual-information bound, the semi-supervised GAN's losses, feature matching.
-- ``reconstruction``: k-space and image-domain losses of the reconstruction and denoising GANs.
+- ``reconstruction``: k-space, image-domain and perceptual losses of the reconstruction and denoising GANs.
 - ``translation``: CycleGAN's cycle-consistency and identity losses.
-- ``segmentation``: SegAN's soft Dice.
+- ``segmentation``: SegAN's multi-scale L1 (ℓ_mae) and soft Dice.
 
 The adversarial losses are re-exported here, so ``from gan_lab.losses import discriminator_loss`` works.
 """

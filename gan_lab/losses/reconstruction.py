@@ -1,4 +1,5 @@
-"""Losses for reconstruction networks: a k-space (frequency-domain) MSE and total variation.
+"""Losses for reconstruction and denoising networks: a k-space (frequency-domain) MSE, total variation
+and a perceptual (feature-space) loss.
 
 Pure functions of image tensors (B, C, H, W), like :mod:`gan_lab.losses`.
 """
@@ -6,6 +7,8 @@ Pure functions of image tensors (B, C, H, W), like :mod:`gan_lab.losses`.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from ..data.kspace import fft2c
 
@@ -66,3 +69,15 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
     return dy + dx
+
+
+def perceptual_loss(phi: nn.Module, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L_P = 1/(c·h·w) ‖φ(G(y)) − φ(x)‖²_F, averaged over the batch (Yang et al. 2018, eq. 5).
+
+    Args:
+        phi: a fixed feature extractor φ (e.g. ``gan_lab.train.denoise.conv_features(...)``).
+        fake: G's output, still attached to G's graph; real: the clean targets (no gradient needed).
+    """
+    with torch.no_grad():
+        target = phi(real)
+    return F.mse_loss(phi(fake), target)

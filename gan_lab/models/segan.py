@@ -4,7 +4,7 @@ The segmentor S is a plain :class:`~gan_lab.models.unet.UNet`; what makes
 SegAN is C. It sees an image masked by a segmentation map, x ∘ S(x) or
 x ∘ y, and returns its features at every scale — the image itself, then one
 map per stride-2 layer. The multi-scale L1 loss
-(:func:`gan_lab.train.segan.multiscale_l1`) compares these lists, so low
+(:func:`gan_lab.losses.segmentation.multiscale_l1`) compares these lists, so low
 layers judge pixels and edges and deep layers judge shapes and layouts.
 """
 

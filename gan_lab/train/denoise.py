@@ -24,8 +24,8 @@ checkerboard artefacts, so the defaults are λ_adv = 0.1, λ_P = 1.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -35,15 +35,16 @@ from torch import nn
 from .. import checkpoints
 from ..device import get_device
 from ..losses import wasserstein_generator_loss
+from ..losses.reconstruction import perceptual_loss
 from ..models.dcgan import DCGANDiscriminator
 from ..models.unet import UNet
-from .gan import LOOP_ONLY_FIELDS
-from .loop import fit, sample_batch
-from .wgan import critic_step_gp
+from .common import TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
+from .loop import sample_batch
+from .wgan import c_step as wgan_c_step  # the WGAN-GP critic update, reused
 
 
 @dataclass
-class DenoiseConfig:
+class DenoiseConfig(TrainConfig):
     """A denoising run: L_G = λ_adv·(−E[C(G(y))]) + λ_P·L_P + λ_mse·MSE (defaults: WGAN-VGG, see above).
 
     Attributes:
@@ -51,40 +52,33 @@ class DenoiseConfig:
         lambda_perceptual: λ_P, weight of the feature-space loss (paper: 0.1 with VGG features).
         lambda_mse: weight of the pixel MSE (1 with the others 0: the MSE-only baseline).
         width: U-Net width; critic_width: width of C (a DCGAN critic, no batch norm).
-        batch_size, num_steps: images per step and generator updates.
         n_critic, lambda_gp: critic updates per G update and the penalty weight λ.
         lr, lr_C: Adam learning rates of G and C. The critic's is higher (the two time-scale
             rule of Heusel et al. 2017) so that it keeps ahead of G in a short training.
-        beta1, beta2: Adam's betas for both networks (paper: β = (0.5, 0.9)).
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and batches.
+        beta2: Adam's β2 for both networks (paper: β = (0.5, 0.9)).
+        The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
+
+    key = "denoise"
 
     lambda_adv: float = 0.1
     lambda_perceptual: float = 1.0
     lambda_mse: float = 0.0
     width: int = 32
     critic_width: int = 32
-    batch_size: int = 32
-    num_steps: int = 1000
     n_critic: int = 5
     lambda_gp: float = 10.0
     lr: float = 1e-4
     lr_C: float = 4e-4
-    beta1: float = 0.5
     beta2: float = 0.9
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
-        weights = (self.lambda_adv, self.lambda_perceptual, self.lambda_mse)
-        if min(weights) < 0 or max(weights) == 0:
-            raise ValueError(f"The loss weights must be ≥ 0 and not all 0; got lambda_adv={self.lambda_adv}, "
-                             f"lambda_perceptual={self.lambda_perceptual}, lambda_mse={self.lambda_mse}.")
-        if self.n_critic < 1 or self.batch_size < 1 or self.num_steps < 0:
-            raise ValueError("n_critic and batch_size must be ≥ 1 and num_steps ≥ 0.")
+        super().__post_init__()
+        if not (self.lambda_adv or self.lambda_perceptual or self.lambda_mse):
+            raise ValueError("The loss weights lambda_adv, lambda_perceptual and lambda_mse must be not all 0 "
+                             "(G would learn nothing); set one > 0, e.g. lambda_mse=1.")
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic must be ≥ 1, not {self.n_critic}.")
 
 
 def conv_features(trunk: nn.Sequential, stages: int = 2) -> nn.Sequential:
@@ -109,13 +103,6 @@ def conv_features(trunk: nn.Sequential, stages: int = 2) -> nn.Sequential:
     raise ValueError(f"The trunk has {relus} ReLU stages; asked for {stages}.")
 
 
-def perceptual_loss(phi: nn.Module, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """L_P = 1/(c·h·w) ‖φ(G(y)) − φ(x)‖²_F, averaged over the batch (Yang et al. 2018, eq. 5)."""
-    with torch.no_grad():
-        target = phi(real)
-    return F.mse_loss(phi(fake), target)
-
-
 def build_denoiser(config: DenoiseConfig, channels: int = 1, size: int = 28) -> tuple[nn.Module, nn.Module | None]:
     """A fresh U-Net G and, when λ_adv > 0, a DCGAN critic C without batch norm.
 
@@ -129,26 +116,33 @@ def build_denoiser(config: DenoiseConfig, channels: int = 1, size: int = 28) -> 
     return G, DCGANDiscriminator(channels, size, config.critic_width, critic=True)
 
 
-def generator_step(G: nn.Module, C: nn.Module | None, opt_G: torch.optim.Optimizer, noisy: torch.Tensor,
-                   clean: torch.Tensor, config: DenoiseConfig, phi: nn.Module | None) -> dict[str, torch.Tensor]:
-    """One update of G on a pair batch (B, C, H, W): descend λ_adv·L_adv + λ_P·L_P + λ_mse·MSE.
+def g_step(G: nn.Module, C: nn.Module | None, opt_G: torch.optim.Optimizer, noisy: torch.Tensor,
+           clean: torch.Tensor, config: DenoiseConfig, phi: nn.Module | None) -> dict[str, torch.Tensor]:
+    """One update of G on a pair batch (B, C, H, W): descend λ_adv·(−E[C(G(y))]) + λ_P·L_P + λ_mse·MSE.
 
-    Returns every term (the MSE always, for monitoring) and ``loss_G``.
+    Args:
+        C: the critic, held fixed (None without the adversarial term).
+        noisy, clean: the low-dose inputs y and their normal-dose targets x.
+        phi: the fixed feature extractor φ of L_P (None without the perceptual term).
+
+    Returns:
+        Every term computed (the MSE always, for monitoring) and ``loss_G``: detached scalars.
     """
-    denoised = G(noisy)
-    mse = F.mse_loss(denoised, clean)
-    out = {"mse": mse.detach()}
-    loss_G = config.lambda_mse * mse
-    if config.lambda_adv:
-        loss_adv = wasserstein_generator_loss(C(denoised))
-        loss_G = loss_G + config.lambda_adv * loss_adv
-        out["loss_adv"] = loss_adv.detach()
-    if config.lambda_perceptual:
-        loss_P = perceptual_loss(phi, denoised, clean)
-        loss_G = loss_G + config.lambda_perceptual * loss_P
-        out["loss_P"] = loss_P.detach()
-    opt_G.zero_grad(set_to_none=True)
-    loss_G.backward()
+    with frozen(C):  # the gradient flows through C into G; C's weights get none
+        denoised = G(noisy)
+        mse = F.mse_loss(denoised, clean)
+        out = {"mse": mse.detach()}
+        loss_G = config.lambda_mse * mse
+        if config.lambda_adv:
+            loss_adv = wasserstein_generator_loss(C(denoised))
+            loss_G = loss_G + config.lambda_adv * loss_adv
+            out["loss_adv"] = loss_adv.detach()
+        if config.lambda_perceptual:
+            loss_P = perceptual_loss(phi, denoised, clean)
+            loss_G = loss_G + config.lambda_perceptual * loss_P
+            out["loss_P"] = loss_P.detach()
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
     opt_G.step()
     out["loss_G"] = loss_G.detach()
     return out
@@ -163,29 +157,27 @@ class DenoiseRun:
     history: dict
     config: DenoiseConfig
     checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)
 
-    @torch.inference_mode()
     def denoise(self, noisy: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """G(y) for low-dose images (N, C, H, W) in [-1, 1], in batches, on the CPU."""
-        device = next(self.G.parameters()).device
-        self.G.eval()
-        return torch.cat([self.G(noisy[i:i + batch_size].to(device)).cpu()
-                          for i in range(0, noisy.shape[0], batch_size)])
+        return in_batches(self.G, noisy, batch_size=batch_size)
 
 
-def _meta(config: DenoiseConfig, noisy: torch.Tensor) -> dict:
-    return {"denoise": dataclasses.asdict(config), "num_images": noisy.shape[0], "channels": noisy.shape[1],
+def checkpoint_meta(config: DenoiseConfig, noisy: torch.Tensor) -> dict:
+    """The JSON stored with a denoiser's checkpoint: the config and the images' count and shape."""
+    return {**config.checkpoint_entry(), "num_images": noisy.shape[0], "channels": noisy.shape[1],
             "size": noisy.shape[-1]}
 
 
 def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConfig | None = None, *,
                    phi: nn.Module | None = None, device=None, checkpoint_dir: str | Path | None = None,
-                   resume: bool = False, callbacks=(), progress: bool = True) -> DenoiseRun:
+                   resume: bool = False, callbacks=(), stop_event=None, progress: bool = True) -> DenoiseRun:
     """Train a U-Net to map low-dose images ``noisy`` to ``clean`` (both (N, C, H, W) in [-1, 1]).
 
     Args:
         phi: the frozen feature extractor of L_P (e.g. ``conv_features(...)``); needed when λ_P > 0.
-        device, checkpoint_dir, resume, callbacks, progress: as for ``train_gan``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: as for ``train_gan``.
 
     Example:
         >>> phi = conv_features(feature_net("pneumoniamnist").classifier.trunk)  # doctest: +SKIP
@@ -202,9 +194,9 @@ def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConf
     y, x = noisy.to(device), clean.to(device)
     phi = phi.to(device) if phi is not None else None
     G, C = build_denoiser(config, x.shape[1], x.shape[-1])
-    models = {"G": G.to(device).train()} | ({"C": C.to(device).train()} if C is not None else {})
-    betas, lr = (config.beta1, config.beta2), {"G": config.lr, "C": config.lr_C}
-    optimizers = {name: torch.optim.Adam(m.parameters(), lr[name], betas=betas) for name, m in models.items()}
+    run = DenoiseRun(G.to(device).train(), C.to(device).train() if C is not None else None, {"step": []}, config)
+    models = {"G": G} | ({"C": C} if C is not None else {})
+    run.optimizers = optimizers = adams(models, {"G": config.lr, "C": config.lr_C}, config)
     torch.manual_seed(config.seed)
 
     def step_fn(step: int) -> dict:
@@ -212,27 +204,30 @@ def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConf
         for _ in range(config.n_critic if C is not None else 0):
             real, pair = sample_batch(x, config.batch_size, y)  # unpaired for C: it only judges realism
             with torch.no_grad():
-                fake = G(pair)
-            out = critic_step_gp(C, optimizers["C"], real, fake, config.lambda_gp)
+                fake = G(pair)  # G is fixed during C's update
+            out = wgan_c_step(C, optimizers["C"], real, fake, lambda_gp=config.lambda_gp)
         clean_batch, noisy_batch = sample_batch(x, config.batch_size, y)
-        return out | generator_step(G, C, optimizers["G"], noisy_batch, clean_batch, config, phi)
+        return out | g_step(G, C, optimizers["G"], noisy_batch, clean_batch, config, phi)
 
-    history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers, config=_meta(config, noisy),
-                  checkpoint_dir=checkpoint_dir, checkpoint_every=config.checkpoint_every, resume=resume,
-                  log_every=config.log_every, callbacks=callbacks, callback_every=config.callback_every,
-                  progress=progress, desc="denoiser" + (" (WGAN-GP)" if C is not None else ""))
-    for m in models.values():
-        m.eval()
-    return DenoiseRun(G, C, history, config, Path(checkpoint_dir) if checkpoint_dir else None)
+    return fit_run(run, step_fn, models, checkpoint_meta(config, noisy),
+                   desc="denoiser" + (" (WGAN-GP)" if C is not None else ""), checkpoint_dir=checkpoint_dir,
+                   resume=resume, callbacks=callbacks, stop_event=stop_event, progress=progress)
+
+
+def load_denoiser(directory: str | Path, device=None) -> DenoiseRun:
+    """The DenoiseRun saved in ``directory`` (G, and C unless it was trained without the adversarial term)."""
+    ckpt = checkpoints.load_kind(directory, "denoise", {"G"}, "a denoiser", device)
+    return DenoiseRun(ckpt.models["G"], ckpt.models.get("C"), ckpt.history,
+                      DenoiseConfig.from_checkpoint(ckpt.config), Path(directory))
 
 
 def load_or_train_denoiser(directory: str | Path, noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConfig,
-                           *, phi: nn.Module | None = None, device=None, progress: bool = True) -> DenoiseRun:
-    """Load the denoiser cached in ``directory`` if it was trained with this config, else train it there."""
-    status = checkpoints.cache_status(directory, _meta(config, noisy), num_steps=config.num_steps,
-                                      ignore=tuple(f"denoise.{k}" for k in LOOP_ONLY_FIELDS))
-    if status == "load":
-        ckpt = checkpoints.load_checkpoint(directory, device=device)
-        return DenoiseRun(ckpt.models["G"], ckpt.models.get("C"), ckpt.history, config, Path(directory))
-    return train_denoiser(noisy, clean, config, phi=phi, device=device, checkpoint_dir=directory,
-                          resume=status == "resume", progress=progress)
+                           *, device=None, retrain: bool = False, **train_options) -> DenoiseRun:
+    """Load the denoiser cached in ``directory`` if it was trained with this config, else train it there.
+
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` go to :func:`train_denoiser`
+    (``phi``, ``callbacks``, ``progress``, ``stop_event``).
+    """
+    return load_or_train(directory, config, checkpoint_meta(config, noisy),
+                         partial(train_denoiser, noisy, clean, config, device=device, **train_options),
+                         partial(load_denoiser, device=device), retrain=retrain)

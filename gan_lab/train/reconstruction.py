@@ -18,9 +18,8 @@ trained as the non-adversarial baseline.
 
 from __future__ import annotations
 
-import dataclasses
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -36,15 +35,14 @@ from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.srresnet import SRResNet
 from ..models.unet import UNet
-from .conditional import frozen
-from .gan import GAN_LOSSES, LOOP_ONLY_FIELDS
-from .loop import History, fit, sample_batch
+from .common import GAN_LOSSES, TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
+from .loop import History, sample_batch
 
 ARCHS = ("unet", "srresnet")
 
 
 @dataclass
-class ReconstructionConfig:
+class ReconstructionConfig(TrainConfig):
     """A reconstruction run (defaults: DAGAN's terms without the perceptual one, scaled to 28–64 px).
 
     Attributes:
@@ -62,10 +60,11 @@ class ReconstructionConfig:
         d_width: PatchGAN width; its depth follows the image size (2 layers up to 32 px, else 3).
         norm: "batch" or "instance" in the U-Net and D.
         batch_size, num_steps: image pairs per step and generator updates (one D update each).
-        lr_G, lr_D, beta1, beta2: Adam settings.
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and batches.
+        lr_G, lr_D: Adam's learning rates of G and D.
+        The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
+
+    key = "reconstruction"
 
     arch: str = "unet"
     residual: bool = True
@@ -78,29 +77,18 @@ class ReconstructionConfig:
     n_blocks: int = 4
     d_width: int = 32
     norm: str = "batch"
-    batch_size: int = 32
-    num_steps: int = 1000
     lr_G: float = 1e-3
     lr_D: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}.")
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}.")
-        weights = (self.lambda_img, self.lambda_freq, self.lambda_tv, self.lambda_adv)
-        if min(weights) < 0 or self.lambda_img + self.lambda_freq == 0:
-            raise ValueError(f"The loss weights must be ≥ 0 with lambda_img or lambda_freq > 0 (a fidelity term); "
-                             f"got lambda_img={self.lambda_img}, lambda_freq={self.lambda_freq}, "
-                             f"lambda_tv={self.lambda_tv}, lambda_adv={self.lambda_adv}.")
-        if self.num_steps < 0 or self.batch_size < 1:
-            raise ValueError("batch_size must be ≥ 1 and num_steps ≥ 0.")
+        if self.lambda_img + self.lambda_freq == 0:
+            raise ValueError("lambda_img or lambda_freq must be > 0 (a fidelity term: without one G is not asked to "
+                             f"match the target); got lambda_img={self.lambda_img}, lambda_freq={self.lambda_freq}.")
 
     @property
     def adversarial(self) -> bool:
@@ -136,15 +124,17 @@ def reconstruct(G: nn.Module, x: torch.Tensor, residual: bool, size: int) -> tor
     return out + upsample(x, size) if residual else out
 
 
-def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, x: torch.Tensor, real: torch.Tensor,
-           loss_D_fn, residual: bool) -> dict[str, torch.Tensor]:
+def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+           loss_D_fn) -> dict[str, torch.Tensor]:
     """One D update on reconstructions against clean images: descend L_D(D(x_t), D(x̂)).
 
     Args:
-        x: degraded inputs (B, C, h, w); real: the clean targets x_t (B, C, H, W).
+        real: the clean targets x_t (B, C, H, W); fake: their reconstructions x̂, made without a graph.
+        loss_D_fn: ``loss_D_fn(real_logits, fake_logits)`` → scalar (see ``gan_lab.losses``).
+
+    Returns:
+        ``{"loss_D", "D(real)", "D(fake)"}``: detached scalars (the last two: σ averaged over all patches).
     """
-    with torch.no_grad():
-        fake = reconstruct(G, x, residual, real.shape[-1])  # G is fixed during D's update
     real_logits, fake_logits = D(real), D(fake)  # (B, 1, h', w'): one verdict per patch
     loss_D = loss_D_fn(real_logits, fake_logits)
     opt_D.zero_grad(set_to_none=True)
@@ -158,10 +148,15 @@ def g_step(G: nn.Module, D: nn.Module | None, opt_G: torch.optim.Optimizer, x: t
            loss_G_fn, config: ReconstructionConfig) -> dict[str, torch.Tensor]:
     """One G update: descend λ_img·MSE + λ_freq·L_fMSE + λ_TV·TV + λ_adv·L_G(D(x̂)) (D None: no adversarial term).
 
-    Returns every term computed (the image MSE always, for monitoring) and ``loss_G``.
+    Args:
+        D: the discriminator, held fixed (None for the baseline).
+        x: degraded inputs (B, C, h, w); real: the clean targets x_t (B, C, H, W).
+
+    Returns:
+        Every term computed (the image MSE always, for monitoring) and ``loss_G``: detached scalars.
     """
     out = {}
-    with frozen(D) if D is not None else nullcontext():
+    with frozen(D):  # the gradient flows through D into G; D's weights get none
         fake = reconstruct(G, x, config.residual, real.shape[-1])
         loss_img = F.mse_loss(fake, real)
         loss_G = config.lambda_img * loss_img
@@ -189,19 +184,16 @@ class ReconstructionRun:
     config: ReconstructionConfig
     data_name: str = ""
     checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)
 
-    @torch.inference_mode()
     def reconstruct(self, x: torch.Tensor, size: int | None = None, batch_size: int = 256) -> torch.Tensor:
         """x̂ for degraded inputs (N, C, h, w) in [-1, 1], in batches, on the CPU.
 
         Args:
             size: the output side (default: the input side times the SRResNet's scale).
         """
-        size = size or x.shape[-1] * getattr(self.G, "scale", 1)
-        device = next(self.G.parameters()).device
-        self.G.eval()
-        return torch.cat([reconstruct(self.G, x[i:i + batch_size].to(device), self.config.residual, size).cpu()
-                          for i in range(0, x.shape[0], batch_size)])
+        out = in_batches(self.G, x, batch_size=batch_size)
+        return out + upsample(x.cpu(), size or out.shape[-1]) if self.config.residual else out
 
 
 def _pairs(inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,19 +207,20 @@ def checkpoint_meta(config: ReconstructionConfig, inputs: torch.Tensor, targets:
                     data_name: str = "tensor") -> dict:
     """The JSON stored with a checkpoint: the config and what the pairs were."""
     x, y = _pairs(inputs, targets)
-    return {"reconstruction": dataclasses.asdict(config), "data": data_name, "num_images": x.shape[0],
-            "channels": x.shape[1], "size_in": x.shape[-1], "size_out": y.shape[-1]}
+    return {**config.checkpoint_entry(), "data": data_name, "num_images": x.shape[0], "channels": x.shape[1],
+            "size_in": x.shape[-1], "size_out": y.shape[-1]}
 
 
 def train_reconstruction(inputs: torch.Tensor, targets: torch.Tensor, config: ReconstructionConfig | None = None,
                          *, device=None, checkpoint_dir: str | Path | None = None, resume: bool = False,
-                         callbacks=(), progress: bool = True, data_name: str = "tensor") -> ReconstructionRun:
+                         callbacks=(), stop_event=None, progress: bool = True,
+                         data_name: str = "tensor") -> ReconstructionRun:
     """Train G to map degraded ``inputs[i]`` to clean ``targets[i]`` (tensors in [-1, 1]) and return the run.
 
     Args:
         inputs, targets: paired images (N, C, h, w) and (N, C, H, W); h = H for the U-Net.
         config: a ``ReconstructionConfig``; ``lambda_adv=0`` trains the non-adversarial baseline.
-        device, checkpoint_dir, resume, callbacks, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
         data_name: what the pairs are, stored with the checkpoint; name everything that makes them
             differ (e.g. "pneumoniamnist, 30 % lines, seed 0") so a cache notices a change.
 
@@ -241,41 +234,45 @@ def train_reconstruction(inputs: torch.Tensor, targets: torch.Tensor, config: Re
     device = get_device(device)
     x_all, y_all = x_all.to(device), y_all.to(device)
     G, D = build_reconstructor(config, x_all.shape[1], x_all.shape[-1], y_all.shape[-1])
-    models = {"G": G.to(device).train()} | ({"D": D.to(device).train()} if D is not None else {})
-    betas, lrs = (config.beta1, config.beta2), {"G": config.lr_G, "D": config.lr_D}
-    optimizers = {name: torch.optim.Adam(m.parameters(), lrs[name], betas=betas) for name, m in models.items()}
+    run = ReconstructionRun(G.to(device).train(), D.to(device).train() if D is not None else None, {"step": []},
+                            config, data_name)
+    models = {"G": G} | ({"D": D} if D is not None else {})
+    run.optimizers = optimizers = adams(models, {"G": config.lr_G, "D": config.lr_D}, config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     torch.manual_seed(config.seed)
 
     def step_fn(step: int) -> dict:
         x, real = sample_batch(x_all, config.batch_size, y_all)
-        out = d_step(G, D, optimizers["D"], x, real, loss_D_fn, config.residual) if D is not None else {}
+        out = {}
+        if D is not None:
+            with torch.no_grad():
+                fake = reconstruct(G, x, config.residual, real.shape[-1])  # G is fixed during D's update
+            out = d_step(D, optimizers["D"], real, fake, loss_D_fn)
         return out | g_step(G, D, optimizers["G"], x, real, loss_G_fn, config)
 
-    history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
-                  config=checkpoint_meta(config, inputs, targets, data_name), checkpoint_dir=checkpoint_dir,
-                  checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                  callbacks=callbacks, callback_every=config.callback_every, progress=progress,
-                  desc=f"{config.arch} ({'GAN' if D is not None else 'no adversarial term'})")
-    for m in models.values():
-        m.eval()
-    return ReconstructionRun(G, D, history, config, data_name, Path(checkpoint_dir) if checkpoint_dir else None)
+    return fit_run(run, step_fn, models, checkpoint_meta(config, inputs, targets, data_name),
+                   desc=f"{config.arch} ({'GAN' if D is not None else 'no adversarial term'})",
+                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, stop_event=stop_event,
+                   progress=progress)
+
+
+def load_reconstruction(directory: str | Path, device=None) -> ReconstructionRun:
+    """The ReconstructionRun saved in ``directory`` (G, and D unless it is the baseline)."""
+    ckpt = checkpoints.load_kind(directory, "reconstruction", {"G"}, "a reconstruction", device)
+    return ReconstructionRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history,
+                             ReconstructionConfig.from_checkpoint(ckpt.config), ckpt.config.get("data", ""),
+                             Path(directory))
 
 
 def load_or_train_reconstruction(directory: str | Path, inputs: torch.Tensor, targets: torch.Tensor,
-                                 config: ReconstructionConfig, *, device=None, progress: bool = True,
-                                 retrain: bool = False, data_name: str = "tensor") -> ReconstructionRun:
+                                 config: ReconstructionConfig, *, device=None, retrain: bool = False,
+                                 data_name: str = "tensor", **train_options) -> ReconstructionRun:
     """Load the run cached in ``directory`` if it was trained with this config on these pairs, else train it.
 
-    The rule of ``gan_lab.checkpoints.cache_status``: same config (loop-only fields aside) → load;
-    same but unfinished → resume; different, absent or no longer loadable → train from scratch there.
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``data_name`` is part of what is compared.
+    ``train_options`` go to :func:`train_reconstruction` (``callbacks``, ``progress``, ``stop_event``).
     """
-    status = checkpoints.cache_status(directory, checkpoint_meta(config, inputs, targets, data_name),
-                                      num_steps=config.num_steps, retrain=retrain,
-                                      ignore=tuple(f"reconstruction.{k}" for k in LOOP_ONLY_FIELDS))
-    if status == "load":
-        ckpt = checkpoints.load_checkpoint(directory, device=device)
-        return ReconstructionRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, config, data_name,
-                                 Path(directory))
-    return train_reconstruction(inputs, targets, config, device=device, checkpoint_dir=directory,
-                                resume=status == "resume", progress=progress, data_name=data_name)
+    return load_or_train(directory, config, checkpoint_meta(config, inputs, targets, data_name),
+                         partial(train_reconstruction, inputs, targets, config, device=device, data_name=data_name,
+                                 **train_options),
+                         partial(load_reconstruction, device=device), retrain=retrain)

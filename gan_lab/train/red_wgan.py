@@ -14,8 +14,8 @@ patch twice. ``lambda_adv = 0`` trains the same G with MSE alone: the baseline.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,13 +27,13 @@ from ..data.volumes import add_noise, random_patches
 from ..device import get_device
 from ..losses import wasserstein_generator_loss
 from ..models.red3d import Critic3D, RED3DGenerator
-from .gan import LOOP_ONLY_FIELDS
-from .loop import fit, sample_batch
-from .wgan import critic_step_gp
+from .common import TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
+from .loop import sample_batch
+from .wgan import c_step as wgan_c_step  # the WGAN-GP critic update, reused
 
 
 @dataclass
-class RedWGANConfig:
+class RedWGANConfig(TrainConfig):
     """A RED-WGAN run (``lambda_adv = 0``: the MSE-only RED-CNN baseline, no critic).
 
     Attributes:
@@ -44,10 +44,11 @@ class RedWGANConfig:
         patch: side of the training cubes (paper: 32³; G is fully convolutional).
         batch_size, num_steps: patches per step and G updates.
         n_critic, lambda_gp: critic updates per G update and the penalty weight.
-        lr, lr_C, beta1, beta2: Adam settings of G and C.
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights, patches and noise.
+        lr, lr_C: Adam's learning rates of G and C (β2 = 0.9, as for WGAN-GP).
+        The loop fields, Adam's betas and the seed (for weights, patches and noise): see ``TrainConfig``.
     """
+
+    key = "red_wgan"
 
     lambda_adv: float = 1e-2
     lambda_mse: float = 1.0
@@ -63,22 +64,19 @@ class RedWGANConfig:
     lambda_gp: float = 10.0
     lr: float = 1e-3
     lr_C: float = 1e-3
-    beta1: float = 0.5
     beta2: float = 0.9
-    log_every: int = 10
     checkpoint_every: int = 200
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
-        if self.lambda_adv < 0 or self.lambda_mse <= 0:
-            raise ValueError(f"Need lambda_adv ≥ 0 and lambda_mse > 0; got {self.lambda_adv}, {self.lambda_mse}.")
+        super().__post_init__()
+        if self.lambda_mse <= 0:
+            raise ValueError(f"lambda_mse must be > 0 (the fidelity term), not {self.lambda_mse}.")
         if self.noise not in ("rician", "gaussian") or self.sigma <= 0:
             raise ValueError(f"noise must be 'rician' or 'gaussian' and sigma > 0; got {self.noise!r}, {self.sigma}.")
         if self.patch <= 2 * self.depth or self.patch < 8:
             raise ValueError(f"patch must be ≥ 8 and > 2·depth; got patch={self.patch}, depth={self.depth}.")
-        if self.n_critic < 1 or self.batch_size < 1 or self.num_steps < 0:
-            raise ValueError("n_critic and batch_size must be ≥ 1 and num_steps ≥ 0.")
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic must be ≥ 1, not {self.n_critic}.")
 
 
 def build_red_wgan(config: RedWGANConfig, channels: int = 1) -> tuple[nn.Module, nn.Module | None]:
@@ -90,16 +88,20 @@ def build_red_wgan(config: RedWGANConfig, channels: int = 1) -> tuple[nn.Module,
 
 def g_step(G: nn.Module, C: nn.Module | None, opt_G: torch.optim.Optimizer, noisy: torch.Tensor,
            clean: torch.Tensor, config: RedWGANConfig) -> dict[str, torch.Tensor]:
-    """One G update on patches (B, C, p, p, p): descend λ_mse · MSE(G(y), x) + λ_adv · (−E[C(G(y))])."""
-    denoised = G(noisy)
-    mse = F.mse_loss(denoised, clean)
-    loss_G, out = config.lambda_mse * mse, {"mse": mse.detach()}
-    if C is not None:
-        loss_adv = wasserstein_generator_loss(C(denoised))
-        loss_G = loss_G + config.lambda_adv * loss_adv
-        out["loss_adv"] = loss_adv.detach()
-    opt_G.zero_grad(set_to_none=True)
-    loss_G.backward()  # C's weights get gradients too; only opt_G steps, and C's are reset before its next step
+    """One G update on patches (B, C, p, p, p): descend λ_mse · MSE(G(y), x) + λ_adv · (−E[C(G(y))]).
+
+    C is held fixed (None: MSE only). Returns ``mse``, ``loss_adv`` (with C) and ``loss_G``, detached.
+    """
+    with frozen(C):  # the gradient flows through C into G; C's weights get none
+        denoised = G(noisy)
+        mse = F.mse_loss(denoised, clean)
+        loss_G, out = config.lambda_mse * mse, {"mse": mse.detach()}
+        if C is not None:
+            loss_adv = wasserstein_generator_loss(C(denoised))
+            loss_G = loss_G + config.lambda_adv * loss_adv
+            out["loss_adv"] = loss_adv.detach()
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
     opt_G.step()
     return out | {"loss_G": loss_G.detach()}
 
@@ -119,23 +121,21 @@ class RedWGANRun:
     history: dict
     config: RedWGANConfig
     checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)
 
-    @torch.inference_mode()
     def denoise(self, noisy: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
         """G(y) for whole volumes (N, C, D, H, W), in batches, on the CPU."""
-        device = next(self.G.parameters()).device
-        self.G.eval()
-        return torch.cat([self.G(noisy[i:i + batch_size].to(device)).cpu()
-                          for i in range(0, noisy.shape[0], batch_size)])
+        return in_batches(self.G, noisy, batch_size=batch_size)
 
 
-def _meta(config: RedWGANConfig, clean: torch.Tensor, data_name: str) -> dict:
-    return {"red_wgan": dataclasses.asdict(config), "data": data_name, "num_volumes": clean.shape[0],
+def checkpoint_meta(config: RedWGANConfig, clean: torch.Tensor, data_name: str = "tensor") -> dict:
+    """The JSON stored with a RED-WGAN checkpoint: the config and what the volumes were."""
+    return {**config.checkpoint_entry(), "data": data_name, "num_volumes": clean.shape[0],
             "shape": list(clean.shape[1:])}
 
 
 def train_red_wgan(clean: torch.Tensor, config: RedWGANConfig | None = None, *, device=None,
-                   checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(),
+                   checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(), stop_event=None,
                    progress: bool = True, data_name: str = "tensor") -> RedWGANRun:
     """Train G to remove ``config.noise`` noise of level ``config.sigma`` from patches of ``clean`` (N, C, D, H, W).
 
@@ -150,9 +150,9 @@ def train_red_wgan(clean: torch.Tensor, config: RedWGANConfig | None = None, *, 
     device = get_device(device)
     x_all = clean.to(device)
     G, C = build_red_wgan(config, clean.shape[1])
-    models = {"G": G.to(device).train()} | ({"C": C.to(device).train()} if C is not None else {})
-    lrs, betas = {"G": config.lr, "C": config.lr_C}, (config.beta1, config.beta2)
-    optimizers = {name: torch.optim.Adam(m.parameters(), lrs[name], betas=betas) for name, m in models.items()}
+    run = RedWGANRun(G.to(device).train(), C.to(device).train() if C is not None else None, {"step": []}, config)
+    models = {"G": G} | ({"C": C} if C is not None else {})
+    run.optimizers = optimizers = adams(models, {"G": config.lr, "C": config.lr_C}, config)
     torch.manual_seed(config.seed)
 
     def step_fn(step: int) -> dict:
@@ -160,28 +160,30 @@ def train_red_wgan(clean: torch.Tensor, config: RedWGANConfig | None = None, *, 
         for _ in range(config.n_critic if C is not None else 0):
             noisy, real = noisy_patches(x_all, config)
             with torch.no_grad():
-                fake = G(noisy)
-            out = critic_step_gp(C, optimizers["C"], real, fake, config.lambda_gp)
+                fake = G(noisy)  # G is fixed during C's update
+            out = wgan_c_step(C, optimizers["C"], real, fake, lambda_gp=config.lambda_gp)
         noisy, real = noisy_patches(x_all, config)
         return out | g_step(G, C, optimizers["G"], noisy, real, config)
 
-    history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
-                  config=_meta(config, clean, data_name), checkpoint_dir=checkpoint_dir,
-                  checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                  callbacks=callbacks, callback_every=config.callback_every, progress=progress,
-                  desc="RED-WGAN" if C is not None else "RED-CNN (MSE only)")
-    for model in models.values():
-        model.eval()
-    return RedWGANRun(G, C, history, config, Path(checkpoint_dir) if checkpoint_dir else None)
+    return fit_run(run, step_fn, models, checkpoint_meta(config, clean, data_name),
+                   desc="RED-WGAN" if C is not None else "RED-CNN (MSE only)", checkpoint_dir=checkpoint_dir,
+                   resume=resume, callbacks=callbacks, stop_event=stop_event, progress=progress)
+
+
+def load_red_wgan(directory: str | Path, device=None) -> RedWGANRun:
+    """The RedWGANRun saved in ``directory`` (G, and C unless it was trained with MSE only)."""
+    ckpt = checkpoints.load_kind(directory, "red_wgan", {"G"}, "a RED-WGAN", device)
+    return RedWGANRun(ckpt.models["G"], ckpt.models.get("C"), ckpt.history,
+                      RedWGANConfig.from_checkpoint(ckpt.config), Path(directory))
 
 
 def load_or_train_red_wgan(directory: str | Path, clean: torch.Tensor, config: RedWGANConfig, *, device=None,
-                           progress: bool = True, data_name: str = "tensor") -> RedWGANRun:
-    """Load the run cached in ``directory`` if it was trained with this config on this data, else train it."""
-    status = checkpoints.cache_status(directory, _meta(config, clean, data_name), num_steps=config.num_steps,
-                                      ignore=tuple(f"red_wgan.{k}" for k in LOOP_ONLY_FIELDS))
-    if status == "load":
-        ckpt = checkpoints.load_checkpoint(directory, device=device)
-        return RedWGANRun(ckpt.models["G"], ckpt.models.get("C"), ckpt.history, config, Path(directory))
-    return train_red_wgan(clean, config, device=device, checkpoint_dir=directory, resume=status == "resume",
-                          progress=progress, data_name=data_name)
+                           retrain: bool = False, data_name: str = "tensor", **train_options) -> RedWGANRun:
+    """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
+
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``data_name`` is part of what is compared.
+    ``train_options`` go to :func:`train_red_wgan` (``callbacks``, ``progress``, ``stop_event``).
+    """
+    return load_or_train(directory, config, checkpoint_meta(config, clean, data_name),
+                         partial(train_red_wgan, clean, config, device=device, data_name=data_name, **train_options),
+                         partial(load_red_wgan, device=device), retrain=retrain)

@@ -16,9 +16,8 @@ with s the parameter ranges. ``lambda_adv = 0`` is the supervised-only regressor
 
 from __future__ import annotations
 
-import dataclasses
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -30,13 +29,12 @@ from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator
 from ..models.registration import RigidRegressor, invert_rigid, random_rigid, warp
-from .conditional import frozen
-from .gan import GAN_LOSSES, LOOP_ONLY_FIELDS
-from .loop import fit, sample_batch
+from .common import GAN_LOSSES, TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
+from .loop import sample_batch
 
 
 @dataclass
-class RegistrationConfig:
+class RegistrationConfig(TrainConfig):
     """An adversarial-registration run (``lambda_adv = 0``: the supervised-only regressor).
 
     Attributes:
@@ -48,10 +46,11 @@ class RegistrationConfig:
         width, d_width: channels of G's first block and of D's first layer.
         batch_size, num_steps: pairs per step and G updates (one D update each). Every step draws
             fresh transforms, so G never sees the same misalignment twice.
-        lr_G, lr_D, beta1, beta2: Adam settings.
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights, pairs and transforms.
+        lr_G, lr_D: Adam's learning rates of G and D.
+        The loop fields, Adam's betas and the seed (for weights, pairs and transforms): see ``TrainConfig``.
     """
+
+    key = "registration"
 
     lambda_adv: float = 0.05
     lambda_param: float = 1.0
@@ -65,22 +64,16 @@ class RegistrationConfig:
     num_steps: int = 1500
     lr_G: float = 1e-3
     lr_D: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}.")
-        weights = (self.lambda_adv, self.lambda_param, self.lambda_image)
-        if min(weights) < 0 or self.lambda_param + self.lambda_image == 0:
-            raise ValueError(f"The loss weights must be ≥ 0 and lambda_param + lambda_image > 0 (the adversarial "
-                             f"term alone does not say which transform is right); got {weights}.")
-        if self.max_angle <= 0 or self.max_shift <= 0 or self.batch_size < 1 or self.num_steps < 0:
-            raise ValueError("max_angle, max_shift and batch_size must be > 0 and num_steps ≥ 0.")
+        if self.lambda_param + self.lambda_image == 0:
+            raise ValueError("lambda_param + lambda_image must be > 0 (the adversarial term alone does not say which "
+                             f"transform is right); got {self.lambda_param} and {self.lambda_image}.")
+        if self.max_angle <= 0 or self.max_shift <= 0:
+            raise ValueError(f"max_angle and max_shift must be > 0; got {self.max_angle}, {self.max_shift}.")
 
     @property
     def scale(self) -> tuple[float, float, float]:
@@ -110,14 +103,16 @@ def build_registration(config: RegistrationConfig, size: int = 28) -> tuple[nn.M
     return G, DCGANDiscriminator(2, size, config.d_width) if config.lambda_adv else None
 
 
-def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, fixed: torch.Tensor, moving: torch.Tensor,
-           p_true: torch.Tensor, loss_D_fn) -> dict[str, torch.Tensor]:
+def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, fixed: torch.Tensor, moving: torch.Tensor,
+           p_true: torch.Tensor, p_hat: torch.Tensor, loss_D_fn) -> dict[str, torch.Tensor]:
     """One D update: (fixed, warp(moving, p*)) is "real", (fixed, warp(moving, p̂)) is "fake".
 
     Both are warped once from the same moving image, so interpolation blur cannot give the fake away.
+
+    Args:
+        fixed, moving: image pairs (B, 1, H, W); p_true: the true parameters p* (B, 3).
+        p_hat: G's estimate p̂ (B, 3), made without a graph (G is fixed during D's update).
     """
-    with torch.no_grad():
-        p_hat = G(fixed, moving)
     real_logits = D(torch.cat([fixed, warp(moving, p_true)], dim=1))
     fake_logits = D(torch.cat([fixed, warp(moving, p_hat)], dim=1))
     loss_D = loss_D_fn(real_logits, fake_logits)
@@ -131,10 +126,13 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, fixed: torc
 def g_step(G: nn.Module, D: nn.Module | None, opt_G: torch.optim.Optimizer, fixed: torch.Tensor,
            moving: torch.Tensor, p_true: torch.Tensor, config: RegistrationConfig,
            loss_G_fn=None) -> dict[str, torch.Tensor]:
-    """One G update: descend λ_param·‖(p̂ − p*)/s‖² + λ_image·‖warp(m, p̂) − warp(m, p*)‖₁ + λ_adv·L_adv."""
+    """One G update: descend λ_param·‖(p̂ − p*)/s‖² + λ_image·‖warp(m, p̂) − warp(m, p*)‖₁ + λ_adv·L_adv.
+
+    D is held fixed (None: supervised only, no adversarial term). Returns every term and ``loss_G``, detached.
+    """
     scale = torch.tensor(config.scale, device=fixed.device)
     out = {}
-    with frozen(D) if D is not None else nullcontext():
+    with frozen(D):  # the gradient flows through D into G; D's weights get none
         p_hat = G(fixed, moving)  # (B, 3)
         warped = warp(moving, p_hat)  # differentiable in p̂: the image term and D reach G through it
         loss_param = F.mse_loss(p_hat / scale, p_true / scale)
@@ -165,30 +163,28 @@ class RegistrationRun:
     history: dict
     config: RegistrationConfig
     checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)
 
-    @torch.inference_mode()
     def predict(self, fixed: torch.Tensor, moving: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """p̂ = G(fixed, moving), (N, 3) on the CPU, for image pairs (N, 1, H, W)."""
-        device = next(self.G.parameters()).device
-        self.G.eval()
-        return torch.cat([self.G(fixed[i:i + batch_size].to(device), moving[i:i + batch_size].to(device)).cpu()
-                          for i in range(0, fixed.shape[0], batch_size)])
+        return in_batches(self.G, fixed, moving, batch_size=batch_size)
 
 
-def _meta(config: RegistrationConfig, fixed: torch.Tensor, data_name: str) -> dict:
-    return {"registration": dataclasses.asdict(config), "data": data_name, "num_images": fixed.shape[0],
-            "size": fixed.shape[-1]}
+def checkpoint_meta(config: RegistrationConfig, fixed: torch.Tensor, data_name: str = "tensor") -> dict:
+    """The JSON stored with a registration checkpoint: the config and what the pairs were."""
+    return {**config.checkpoint_entry(), "data": data_name, "num_images": fixed.shape[0], "size": fixed.shape[-1]}
 
 
 def train_registration(fixed: torch.Tensor, aligned: torch.Tensor, config: RegistrationConfig | None = None, *,
                        device=None, checkpoint_dir: str | Path | None = None, resume: bool = False,
-                       callbacks=(), progress: bool = True, data_name: str = "tensor") -> RegistrationRun:
+                       callbacks=(), stop_event=None, progress: bool = True,
+                       data_name: str = "tensor") -> RegistrationRun:
     """Train G to register ``aligned`` images, moved by fresh random rigid transforms, onto ``fixed``.
 
     Args:
         fixed, aligned: (N, 1, H, W) in [-1, 1], in register pair by pair (e.g. ``phantom_pairs``'s MR and CT).
         config: a ``RegistrationConfig``; ``lambda_adv=0`` trains the supervised-only baseline.
-        device, checkpoint_dir, resume, callbacks, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
         data_name: what the pairs are, stored with the checkpoint so that a cache notices other data.
 
     Example:
@@ -202,36 +198,44 @@ def train_registration(fixed: torch.Tensor, aligned: torch.Tensor, config: Regis
     device = get_device(device)
     f_all, a_all = fixed.to(device), aligned.to(device)
     G, D = build_registration(config, fixed.shape[-1])
-    models = {"G": G.to(device).train()} | ({"D": D.to(device).train()} if D is not None else {})
-    lrs, betas = {"G": config.lr_G, "D": config.lr_D}, (config.beta1, config.beta2)
-    optimizers = {name: torch.optim.Adam(m.parameters(), lrs[name], betas=betas) for name, m in models.items()}
+    run = RegistrationRun(G.to(device).train(), D.to(device).train() if D is not None else None, {"step": []}, config)
+    models = {"G": G} | ({"D": D} if D is not None else {})
+    run.optimizers = optimizers = adams(models, {"G": config.lr_G, "D": config.lr_D}, config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     torch.manual_seed(config.seed)
 
     def step_fn(step: int) -> dict:
         f, a = sample_batch(f_all, config.batch_size, a_all)
         m, p_true = misaligned_pairs(f, a, config.max_angle, config.max_shift)  # fresh transforms every step
-        out = d_step(G, D, optimizers["D"], f, m, p_true, loss_D_fn) if D is not None else {}
+        out = {}
+        if D is not None:
+            with torch.no_grad():
+                p_hat = G(f, m)  # G is fixed during D's update
+            out = d_step(D, optimizers["D"], f, m, p_true, p_hat, loss_D_fn)
         return out | g_step(G, D, optimizers["G"], f, m, p_true, config, loss_G_fn)
 
-    history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
-                  config=_meta(config, fixed, data_name), checkpoint_dir=checkpoint_dir,
-                  checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                  callbacks=callbacks, callback_every=config.callback_every, progress=progress,
-                  desc="registration" + (" (adversarial)" if D is not None else " (supervised)"))
-    for model in models.values():
-        model.eval()
-    return RegistrationRun(G, D, history, config, Path(checkpoint_dir) if checkpoint_dir else None)
+    return fit_run(run, step_fn, models, checkpoint_meta(config, fixed, data_name),
+                   desc="registration" + (" (adversarial)" if D is not None else " (supervised)"),
+                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, stop_event=stop_event,
+                   progress=progress)
+
+
+def load_registration(directory: str | Path, device=None) -> RegistrationRun:
+    """The RegistrationRun saved in ``directory`` (G, and D unless it is the supervised-only baseline)."""
+    ckpt = checkpoints.load_kind(directory, "registration", {"G"}, "a registration", device)
+    return RegistrationRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history,
+                           RegistrationConfig.from_checkpoint(ckpt.config), Path(directory))
 
 
 def load_or_train_registration(directory: str | Path, fixed: torch.Tensor, aligned: torch.Tensor,
-                               config: RegistrationConfig, *, device=None, progress: bool = True,
-                               data_name: str = "tensor") -> RegistrationRun:
-    """Load the run cached in ``directory`` if it was trained with this config on this data, else train it."""
-    status = checkpoints.cache_status(directory, _meta(config, fixed, data_name), num_steps=config.num_steps,
-                                      ignore=tuple(f"registration.{k}" for k in LOOP_ONLY_FIELDS))
-    if status == "load":
-        ckpt = checkpoints.load_checkpoint(directory, device=device)
-        return RegistrationRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, config, Path(directory))
-    return train_registration(fixed, aligned, config, device=device, checkpoint_dir=directory,
-                              resume=status == "resume", progress=progress, data_name=data_name)
+                               config: RegistrationConfig, *, device=None, retrain: bool = False,
+                               data_name: str = "tensor", **train_options) -> RegistrationRun:
+    """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
+
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``data_name`` is part of what is compared.
+    ``train_options`` go to :func:`train_registration` (``callbacks``, ``progress``, ``stop_event``).
+    """
+    return load_or_train(directory, config, checkpoint_meta(config, fixed, data_name),
+                         partial(train_registration, fixed, aligned, config, device=device, data_name=data_name,
+                                 **train_options),
+                         partial(load_registration, device=device), retrain=retrain)

@@ -13,14 +13,15 @@ after each update, as in the paper; S descends L, optionally plus a soft Dice
 U-Net baseline trained with Dice (+ BCE) alone.
 
 Code names → paper: S (segmentor), C (critic), f_C^i (C's features at scale i),
-``multiscale_l1`` (ℓ_mae), ``clip`` (c), ``prob`` (S(x) after the sigmoid).
+``multiscale_l1`` (ℓ_mae, in :mod:`gan_lab.losses.segmentation`), ``clip`` (c),
+``prob`` (S(x) after the sigmoid).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -31,9 +32,11 @@ from .. import checkpoints
 from ..data import load
 from ..data.base import ImageData
 from ..device import get_device
+from ..losses.segmentation import multiscale_l1, soft_dice_loss
 from ..models.segan import SegANCritic
 from ..models.unet import UNet
-from .loop import History, fit, sample_batch
+from .common import TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
+from .loop import History, sample_batch
 from .memory_format import channels_last_on_cpu
 
 
@@ -47,31 +50,6 @@ def mask_image(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return x * mask
 
 
-def multiscale_l1(features_a: list[torch.Tensor], features_b: list[torch.Tensor],
-                  weights: list[float] | None = None) -> torch.Tensor:
-    """ℓ_mae = 1/L Σ_i w_i · mean |f^i(a) − f^i(b)|, a scalar.
-
-    Each scale's mean absolute difference counts once (w_i = 1 by default), so
-    the coarse 2×2 maps weigh as much as the full-resolution image. The
-    official code instead concatenates all features (weighting scales by
-    their size) with extra factors 1, 1, 2, 2, 2, 2, 4; pass ``weights`` to
-    emphasise scales.
-
-    Args:
-        features_a, features_b: lists of L tensors, the same shapes pairwise.
-        weights: L non-negative scale weights, or None for all ones.
-    """
-    if len(features_a) != len(features_b) or not features_a:
-        raise ValueError(f"Need two equally long, non-empty feature lists; got {len(features_a)} and "
-                         f"{len(features_b)}.")
-    weights = [1.0] * len(features_a) if weights is None else list(weights)
-    if len(weights) != len(features_a):
-        raise ValueError(f"Got {len(weights)} scale weights for {len(features_a)} scales (C returns the input "
-                         "plus one map per layer, i.e. n_layers + 1).")
-    terms = [w * (a - b).abs().mean() for w, a, b in zip(weights, features_a, features_b)]
-    return torch.stack(terms).sum() / len(terms)
-
-
 def critic_features(C: nn.Module, x: torch.Tensor, prob: torch.Tensor, y: torch.Tensor):
     """f_C(x ∘ S(x)) and f_C(x ∘ y) from ONE pass of C over both halves of a (2B, …) batch.
 
@@ -81,13 +59,6 @@ def critic_features(C: nn.Module, x: torch.Tensor, prob: torch.Tensor, y: torch.
     features = C(torch.cat([mask_image(x, prob), mask_image(x, y)]))
     B = x.shape[0]
     return [f[:B] for f in features], [f[B:] for f in features]
-
-
-def soft_dice_loss(prob: torch.Tensor, y: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """1 − mean_n (2 Σ p·y + ε) / (Σ p + Σ y + ε), per image over (1, H, W); ε keeps empty tiles finite."""
-    inter = (prob * y).flatten(1).sum(1)
-    total = prob.flatten(1).sum(1) + y.flatten(1).sum(1)
-    return 1 - ((2 * inter + eps) / (total + eps)).mean()
 
 
 @torch.no_grad()
@@ -104,6 +75,9 @@ def c_step(C: nn.Module, opt_C: torch.optim.Optimizer, x: torch.Tensor, prob: to
     Args:
         x: images (B, C, H, W); y: true masks (B, 1, H, W) in {0, 1}.
         prob: S(x) (B, 1, H, W) in [0, 1]; detached here because S is fixed during C's update.
+
+    Returns:
+        ``{"loss_C"}`` = −ℓ_mae: a detached scalar.
     """
     f_pred, f_true = critic_features(C, x, prob.detach(), y)
     loss_C = -multiscale_l1(f_pred, f_true, weights)  # C maximises the multi-scale distance
@@ -121,34 +95,38 @@ def s_step(C: nn.Module | None, opt_S: torch.optim.Optimizer, x: torch.Tensor, l
     """One segmentor update: descend λ_adv·ℓ_mae + λ_dice·(1 − soft Dice) + λ_bce·BCE.
 
     Args:
-        C: the critic (unused, and may be None, when ``lambda_adv`` is 0: the baseline).
+        C: the critic, held fixed (unused, and may be None, when ``lambda_adv`` is 0: the baseline).
+        x: images (B, C, H, W); y: true masks (B, 1, H, W) in {0, 1}.
         logits: S(x) before the sigmoid, (B, 1, H, W), still attached to S's graph.
+
+    Returns:
+        The terms computed (``loss_adv`` = ℓ_mae, ``loss_dice``, ``loss_bce``) and ``loss_S``: detached scalars.
     """
     prob = torch.sigmoid(logits)
     out: dict[str, torch.Tensor] = {}
     loss_S = logits.new_zeros(())
-    if lambda_adv:
-        f_pred, f_true = critic_features(C, x, prob, y)
-        loss_adv = multiscale_l1(f_pred, f_true, weights)
-        loss_S = loss_S + lambda_adv * loss_adv
-        out["loss_adv"] = loss_adv.detach()
-    if lambda_dice:
-        loss_dice = soft_dice_loss(prob, y)
-        loss_S = loss_S + lambda_dice * loss_dice
-        out["loss_dice"] = loss_dice.detach()
-    if lambda_bce:
-        loss_bce = F.binary_cross_entropy_with_logits(logits, y)
-        loss_S = loss_S + lambda_bce * loss_bce
-        out["loss_bce"] = loss_bce.detach()
-    opt_S.zero_grad(set_to_none=True)
-    loss_S.backward()  # gradients reach C's weights too, but only opt_S steps
+    with frozen(C):  # the gradient flows through C into S; C's weights get none
+        if lambda_adv:
+            loss_adv = multiscale_l1(*critic_features(C, x, prob, y), weights)
+            loss_S = loss_S + lambda_adv * loss_adv
+            out["loss_adv"] = loss_adv.detach()
+        if lambda_dice:
+            loss_dice = soft_dice_loss(prob, y)
+            loss_S = loss_S + lambda_dice * loss_dice
+            out["loss_dice"] = loss_dice.detach()
+        if lambda_bce:
+            loss_bce = F.binary_cross_entropy_with_logits(logits, y)
+            loss_S = loss_S + lambda_bce * loss_bce
+            out["loss_bce"] = loss_bce.detach()
+        opt_S.zero_grad(set_to_none=True)
+        loss_S.backward()
     opt_S.step()
     out["loss_S"] = loss_S.detach()
     return out
 
 
 @dataclass
-class SegANConfig:
+class SegANConfig(TrainConfig):
     """Everything that defines a SegAN (or Dice-baseline) run; notebooks override by keyword.
 
     Attributes:
@@ -164,11 +142,12 @@ class SegANConfig:
         scale_weights: per-scale weights w_i of ℓ_mae (None: equal).
         k: critic updates per segmentor update.
         batch_size, num_steps: tiles per step and segmentor updates.
-        lr_S, lr_C, beta1, beta2: Adam settings.
+        lr_S, lr_C: Adam's learning rates of S and C.
         augment: random 90° rotations and flips of each batch (images and masks together).
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and batches.
+        The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
+
+    key = "segan"
 
     width: int = 16
     critic_width: int = 16
@@ -177,29 +156,22 @@ class SegANConfig:
     lambda_dice: float = 1.0
     lambda_bce: float = 0.0
     clip: float | None = 0.05
-    scale_weights: list[float] | None = None
+    scale_weights: tuple[float, ...] | None = None
     k: int = 1
     batch_size: int = 16
-    num_steps: int = 1000
     lr_S: float = 2e-4
     lr_C: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
     augment: bool = True
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
-        if min(self.lambda_adv, self.lambda_dice, self.lambda_bce) < 0 or not (
-                self.lambda_adv or self.lambda_dice or self.lambda_bce):
-            raise ValueError("lambda_adv, lambda_dice and lambda_bce must be ≥ 0 and not all 0 "
-                             f"(got {self.lambda_adv}, {self.lambda_dice}, {self.lambda_bce}).")
+        super().__post_init__()
+        if not (self.lambda_adv or self.lambda_dice or self.lambda_bce):
+            raise ValueError("lambda_adv, lambda_dice and lambda_bce must be not all 0 (S would learn nothing); "
+                             "set one > 0, e.g. lambda_dice=1.")
         if self.clip is not None and self.clip <= 0:
             raise ValueError(f"clip must be positive or None (no clipping), not {self.clip}.")
-        if self.k < 1 or self.num_steps < 0 or self.batch_size < 1:
-            raise ValueError("k and batch_size must be ≥ 1 and num_steps ≥ 0.")
+        if self.k < 1:
+            raise ValueError(f"k (critic updates per segmentor update) must be ≥ 1, not {self.k}.")
 
     @property
     def adversarial(self) -> bool:
@@ -234,15 +206,9 @@ class SegANRun:
     checkpoint_dir: Path | None = None
     optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_segan call continues Adam
 
-    @torch.inference_mode()
     def predict(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         """S's probabilities (N, 1, H, W) in [0, 1] on the CPU, in eval mode, ``batch_size`` at a time."""
-        device = next(self.S.parameters()).device
-        was_training = self.S.training
-        self.S.eval()
-        probs = [torch.sigmoid(self.S(chunk.to(device))).cpu() for chunk in images.split(batch_size)]
-        self.S.train(was_training)
-        return torch.cat(probs)
+        return torch.sigmoid(in_batches(self.S, images, batch_size=batch_size))
 
 
 def build_segan(config: SegANConfig, channels: int = 1, size: int = 64) -> tuple[nn.Module, nn.Module | None]:
@@ -253,15 +219,6 @@ def build_segan(config: SegANConfig, channels: int = 1, size: int = 64) -> tuple
     if C is not None and config.clip:
         clip_weights(C, config.clip)  # start inside the constraint set
     return S, C
-
-
-def make_optimizers(S: nn.Module, C: nn.Module | None, config: SegANConfig) -> dict[str, torch.optim.Optimizer]:
-    """Adam for S and, when there is a critic, for C, with the config's learning rates and betas."""
-    betas = (config.beta1, config.beta2)
-    optimizers = {"S": torch.optim.Adam(S.parameters(), config.lr_S, betas=betas)}
-    if C is not None:
-        optimizers["C"] = torch.optim.Adam(C.parameters(), config.lr_C, betas=betas)
-    return optimizers
 
 
 def segmentation_data(tile: int = 64, fallback: bool = True, **options) -> tuple[ImageData, ImageData]:
@@ -320,11 +277,11 @@ def train_segan(data: ImageData, config: SegANConfig | None = None, *, device=No
     x_all, y_all = images.to(device), masks.to(device)
     if run is None:
         S, C = build_segan(config, x_all.shape[1], x_all.shape[-1])
-        run = SegANRun(S.to(device), C.to(device) if C is not None else None, {"step": []}, config,
-                       data.name, Path(checkpoint_dir) if checkpoint_dir else None)
+        run = SegANRun(S.to(device), C.to(device) if C is not None else None, {"step": []}, config, data.name)
     run.config = config
     S, C = run.S.train(), run.C.train() if run.C is not None else None
-    run.optimizers = optimizers = run.optimizers or make_optimizers(S, C, config)
+    run.optimizers = optimizers = run.optimizers or adams({"S": S, "C": C}, {"S": config.lr_S, "C": config.lr_C},
+                                                          config)
     models = {"S": S} if C is None else {"S": S, "C": C}
     x_all, y_all = channels_last_on_cpu(models.values(), x_all, y_all)  # faster CPU convolutions (benchmarks/README.md)
     if not run.history.get("step"):
@@ -343,32 +300,30 @@ def train_segan(data: ImageData, config: SegANConfig | None = None, *, device=No
                           config.lambda_bce, config.scale_weights))
         return out
 
-    meta = {"segan": dataclasses.asdict(config), "data": run.data_name, "channels": x_all.shape[1],
-            "size": x_all.shape[-1]}
-    run.history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers, config=meta,
-                      checkpoint_dir=checkpoint_dir, checkpoint_every=config.checkpoint_every, resume=resume,
-                      log_every=config.log_every, callbacks=callbacks, callback_every=config.callback_every,
-                      stop_event=stop_event, progress=progress, desc="SegAN" if C is not None else "U-Net (Dice)",
-                      history=run.history if run.history.get("step") else None)
-    S.eval()
-    return run
+    return fit_run(run, step_fn, models, checkpoint_meta(config, data), desc="U-Net (Dice)" if C is None else "SegAN",
+                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, stop_event=stop_event,
+                   progress=progress)
 
 
-def load_or_train_segan(data: ImageData, config: SegANConfig, directory: str | Path, *, device=None,
-                        progress: bool = True) -> SegANRun:
-    """Load the run in ``directory`` if it was trained with this config and data to the end, else train it.
+def checkpoint_meta(config: SegANConfig, data: ImageData) -> dict:
+    """The JSON stored with a SegAN checkpoint: the config and what the tiles were."""
+    return {**config.checkpoint_entry(), "data": data.name, "channels": data.channels, "size": data.size}
 
-    This keeps full-mode notebooks fast on a second run; change any knob and it retrains from scratch,
-    while a run with the same config that was interrupted resumes.
+
+def load_segan(directory: str | Path, device=None) -> SegANRun:
+    """The SegANRun saved in ``directory`` (S, and C unless it is the baseline)."""
+    ckpt = checkpoints.load_kind(directory, "segan", {"S"}, "a SegAN", device)
+    return SegANRun(ckpt.models["S"], ckpt.models.get("C"), ckpt.history, SegANConfig.from_checkpoint(ckpt.config),
+                    ckpt.config.get("data", ""), Path(directory))
+
+
+def load_or_train_segan(directory: str | Path, data: ImageData, config: SegANConfig, *, device=None,
+                        retrain: bool = False, **train_options) -> SegANRun:
+    """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
+
+    The rule of :func:`gan_lab.train.common.load_or_train` (change any knob and it retrains from scratch, an
+    interrupted run resumes); ``train_options`` go to :func:`train_segan` (``callbacks``, ``progress``, …).
     """
-    directory = Path(directory)
-    meta = {"segan": dataclasses.asdict(config), "data": data.name, "channels": data.channels, "size": data.size}
-    resume = False
-    if checkpoints.exists(directory):
-        ckpt = checkpoints.load_checkpoint(directory, device=get_device(device))
-        same = {k: ckpt.config.get(k) for k in meta} == json.loads(json.dumps(meta))
-        if same and ckpt.step == config.num_steps:
-            print(f"Loaded {directory} (step {ckpt.step}); delete the folder to retrain.")
-            return SegANRun(ckpt.models["S"], ckpt.models.get("C"), ckpt.history, config, data.name, directory)
-        resume = same  # an interrupted run with the same config continues where it stopped
-    return train_segan(data, config, device=device, checkpoint_dir=directory, resume=resume, progress=progress)
+    return load_or_train(directory, config, checkpoint_meta(config, data),
+                         partial(train_segan, data, config, device=device, **train_options),
+                         partial(load_segan, device=device), retrain=retrain)
