@@ -74,18 +74,21 @@ def test_d_step_changes_only_D_and_g_step_only_G(variant):
     opt_G, opt_D = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
     loss_D_fn, loss_G_fn = adversarial_losses("nonsaturating")
     real, y = torch.randn(8, 1, 16, 16).clamp(-1, 1), torch.randint(0, 2, (8,))
+    with torch.no_grad():
+        fake = G(torch.randn(8, 8), y)
     g0, d0 = _snapshot(G), _snapshot(D)
     if variant == "acgan":
-        out = acgan_d_step(G, D, opt_D, real, y, loss_D_fn, lambda_cls=1.0)
+        out = acgan_d_step(D, opt_D, real, fake, y, loss_D_fn, lambda_cls=1.0)
         assert {"loss_D", "loss_C", "acc_real"} <= set(out)
     else:
-        out = d_step(G, D, opt_D, real, y, loss_D_fn)
+        out = d_step(D, opt_D, real, fake, y, loss_D_fn)
+        assert set(out) == {"loss_D", "D(x|y)", "D(G(z|y)|y)"}
     assert _changed(D, d0) and not _changed(G, g0)
     d1 = _snapshot(D)
     if variant == "acgan":
-        out = acgan_g_step(G, D, opt_G, y, loss_G_fn, lambda_cls=1.0)
+        out = acgan_g_step(G, D, opt_G, torch.randn(8, 8), y, loss_G_fn, lambda_cls=1.0)
     else:
-        out = g_step(G, D, opt_G, y, loss_G_fn)
+        out = g_step(G, D, opt_G, torch.randn(8, 8), y, loss_G_fn)
     assert _changed(G, g0) and not _changed(D, d1)
     assert all(p.requires_grad for p in D.parameters())  # D is unfrozen again after G's step
     assert torch.isfinite(out["loss_G"])
@@ -155,3 +158,15 @@ def test_load_or_train_retrains_when_the_stored_networks_no_longer_load(tmp_path
     run = load_or_train_cgan(tmp_path, data, config, device="cpu", progress=False)
     assert "no longer match" in capsys.readouterr().out
     assert run.history["step"][-1] == 2 and run.sample(2, 0).shape == (2, 1, 16, 16)
+
+
+def test_load_or_train_passes_stop_event_and_callbacks_on_and_resumes(tmp_path):
+    import threading
+
+    data, stop = _bright_dark(n=16), threading.Event()
+    config = CGANConfig(z_dim=8, width=8, num_steps=4, batch_size=8, log_every=1, callback_every=2)
+    stopped = load_or_train_cgan(tmp_path, data, config, device="cpu", progress=False, stop_event=stop,
+                                 callbacks=[lambda step, history: stop.set()])
+    assert stopped.history["step"] == [1, 2]
+    resumed = load_or_train_cgan(tmp_path, data, config, device="cpu", progress=False)
+    assert resumed.history["step"] == [1, 2, 3, 4] and resumed.checkpoint_dir == tmp_path

@@ -7,15 +7,14 @@ import threading
 import pytest
 import torch
 
+from gan_lab.losses.translation import cycle_loss, identity_loss
 from gan_lab.metrics import mae, psnr, ssim
 from gan_lab.models import ResnetGenerator
 from gan_lab.train.cyclegan import (
     CycleGANConfig,
     build_cyclegan,
-    cycle_loss,
     d_step,
     g_step,
-    identity_loss,
     linear_decay,
     load_or_train_cyclegan,
     train_cyclegan,
@@ -122,14 +121,15 @@ def test_d_step_changes_only_the_discriminators_and_g_step_only_the_generators()
     changed = lambda a, b: {k for k in a if any(not torch.equal(p, q) for p, q in zip(a[k], b[k]))}  # noqa: E731
 
     before = snapshot()
-    out, fake_X, fake_Y = g_step(G_XY, G_YX, D_X, D_Y, opt_G, x, y, lambda_cycle=10.0, lambda_id=5.0)
+    fake_X, fake_Y = G_YX(y), G_XY(x)  # F(y), G(x) with their graph: G's loss backpropagates through them
+    out = g_step(G_XY, G_YX, D_X, D_Y, opt_G, x, y, fake_X, fake_Y, lambda_cycle=10.0, lambda_id=5.0)
     after_g = snapshot()
     assert changed(before, after_g) == {"G_XY", "G_YX"}
     assert all(p.requires_grad for p in D_X.parameters())  # D is unfrozen again for its own step
-    assert not fake_X.requires_grad and not fake_Y.requires_grad
     assert set(out) == {"loss_G", "loss_GAN", "loss_cycle", "loss_id"}
+    assert all(not v.requires_grad for v in out.values())
 
-    d_step(D_X, D_Y, opt_D, x, y, fake_X, fake_Y)
+    d_step(D_X, D_Y, opt_D, x, y, fake_X.detach(), fake_Y.detach())
     assert changed(after_g, snapshot()) == {"D_X", "D_Y"}
 
 

@@ -55,7 +55,9 @@ def test_d_step_changes_only_D_and_g_step_only_G():
     loss_D_fn, loss_G_fn = adversarial_losses("nonsaturating")
     x, y = _pairs(n=4)
     g0, d0 = _snapshot(G), _snapshot(D)
-    out = d_step(G, D, opt_D, x, y, loss_D_fn)
+    with torch.no_grad():
+        fake = G(x)
+    out = d_step(D, opt_D, x, y, fake, loss_D_fn)
     assert _changed(D, d0) and not _changed(G, g0)
     assert 0 < out["D(x,y)"] < 1
     d1 = _snapshot(D)

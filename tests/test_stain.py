@@ -1,5 +1,7 @@
 """Stain normalisation: colour spaces, HED jitter, Reinhard transfer, grey-normalisation, the colouriser."""
 
+import threading
+
 import pytest
 import torch
 
@@ -84,3 +86,15 @@ def test_steps_update_the_right_networks_and_checkpoints_round_trip(tmp_path):
     l1 = train_stain.train_stain(x, train_stain.StainConfig(lambda_adv=0, width=4, batch_size=4, num_steps=1),
                                  device="cpu", progress=False)
     assert l1.D is None and "loss_D" not in l1.history
+
+
+def test_stop_event_ends_training_and_the_cache_resumes_it(tmp_path):
+    x, stop = _tiles(6, 16), threading.Event()
+    config = train_stain.StainConfig(width=4, d_width=4, batch_size=4, num_steps=3, log_every=1, callback_every=1)
+    run = train_stain.load_or_train_stain(tmp_path, x, config, device="cpu", progress=False, stop_event=stop,
+                                          callbacks=[lambda step, history: stop.set()], data_name="tiles")
+    assert run.history["step"] == [1]
+    resumed = train_stain.load_or_train_stain(tmp_path, x, config, device="cpu", progress=False, data_name="tiles")
+    assert resumed.history["step"] == [1, 2, 3]
+    loaded = train_stain.load_stain(tmp_path, device="cpu")
+    assert loaded.config == config and loaded.D is not None and loaded.checkpoint_dir == tmp_path

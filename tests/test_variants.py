@@ -1,6 +1,7 @@
 """Notebook 09's GAN variants: InfoGAN's MI term, the SGAN losses, progressive fade-in, trainers and checkpoints."""
 
 import math
+import threading
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from gan_lab.data.base import ImageData
 from gan_lab.exercises import variants as ex
 from gan_lab.losses import discriminator_loss, generator_loss_nonsaturating
 from gan_lab.losses import variants as lv
+from gan_lab.metrics.tstr import score_sgan
 from gan_lab.models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from gan_lab.models.progressive import ProgressiveDiscriminator, ProgressiveGenerator
 from gan_lab.models.sgan import SGANDiscriminator
@@ -59,10 +61,14 @@ def test_infogan_shapes_and_steps_update_the_right_networks():
         G(torch.randn(5, 8), torch.zeros(4).long(), torch.zeros(5, 2))
     opt_G, opt_D = torch.optim.Adam(G.parameters(), 1e-2), torch.optim.Adam(D.parameters(), 1e-2)
     g_before, d_before = _snapshot(G), _snapshot(D)
-    infogan.d_step(G, D, opt_D, torch.rand(4, 1, 28, 28) * 2 - 1, discriminator_loss, 1.0, 0.5)
+    z, (c, c_cont) = torch.randn(4, 8), infogan.sample_codes(4, 3, 2)
+    with torch.no_grad():
+        fake = G(z, c, c_cont)
+    out = infogan.d_step(D, opt_D, torch.rand(4, 1, 28, 28) * 2 - 1, fake, c, c_cont, discriminator_loss, 1.0, 0.5)
     assert not _changed(g_before, G) and {"q.0.weight", "q.3.weight", "body.head.weight"} <= _changed(d_before, D)
+    assert set(out) == {"loss_D", "D(x)", "D(G(z))"} and all(not v.requires_grad for v in out.values())
     d_before = _snapshot(D)
-    out = infogan.g_step(G, D, opt_G, 4, generator_loss_nonsaturating, 1.0, 0.5, "cpu")
+    out = infogan.g_step(G, D, opt_G, z, c, c_cont, generator_loss_nonsaturating, 1.0, 0.5)
     assert not _changed(d_before, D) and _changed(g_before, G) == set(dict(G.named_parameters()))
     assert out["I(c;x) bound"] <= math.log(3) + 1e-6
 
@@ -119,13 +125,17 @@ def test_sgan_steps_update_the_right_networks():
     opt_G, opt_D = torch.optim.Adam(G.parameters(), 1e-2), torch.optim.Adam(D.parameters(), 1e-2)
     x, y = torch.rand(4, 1, 28, 28) * 2 - 1, torch.tensor([0, 1, 0, 1])
     g_before, d_before = _snapshot(G), _snapshot(D)
-    out = sgan.d_step(G, D, opt_D, x, y, x)
+    with torch.no_grad():
+        fake = G(torch.randn(4, 8))
+    out = sgan.d_step(D, opt_D, x, y, x, fake)
     assert not _changed(g_before, G) and _changed(d_before, D) == set(dict(D.named_parameters()))
     assert out["loss_D"].item() == pytest.approx((out["loss_sup"] + out["loss_unsup"]).item())
     for g_loss in sgan.G_LOSSES:
         d_before = _snapshot(D)
-        sgan.g_step(G, D, opt_G, x, g_loss)
+        sgan.g_step(G, D, opt_G, torch.randn(4, 8), x, g_loss)
         assert not _changed(d_before, D) and _changed(g_before, G)
+    d_before = _snapshot(D)
+    assert set(sgan.supervised_d_step(D, opt_D, x, y)) == {"loss_sup", "acc_labelled"} and _changed(d_before, D)
     with pytest.raises(ValueError, match="method"):
         sgan.SGANConfig(method="unsupervised")
 
@@ -137,13 +147,24 @@ def test_sgan_and_baseline_train_evaluate_and_round_trip(tmp_path):
                                  log_every=1)
         run = sgan.load_or_train_sgan(tmp_path / method, data, config, progress=False)
         assert (run.G is None) == (method == "supervised")
-        scores = run.evaluate(data)
+        scores = score_sgan(run.D, data)
         assert 0 <= scores["auc"] <= 1 and 0 <= scores["accuracy"] <= 1
         loaded = sgan.load_sgan(tmp_path / method)
         assert torch.equal(loaded.D.classify(data.images[:3]), run.D.classify(data.images[:3]))
-        assert loaded.evaluate(data) == scores
+        assert score_sgan(loaded.D, data) == scores
     subset = sgan.labelled_subset(data, 10, seed=0)
     assert len(subset) == 10 and subset.class_counts() == {"class 0": 5, "class 1": 5}
+
+
+def test_infogan_and_sgan_stop_when_the_stop_event_is_set(tmp_path):
+    stop = threading.Event()
+    stop.set()
+    data = _labelled(16)
+    info = infogan.load_or_train_infogan(tmp_path / "info", data, infogan.InfoGANConfig(
+        z_dim=4, width=4, batch_size=4, num_steps=20, log_every=1), progress=False, stop_event=stop)
+    semi = sgan.load_or_train_sgan(tmp_path / "sgan", data, sgan.SGANConfig(
+        n_labelled=8, z_dim=4, width=4, batch_size=4, num_steps=20, log_every=1), progress=False, stop_event=stop)
+    assert len(info.history["step"]) < 20 and len(semi.history["step"]) < 20
 
 
 # ----------------------------------------------------------------------------------- progressive growing
@@ -185,11 +206,14 @@ def test_progressive_steps_touch_only_the_active_stage():
     G, D = ProgressiveGenerator(z_dim=8, widths=(8, 6, 4)), ProgressiveDiscriminator(widths=(8, 6, 4))
     opt_G, opt_D = torch.optim.Adam(G.parameters(), 1e-2), torch.optim.Adam(D.parameters(), 1e-2)
     g_before, d_before = _snapshot(G), _snapshot(D)
-    progressive.d_step(G, D, opt_D, torch.rand(4, 1, 8, 8), discriminator_loss, 0, 1.0)
+    with torch.no_grad():
+        fake = G(torch.randn(4, 8), 0, 1.0)
+    out = progressive.d_step(D, opt_D, torch.rand(4, 1, 8, 8), fake, discriminator_loss, 0, 1.0)
+    assert set(out) == {"loss_D", "D(x)", "D(G(z))"} and all(not v.requires_grad for v in out.values())
     changed_D = _changed(d_before, D)
     assert not _changed(g_before, G) and "from_rgb.0.0.weight" in changed_D
     assert not any(k.startswith(("blocks", "from_rgb.1", "from_rgb.2")) for k in changed_D)
-    progressive.g_step(G, D, opt_G, 4, generator_loss_nonsaturating, 1, 0.5, "cpu")
+    progressive.g_step(G, D, opt_G, torch.randn(4, 8), generator_loss_nonsaturating, 1, 0.5)
     changed_G = _changed(g_before, G)
     assert {"to_rgb.0.weight", "to_rgb.1.weight", "blocks.0.1.weight"} <= changed_G  # both paths of the fade
     assert not any(k.startswith(("blocks.1", "to_rgb.2")) for k in changed_G)
@@ -213,6 +237,19 @@ def test_progressive_trains_records_time_and_round_trips(tmp_path, capsys):
     assert [s[:3] for s in loaded.snapshots()] == [s[:3] for s in snapshots]  # kept in the checkpoint
     with pytest.raises(ValueError, match="size=32"):
         progressive.train_progressive(torch.zeros(4, 1, 28, 28), config)
+
+
+def test_progressive_config_derives_num_steps_and_stops_when_the_stop_event_is_set(tmp_path):
+    config = progressive.ProgressiveConfig(widths=(8, 4), stable_steps=3, fade_steps=2, batch_size=4, z_dim=4,
+                                           log_every=1, callback_every=2)
+    assert config.num_steps == 3 + 5 and "num_steps" not in progressive.checkpoint_meta(config, torch.zeros(
+        1, 1, 16, 16))["progressive"]  # fixed by the schedule: not a setting of its own
+    with pytest.raises(TypeError):
+        progressive.ProgressiveConfig(num_steps=5)
+    stop = threading.Event()
+    run = progressive.load_or_train_progressive(tmp_path / "pg", torch.rand(8, 1, 16, 16) * 2 - 1, config,
+                                                progress=False, stop_event=stop, callbacks=[lambda s, h: stop.set()])
+    assert run.history["step"][-1] == 2 < config.num_steps
 
 
 # ------------------------------------------------------------------------------------------- exercises

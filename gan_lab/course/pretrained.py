@@ -10,7 +10,7 @@ Adding a notebook's checkpoint is a three-line change::
 
     @register("05_wgan", "notebook 05: WGAN-GP on PneumoniaMNIST")
     def _05_wgan():
-        return wgan.load_or_train(cache_dir("05_wgan"), _data("pneumoniamnist"), notebook_05_config())
+        return load_or_train_wgan(cache_dir("05_wgan"), _data("pneumoniamnist"), notebook_05_config())
 
 Keep the config in one function that the notebook's "Training variables"
 cell repeats verbatim; ``tests/test_pretrained.py`` checks they agree.

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import torch
 
+from ..losses.translation import cycle_loss
 from ..metrics.lesion import lesion_contrast_per_image
-from ..train.cyclegan import cycle_loss, linear_decay
+from ..train.cyclegan import linear_decay
 from .core import Feedback, check_function, check_value
 
 

@@ -13,10 +13,9 @@ L_C = E[−log p(y | x)] on real and fake images,
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -34,8 +33,8 @@ from ..models.conditional import (
     ProjectionDiscriminator,
 )
 from ..models.dcgan import init_dcgan_weights
-from .gan import LOOP_ONLY_FIELDS, make_optimizers  # Adam(lr_G / lr_D, (beta1, beta2)) for G and D
-from .loop import History, fit, sample_batch
+from .common import TrainConfig, adams, data_meta, draw_z, fit_run, frozen, in_batches, load_or_train
+from .loop import History, sample_batch
 from .memory_format import channels_last_on_cpu
 
 #: variant → discriminator class: how the label enters D.
@@ -44,7 +43,7 @@ DISCRIMINATORS = {"concat": ConditionalDiscriminator, "projection": ProjectionDi
 
 
 @dataclass
-class CGANConfig:
+class CGANConfig(TrainConfig):
     """Everything that defines a class-conditional GAN run.
 
     Attributes:
@@ -57,10 +56,11 @@ class CGANConfig:
         batch_size: images per step.
         num_steps: generator updates (one D update each).
         lambda_cls: weight λ_cls of ACGAN's classification loss (ignored otherwise).
-        lr_G, lr_D, beta1, beta2: Adam settings (DCGAN paper: 2e-4, β1 = 0.5).
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and sampling.
+        lr_G, lr_D: Adam's learning rates (DCGAN paper: 2e-4).
+        The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
+
+    key = "cgan"
 
     variant: str = "projection"
     loss: str = "nonsaturating"
@@ -72,19 +72,15 @@ class CGANConfig:
     lambda_cls: float = 1.0
     lr_G: float = 2e-4
     lr_D: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if self.variant not in DISCRIMINATORS:
             raise ValueError(f"variant must be one of {sorted(DISCRIMINATORS)}, not {self.variant!r}.")
         adversarial_losses(self.loss)  # fails early, with the list of valid names
-        if self.num_steps < 0 or self.batch_size < 1 or self.lambda_cls < 0:
-            raise ValueError("batch_size must be ≥ 1, num_steps ≥ 0 and lambda_cls ≥ 0.")
+        small = {k: getattr(self, k) for k in ("z_dim", "embed_dim", "width") if getattr(self, k) < 1}
+        if small:
+            raise ValueError(f"{small}: sizes must be ≥ 1.")
 
 
 def build_cgan(config: CGANConfig, num_classes: int, channels: int = 1, size: int = 28) -> tuple[nn.Module, nn.Module]:
@@ -97,30 +93,19 @@ def build_cgan(config: CGANConfig, num_classes: int, channels: int = 1, size: in
     return G, D
 
 
-@contextmanager
-def frozen(D: nn.Module):
-    """D is fixed during G's update: the gradient flows through D into G, D's weights get none (and cost none)."""
-    params = [p for p in D.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield D
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
-def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, y: torch.Tensor,
+def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor,
            loss_D_fn) -> dict[str, torch.Tensor]:
     """One D update: ascend E[log D(x|y)] + E[log(1 − D(G(z|y)|y))].
 
     Args:
-        real: images (B, C, H, W); y: their labels (B,), also used for the fakes
+        real: images (B, C, H, W); y: their labels (B,).
+        fake: G(z|y) for the same labels y, made without a graph (G is fixed during D's update),
             so D compares real and fake images of the same classes.
+        loss_D_fn: ``loss_D_fn(real_logits, fake_logits)`` → scalar.
+
+    Returns:
+        ``{"loss_D", "D(x|y)", "D(G(z|y)|y)"}``: detached scalars.
     """
-    z = torch.randn(real.shape[0], G.z_dim, device=real.device)  # z ~ p_z
-    with torch.no_grad():
-        fake = G(z, y)  # G is fixed during D's update
     real_logits, fake_logits = D(real, y), D(fake, y)
     loss_D = loss_D_fn(real_logits, fake_logits)
     opt_D.zero_grad(set_to_none=True)
@@ -131,11 +116,10 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch
             "D(G(z|y)|y)": torch.sigmoid(fake_logits.detach()).mean()}
 
 
-def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, y: torch.Tensor,
+def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor, y: torch.Tensor,
            loss_G_fn) -> dict[str, torch.Tensor]:
-    """One G update on fresh noise for the labels y (B,): descend L_G(D(G(z|y)|y))."""
-    z = torch.randn(y.shape[0], G.z_dim, device=y.device)
-    with frozen(D):
+    """One G update on fresh noise z (B, z_dim) for the labels y (B,): descend L_G(D(G(z|y)|y))."""
+    with frozen(D):  # the gradient flows through D into G; D's weights get none
         loss_G = loss_G_fn(D(G(z, y), y))
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
@@ -143,16 +127,14 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, y: torch.Te
     return {"loss_G": loss_G.detach()}
 
 
-def acgan_d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, y: torch.Tensor,
-                 loss_D_fn, lambda_cls: float) -> dict[str, torch.Tensor]:
+def acgan_d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                 y: torch.Tensor, loss_D_fn, lambda_cls: float) -> dict[str, torch.Tensor]:
     """One ACGAN D update: descend L_S + λ_cls · (CE(C(x), y) + CE(C(G(z|y)), y)).
 
     D learns the class of real AND fake images (as in Odena et al.), so its
-    classifier also tells G what each class should look like.
+    classifier also tells G what each class should look like. ``fake`` is G(z|y),
+    made without a graph, for the labels y of the real batch.
     """
-    z = torch.randn(real.shape[0], G.z_dim, device=real.device)
-    with torch.no_grad():
-        fake = G(z, y)
     (real_logits, real_cls), (fake_logits, fake_cls) = D(real), D(fake)  # (B,), (B, K)
     loss_S = loss_D_fn(real_logits, fake_logits)
     loss_C = F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y)
@@ -166,10 +148,9 @@ def acgan_d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, real:
             "acc_real": (real_cls.detach().argmax(1) == y).float().mean()}
 
 
-def acgan_g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, y: torch.Tensor, loss_G_fn,
-                 lambda_cls: float) -> dict[str, torch.Tensor]:
-    """One ACGAN G update: descend L_G(D(G(z|y))) + λ_cls · CE(C(G(z|y)), y)."""
-    z = torch.randn(y.shape[0], G.z_dim, device=y.device)
+def acgan_g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor, y: torch.Tensor,
+                 loss_G_fn, lambda_cls: float) -> dict[str, torch.Tensor]:
+    """One ACGAN G update on fresh noise z for the labels y: descend L_G(D(G(z|y))) + λ_cls · CE(C(G(z|y)), y)."""
     with frozen(D):
         fake_logits, fake_cls = D(G(z, y))
         loss_G = loss_G_fn(fake_logits) + lambda_cls * F.cross_entropy(fake_cls, y)
@@ -209,7 +190,6 @@ class CGANRun:
     checkpoint_dir: Path | None = None
     optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_cgan call continues Adam
 
-    @torch.inference_mode()
     def sample(self, n: int, y, seed: int | None = 0) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [-1, 1] of class(es) ``y``, on the CPU.
 
@@ -224,14 +204,7 @@ class CGANRun:
             >>> fakes = run.sample(100, "tumour")  # doctest: +SKIP
         """
         labels = as_labels(y, n, self.class_names)
-        device = next(self.G.parameters()).device
-        gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
-        z = torch.randn(n, self.G.z_dim, generator=gen)
-        was_training = self.G.training
-        self.G.eval()
-        x = self.G(z.to(device), labels.to(device))
-        self.G.train(was_training)
-        return x.cpu()
+        return in_batches(self.G, draw_z(n, self.G.z_dim, "cpu", seed), labels)
 
 
 def _check_data(data: ImageData) -> None:
@@ -266,67 +239,57 @@ def train_cgan(data: ImageData, config: CGANConfig | None = None, *, device=None
     x, labels = data.images.to(device), data.labels.to(device)
     if run is None:
         G, D = build_cgan(config, data.num_classes, x.shape[1], x.shape[-1])
-        run = CGANRun(G.to(device), D.to(device), {"step": []}, config, list(data.class_names), data.name,
-                      Path(checkpoint_dir) if checkpoint_dir else None)
+        run = CGANRun(G.to(device), D.to(device), {"step": []}, config, list(data.class_names), data.name)
+    run.config = config
     G, D = run.G.train(), run.D.train()
     x, = channels_last_on_cpu((G, D), x)  # faster CPU convolutions (benchmarks/README.md)
-    run.optimizers = optimizers = run.optimizers or make_optimizers(G, D, config)
+    run.optimizers = optimizers = run.optimizers or adams({"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D},
+                                                          config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
-    torch.manual_seed(config.seed)
-    acgan = config.variant == "acgan"
+    if not run.history.get("step"):
+        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
+    B = config.batch_size
 
     def step_fn(step: int) -> dict:
-        real, y = sample_batch(x, config.batch_size, labels)
-        y_G = sample_batch(labels, config.batch_size)  # G's classes follow the data's class frequencies
-        if acgan:
-            out = acgan_d_step(G, D, optimizers["D"], real, y, loss_D_fn, config.lambda_cls)
-            out.update(acgan_g_step(G, D, optimizers["G"], y_G, loss_G_fn, config.lambda_cls))
-        else:
-            out = d_step(G, D, optimizers["D"], real, y, loss_D_fn)
-            out.update(g_step(G, D, optimizers["G"], y_G, loss_G_fn))
-        return out
+        real, y = sample_batch(x, B, labels)  # (x, y) ~ p_data
+        y_G = sample_batch(labels, B)  # G's classes follow the data's class frequencies
+        with torch.no_grad():
+            fake = G(draw_z(B, G.z_dim, device), y)  # G is fixed during D's update; the real batch's labels
+        if config.variant == "acgan":
+            out = acgan_d_step(D, optimizers["D"], real, fake, y, loss_D_fn, config.lambda_cls)
+            return out | acgan_g_step(G, D, optimizers["G"], draw_z(B, G.z_dim, device), y_G, loss_G_fn,
+                                      config.lambda_cls)
+        out = d_step(D, optimizers["D"], real, fake, y, loss_D_fn)
+        return out | g_step(G, D, optimizers["G"], draw_z(B, G.z_dim, device), y_G, loss_G_fn)
 
-    run.history = fit(step_fn, config.num_steps, models={"G": G, "D": D}, optimizers=optimizers,
-                      config=checkpoint_meta(config, data), checkpoint_dir=checkpoint_dir,
-                      checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                      callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
-                      progress=progress, desc=f"cGAN ({config.variant})",
-                      history=run.history if run.history.get("step") else None)
-    G.eval()
-    D.eval()
-    return run
+    return fit_run(run, step_fn, {"G": G, "D": D}, checkpoint_meta(config, data), desc=f"cGAN ({config.variant})",
+                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, stop_event=stop_event,
+                   progress=progress)
 
 
 def checkpoint_meta(config: CGANConfig, data: ImageData) -> dict:
     """The JSON stored with a checkpoint: enough to rebuild the run and to tell whether it is stale."""
-    return {"cgan": dataclasses.asdict(config), "data": data.name, "num_images": len(data),
-            "class_names": list(data.class_names), "channels": data.channels, "size": data.size}
+    return {**config.checkpoint_entry(), **data_meta(data), "class_names": list(data.class_names)}
 
 
 def load_cgan(directory: str | Path, device=None) -> CGANRun:
     """The CGANRun saved in ``directory`` by :func:`train_cgan` (nothing is unpickled)."""
     ckpt = checkpoints.load_kind(directory, "cgan", {"G", "D"}, "a conditional GAN", device)
     meta = ckpt.config
-    return CGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, CGANConfig(**meta["cgan"]),
+    return CGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, CGANConfig.from_checkpoint(meta),
                    meta["class_names"], meta["data"], Path(directory))
 
 
 def load_or_train_cgan(directory: str | Path, data: ImageData, config: CGANConfig, *, device=None,
-                       callbacks=(), progress: bool = True, retrain: bool = False) -> CGANRun:
+                       retrain: bool = False, **train_options) -> CGANRun:
     """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
 
-    The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
-    → load; same but unfinished → resume; different, absent or unloadable (the networks' code
-    changed) → train from scratch there.
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` (``callbacks``,
+    ``progress``, ``stop_event``) go to :func:`train_cgan`.
 
     Example:
         >>> run = load_or_train_cgan(cache_dir("03_cgan"), data, CGANConfig())  # doctest: +SKIP
     """
-    status = checkpoints.cache_status(directory, checkpoint_meta(config, data), num_steps=config.num_steps,
-                                      ignore=tuple(f"cgan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
-    if status == "load":
-        run = load_cgan(directory, device)
-        run.config = config
-        return run
-    return train_cgan(data, config, device=device, checkpoint_dir=directory, resume=status == "resume",
-                      callbacks=callbacks, progress=progress)
+    return load_or_train(directory, config, checkpoint_meta(config, data),
+                         partial(train_cgan, data, config, device=device, **train_options),
+                         partial(load_cgan, device=device), retrain=retrain)

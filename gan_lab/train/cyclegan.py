@@ -7,36 +7,36 @@ domain, and the full objective is
 
 with least-squares adversarial losses (Mao et al. 2017), the cycle loss
 L_cyc = E_x‖F(G(x)) − x‖₁ + E_y‖G(F(y)) − y‖₁ and the identity loss
-L_id = E_y‖G(y) − y‖₁ + E_x‖F(x) − x‖₁. The discriminators see fakes drawn
-from a history of 50 (Shrivastava et al. 2017), and both learning rates fall
-linearly to 0 over the second part of training, as in the paper.
+L_id = E_y‖G(y) − y‖₁ + E_x‖F(x) − x‖₁ (both in ``gan_lab.losses.translation``).
+The discriminators see fakes drawn from a history of 50 (Shrivastava et al. 2017),
+and both learning rates fall linearly to 0 over the second part of training, as in the paper.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .. import checkpoints
-from ..data.base import ImageData
 from ..device import get_device
 from ..losses import least_squares_d_loss, least_squares_g_loss
+from ..losses.translation import cycle_loss, identity_loss
 from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.resnet import ResnetGenerator
-from .conditional import frozen
-from .gan import LOOP_ONLY_FIELDS
+from .common import TrainConfig, adam, fit_run, frozen, images_of, in_batches, load_or_train
+from .common import data_name as name_of
 from .image_pool import ImagePool
-from .loop import History, fit, sample_batch
+from .loop import History, sample_batch
 
 
 @dataclass
-class CycleGANConfig:
+class CycleGANConfig(TrainConfig):
     """Everything that defines a CycleGAN run (notebooks override by keyword).
 
     Attributes:
@@ -50,10 +50,11 @@ class CycleGANConfig:
         batch_size: images per domain per step (paper: 1; larger is faster on a CPU).
         num_steps: generator updates (one discriminator update each).
         decay_start: fraction of num_steps after which the learning rates fall linearly to 0 (paper: 0.5).
-        lr, beta1, beta2: Adam settings for all four networks (paper: 2e-4, 0.5, 0.999).
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights, batches and the pools.
+        lr: Adam's learning rate for all four networks (paper: 2e-4, β = (0.5, 0.999)).
+        The loop fields, Adam's betas and the seed (also of the pools): see ``TrainConfig``.
     """
+
+    key = "cyclegan"
 
     width: int = 32
     n_blocks: int | None = None
@@ -64,38 +65,12 @@ class CycleGANConfig:
     num_steps: int = 2000
     decay_start: float = 0.5
     lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
-        if self.lambda_cycle < 0 or self.lambda_id < 0 or self.pool_size < 0:
-            raise ValueError("lambda_cycle, lambda_id and pool_size must be ≥ 0.")
-        if self.batch_size < 1 or self.num_steps < 0 or not 0.0 <= self.decay_start <= 1.0:
-            raise ValueError("batch_size must be ≥ 1, num_steps ≥ 0 and decay_start a fraction in [0, 1].")
-
-
-def cycle_loss(real_X: torch.Tensor, rec_X: torch.Tensor, real_Y: torch.Tensor, rec_Y: torch.Tensor) -> torch.Tensor:
-    """L_cyc = E_x‖F(G(x)) − x‖₁ + E_y‖G(F(y)) − y‖₁, each a mean over pixels (as ``nn.L1Loss``).
-
-    Args:
-        real_X, rec_X: x and F(G(x)), (B, C_X, H, W).
-        real_Y, rec_Y: y and G(F(y)), (B, C_Y, H, W).
-    """
-    return (rec_X - real_X).abs().mean() + (rec_Y - real_Y).abs().mean()
-
-
-def identity_loss(real_X: torch.Tensor, same_X: torch.Tensor, real_Y: torch.Tensor,
-                  same_Y: torch.Tensor) -> torch.Tensor:
-    """L_id = E_y‖G(y) − y‖₁ + E_x‖F(x) − x‖₁: a generator fed its own target domain should change nothing.
-
-    Args:
-        real_X, same_X: x and F(x); real_Y, same_Y: y and G(y) (same shapes pairwise).
-    """
-    return (same_X - real_X).abs().mean() + (same_Y - real_Y).abs().mean()
+        super().__post_init__()
+        if self.pool_size < 0 or not 0.0 <= self.decay_start <= 1.0:
+            raise ValueError(f"pool_size must be ≥ 0 (0: no pool) and decay_start a fraction in [0, 1]; got "
+                             f"pool_size={self.pool_size}, decay_start={self.decay_start}.")
 
 
 def linear_decay(num_steps: int, decay_start: float = 0.5):
@@ -121,16 +96,20 @@ def build_cyclegan(config: CycleGANConfig, channels_X: int = 1, channels_Y: int 
 
 
 def g_step(G_XY: nn.Module, G_YX: nn.Module, D_X: nn.Module, D_Y: nn.Module, opt_G: torch.optim.Optimizer,
-           real_X: torch.Tensor, real_Y: torch.Tensor, lambda_cycle: float, lambda_id: float):
+           real_X: torch.Tensor, real_Y: torch.Tensor, fake_X: torch.Tensor, fake_Y: torch.Tensor,
+           lambda_cycle: float, lambda_id: float) -> dict[str, torch.Tensor]:
     """One update of both generators on the full objective; the discriminators stay fixed.
 
+    Args:
+        real_X, real_Y: a batch of each domain.
+        fake_X, fake_Y: F(y) = G_YX(real_Y) and G(x) = G_XY(real_X), made by the caller WITH their graph
+            (the loss backpropagates through them); the caller then hands them, detached, to the pools.
+
     Returns:
-        (losses, fake_X, fake_Y): detached scalars, and F(y), G(x) detached for the discriminators.
+        ``{"loss_G", "loss_GAN", "loss_cycle"}`` and ``"loss_id"`` when λ_id > 0: detached scalars.
     """
-    with frozen(D_X), frozen(D_Y):  # the gradient flows through D into G; D's weights get none
-        fake_Y = G_XY(real_X)  # G(x)
+    with frozen(D_X, D_Y):  # the gradient flows through D into G; D's weights get none
         rec_X = G_YX(fake_Y)  # F(G(x)): back to X
-        fake_X = G_YX(real_Y)  # F(y)
         rec_Y = G_XY(fake_X)  # G(F(y)): back to Y
         loss_GAN = least_squares_g_loss(D_Y(fake_Y)) + least_squares_g_loss(D_X(fake_X))
         loss_cycle = cycle_loss(real_X, rec_X, real_Y, rec_Y)
@@ -143,12 +122,15 @@ def g_step(G_XY: nn.Module, G_YX: nn.Module, D_X: nn.Module, D_Y: nn.Module, opt
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
     opt_G.step()
-    return {k: v.detach() for k, v in out.items()}, fake_X.detach(), fake_Y.detach()
+    return {k: v.detach() for k, v in out.items()}
 
 
 def d_step(D_X: nn.Module, D_Y: nn.Module, opt_D: torch.optim.Optimizer, real_X: torch.Tensor,
            real_Y: torch.Tensor, fake_X: torch.Tensor, fake_Y: torch.Tensor) -> dict[str, torch.Tensor]:
-    """One update of both discriminators: L_D = ½E[(D(real) − 1)²] + ½E[D(fake)²] for D_X and D_Y."""
+    """One update of both discriminators: L_D = ½E[(D(real) − 1)²] + ½E[D(fake)²] for D_X and D_Y.
+
+    ``fake_X``, ``fake_Y``: detached fakes of each domain (from the image pools).
+    """
     loss_D_X = least_squares_d_loss(D_X(real_X), D_X(fake_X))
     loss_D_Y = least_squares_d_loss(D_Y(real_Y), D_Y(fake_Y))
     opt_D.zero_grad(set_to_none=True)
@@ -180,15 +162,11 @@ class CycleGANRun:
     def models(self) -> dict[str, nn.Module]:
         return {"G_XY": self.G_XY, "G_YX": self.G_YX, "D_X": self.D_X, "D_Y": self.D_Y}
 
-    @torch.inference_mode()
     def translate(self, images: torch.Tensor, to: str = "Y", batch_size: int = 256) -> torch.Tensor:
         """G(x) for ``to="Y"`` or F(y) for ``to="X"``; (N, C, H, W) in, CPU tensor out (eval mode)."""
         if to not in ("X", "Y"):
             raise ValueError(f"to must be 'X' (apply F) or 'Y' (apply G), not {to!r}.")
-        net = self.G_XY if to == "Y" else self.G_YX
-        device = next(net.parameters()).device
-        net.eval()
-        return torch.cat([net(b.to(device)).cpu() for b in images.split(batch_size)])
+        return in_batches(self.G_XY if to == "Y" else self.G_YX, images, batch_size=batch_size)
 
     def cycle(self, images: torch.Tensor, start: str = "X") -> tuple[torch.Tensor, torch.Tensor]:
         """(G(x), F(G(x))) for ``start="X"``, (F(y), G(F(y))) for ``start="Y"``."""
@@ -198,11 +176,9 @@ class CycleGANRun:
 
 
 def _domains(data_X, data_Y, lambda_id: float) -> tuple[torch.Tensor, torch.Tensor]:
-    x, y = (d.images if isinstance(d, ImageData) else d for d in (data_X, data_Y))
-    for t in (x, y):
-        if not torch.is_tensor(t) or t.dim() != 4 or t.shape[-1] % 4 or t.shape[-2] % 4:
-            raise ValueError(f"Expected ImageData or images (N, C, H, W) with H, W divisible by 4 (28 or 64 px); "
-                             f"got {tuple(getattr(t, 'shape', ()))}.")
+    x, y = images_of(data_X), images_of(data_Y)
+    if x.shape[-1] % 4 or x.shape[-2] % 4:
+        raise ValueError(f"Expected images with H, W divisible by 4 (28 or 64 px); got {tuple(x.shape)}.")
     if x.shape[-2:] != y.shape[-2:]:
         raise ValueError(f"Both domains need the same image size; got {tuple(x.shape[-2:])} and {tuple(y.shape[-2:])}.")
     if lambda_id > 0 and x.shape[1] != y.shape[1]:
@@ -214,19 +190,15 @@ def _domains(data_X, data_Y, lambda_id: float) -> tuple[torch.Tensor, torch.Tens
 def checkpoint_meta(config: CycleGANConfig, data_X, data_Y, names=("X", "Y"), data_name: str | None = None) -> dict:
     """The JSON stored with a CycleGAN checkpoint: the config, the domain names and what the data was."""
     x, y = _domains(data_X, data_Y, config.lambda_id)
-    return {"cyclegan": dataclasses.asdict(config), "names": list(names),
-            "data": data_name or f"{getattr(data_X, 'name', 'tensor')}, {getattr(data_Y, 'name', 'tensor')}",
+    return {**config.checkpoint_entry(), "names": list(names),
+            "data": data_name or f"{name_of(data_X)}, {name_of(data_Y)}",
             "num_images": [x.shape[0], y.shape[0]], "channels": [x.shape[1], y.shape[1]], "size": x.shape[-1]}
 
 
 def make_optimizers(models: dict[str, nn.Module], config: CycleGANConfig) -> dict[str, torch.optim.Optimizer]:
     """One Adam for both generators ("G") and one for both discriminators ("D"), as in the paper's code."""
-    betas = (config.beta1, config.beta2)
-    return {
-        "G": torch.optim.Adam(itertools.chain(models["G_XY"].parameters(), models["G_YX"].parameters()),
-                              config.lr, betas=betas),
-        "D": torch.optim.Adam(itertools.chain(models["D_X"].parameters(), models["D_Y"].parameters()),
-                              config.lr, betas=betas)}
+    return {"G": adam(itertools.chain(models["G_XY"].parameters(), models["G_YX"].parameters()), config.lr, config),
+            "D": adam(itertools.chain(models["D_X"].parameters(), models["D_Y"].parameters()), config.lr, config)}
 
 
 def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, device=None,
@@ -257,9 +229,8 @@ def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, devi
         built = build_cyclegan(config, x.shape[1], y.shape[1], x.shape[-1])
         run = CycleGANRun(**{k: m.to(device) for k, m in built.items()}, history={"step": []}, config=config)
     run.config, run.names = config, tuple(names or run.names)
-    run.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else run.checkpoint_dir
-    names = run.names
     models = {k: m.train() for k, m in run.models.items()}
+    G_XY, G_YX, D_X, D_Y = run.G_XY, run.G_YX, run.D_X, run.D_Y
     run.optimizers = optimizers = run.optimizers or make_optimizers(models, config)
     decay = linear_decay(config.num_steps, config.decay_start)
     run.pools = run.pools or (ImagePool(config.pool_size, config.seed), ImagePool(config.pool_size, config.seed + 1))
@@ -272,49 +243,33 @@ def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, devi
             for group in opt.param_groups:  # continued run follows the schedule of its config
                 group["lr"] = config.lr * decay(step - 1)
         real_X, real_Y = sample_batch(x, config.batch_size), sample_batch(y, config.batch_size)
-        out, fake_X, fake_Y = g_step(models["G_XY"], models["G_YX"], models["D_X"], models["D_Y"],
-                                     optimizers["G"], real_X, real_Y, config.lambda_cycle, config.lambda_id)
-        out.update(d_step(models["D_X"], models["D_Y"], optimizers["D"], real_X, real_Y,
-                          pool_X.query(fake_X), pool_Y.query(fake_Y)))
-        out["lr"] = optimizers["G"].param_groups[0]["lr"]  # the rate this step used
-        return out
+        fake_Y, fake_X = G_XY(real_X), G_YX(real_Y)  # G(x), F(y), with their graph for G's update
+        out = g_step(G_XY, G_YX, D_X, D_Y, optimizers["G"], real_X, real_Y, fake_X, fake_Y, config.lambda_cycle,
+                     config.lambda_id)
+        out |= d_step(D_X, D_Y, optimizers["D"], real_X, real_Y, pool_X.query(fake_X), pool_Y.query(fake_Y))
+        return out | {"lr": optimizers["G"].param_groups[0]["lr"]}  # the rate this step used
 
-    run.history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
-                      config=checkpoint_meta(config, data_X, data_Y, names, data_name), checkpoint_dir=checkpoint_dir,
-                      checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                      callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
-                      progress=progress, desc=f"CycleGAN {names[0]}↔{names[1]}",
-                      history=run.history if run.history.get("step") else None)
-    for m in models.values():
-        m.eval()
-    return run
+    return fit_run(run, step_fn, models, checkpoint_meta(config, data_X, data_Y, run.names, data_name),
+                   desc=f"CycleGAN {run.names[0]}↔{run.names[1]}", checkpoint_dir=checkpoint_dir, resume=resume,
+                   callbacks=callbacks, stop_event=stop_event, progress=progress)
 
 
 def load_cyclegan(directory: str | Path, device=None) -> CycleGANRun:
     """The CycleGANRun saved in ``directory`` by :func:`train_cyclegan` (nothing is unpickled)."""
-    ckpt = checkpoints.load_checkpoint(directory, device)
-    if "cyclegan" not in ckpt.config or set(ckpt.models) != {"G_XY", "G_YX", "D_X", "D_Y"}:
-        raise checkpoints.CheckpointError(f"{directory} is not a CycleGAN checkpoint (it holds "
-                                          f"{sorted(ckpt.models)} and config keys {sorted(ckpt.config)}).")
-    return CycleGANRun(**ckpt.models, history=ckpt.history, config=CycleGANConfig(**ckpt.config["cyclegan"]),
+    ckpt = checkpoints.load_kind(directory, "cyclegan", {"G_XY", "G_YX", "D_X", "D_Y"}, "a CycleGAN", device)
+    return CycleGANRun(**ckpt.models, history=ckpt.history, config=CycleGANConfig.from_checkpoint(ckpt.config),
                        names=tuple(ckpt.config["names"]), checkpoint_dir=Path(directory))
 
 
 def load_or_train_cyclegan(directory: str | Path, data_X, data_Y, config: CycleGANConfig, *, device=None,
-                           callbacks=(), progress: bool = True, retrain: bool = False,
-                           names: tuple[str, str] = ("X", "Y"), data_name: str | None = None) -> CycleGANRun:
+                           retrain: bool = False, names: tuple[str, str] = ("X", "Y"), data_name: str | None = None,
+                           **train_options) -> CycleGANRun:
     """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
 
-    The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
-    → load; same but unfinished → resume; different or absent → train from scratch there.
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` (``callbacks``,
+    ``progress``, ``stop_event``) go to :func:`train_cyclegan`.
     """
-    wanted = checkpoint_meta(config, data_X, data_Y, names, data_name)
-    status = checkpoints.cache_status(directory, wanted, num_steps=config.num_steps,
-                                      ignore=tuple(f"cyclegan.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
-    if status == "load":
-        run = load_cyclegan(directory, device)
-        run.config = config
-        return run
-    return train_cyclegan(data_X, data_Y, config, device=device, checkpoint_dir=directory,
-                          resume=status == "resume",
-                          callbacks=callbacks, progress=progress, names=names, data_name=data_name)
+    return load_or_train(directory, config, checkpoint_meta(config, data_X, data_Y, names, data_name),
+                         partial(train_cyclegan, data_X, data_Y, config, device=device, names=names,
+                                 data_name=data_name, **train_options),
+                         partial(load_cyclegan, device=device), retrain=retrain)

@@ -16,9 +16,8 @@ where it is not; the adversarial term punishes the blur.
 
 from __future__ import annotations
 
-import dataclasses
-from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -32,14 +31,14 @@ from ..losses import adversarial_losses
 from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.unet import UNet
-from .conditional import frozen
-from .gan import GAN_LOSSES, LOOP_ONLY_FIELDS
-from .loop import History, fit, sample_batch
+from .common import GAN_LOSSES, TrainConfig, adams, fit_run, frozen, images_of, in_batches, load_or_train
+from .common import data_name as name_of
+from .loop import History, sample_batch
 from .memory_format import channels_last_on_cpu
 
 
 @dataclass
-class Pix2PixConfig:
+class Pix2PixConfig(TrainConfig):
     """Everything that defines a pix2pix run (defaults: the paper's, scaled to 28–64 px).
 
     Attributes:
@@ -53,10 +52,11 @@ class Pix2PixConfig:
         dropout: U-Net dropout in the innermost decoder levels (paper: 0.5, its only noise source).
         batch_size: image pairs per step.
         num_steps: generator updates (one D update each).
-        lr_G, lr_D, beta1, beta2: Adam settings (paper: 2e-4, β1 = 0.5).
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and batches.
+        lr_G, lr_D: Adam's learning rates (paper: 2e-4).
+        The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
+
+    key = "pix2pix"
 
     lambda_adv: float = 1.0
     lambda_L1: float = 100.0
@@ -66,25 +66,17 @@ class Pix2PixConfig:
     n_layers: int | None = None
     norm: str = "batch"
     dropout: float = 0.0
-    batch_size: int = 32
     num_steps: int = 2000
     lr_G: float = 2e-4
     lr_D: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}.")
-        if self.lambda_adv < 0 or self.lambda_L1 < 0 or self.lambda_adv + self.lambda_L1 == 0:
-            raise ValueError(f"lambda_adv and lambda_L1 must be ≥ 0 and not both 0; got {self.lambda_adv}, "
-                             f"{self.lambda_L1}. Use lambda_adv=0 for the L1-only baseline.")
-        if self.num_steps < 0 or self.batch_size < 1:
-            raise ValueError("batch_size must be ≥ 1 and num_steps ≥ 0.")
+        if self.lambda_adv + self.lambda_L1 == 0:
+            raise ValueError("lambda_adv and lambda_L1 may each be 0, but not both 0; use lambda_adv=0 for the "
+                             "L1-only baseline.")
 
     @property
     def adversarial(self) -> bool:
@@ -106,15 +98,14 @@ def build_pix2pix(config: Pix2PixConfig, in_channels: int = 1, out_channels: int
     return G, D
 
 
-def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,
            loss_D_fn) -> dict[str, torch.Tensor]:
     """One D update: ascend E[log D(x, y)] + E[log(1 − D(x, G(x)))], halved as in pix2pix (slows D).
 
     Args:
         x: inputs (B, C_in, H, W); y: their targets (B, C_out, H, W).
+        fake: G(x), made without a graph (G is fixed during D's update).
     """
-    with torch.no_grad():
-        fake = G(x)  # G is fixed during D's update
     real_logits = D(torch.cat([x, y], dim=1))  # (B, 1, h, w): one verdict per patch
     fake_logits = D(torch.cat([x, fake], dim=1))
     loss_D = 0.5 * loss_D_fn(real_logits, fake_logits)
@@ -130,7 +121,7 @@ def g_step(G: nn.Module, D: nn.Module | None, opt_G: torch.optim.Optimizer, x: t
            loss_G_fn, lambda_adv: float, lambda_L1: float) -> dict[str, torch.Tensor]:
     """One G update: descend λ_adv · L_G(D(x, G(x))) + λ_L1 · ‖y − G(x)‖₁ (D None: L1 alone)."""
     out = {}
-    with frozen(D) if D is not None else nullcontext():
+    with frozen(D):  # the gradient flows through D into G; D's weights get none
         fake = G(x)
         loss_L1 = F.l1_loss(fake, y)
         loss_G = lambda_L1 * loss_L1
@@ -142,6 +133,18 @@ def g_step(G: nn.Module, D: nn.Module | None, opt_G: torch.optim.Optimizer, x: t
         loss_G.backward()
     opt_G.step()
     return out | {"loss_G": loss_G.detach(), "loss_L1": loss_L1.detach()}
+
+
+def pix2pix_step(G: nn.Module, D: nn.Module | None, optimizers: dict, x: torch.Tensor, y: torch.Tensor,
+                 config: Pix2PixConfig) -> dict[str, torch.Tensor]:
+    """One pix2pix iteration on the pairs (x, y): D's update on G(x) (none without D), then G's."""
+    loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
+    out = {}
+    if D is not None:
+        with torch.no_grad():
+            fake = G(x)  # G is fixed during D's update
+        out = d_step(D, optimizers["D"], x, y, fake, loss_D_fn)
+    return out | g_step(G, D, optimizers["G"], x, y, loss_G_fn, config.lambda_adv, config.lambda_L1)
 
 
 @dataclass
@@ -156,27 +159,13 @@ class Pix2PixRun:
     checkpoint_dir: Path | None = None
     optimizers: dict | None = field(default=None, repr=False)  # kept so a second call continues Adam
 
-    @torch.inference_mode()
     def translate(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """G(x) for inputs (N, C_in, H, W) in [-1, 1], in batches, returned on the CPU."""
-        device = next(self.G.parameters()).device
-        was_training = self.G.training
-        self.G.eval()
-        out = torch.cat([self.G(x[i:i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)])
-        self.G.train(was_training)
-        return out
-
-
-def _images(data: ImageData | torch.Tensor, what: str) -> torch.Tensor:
-    images = data.images if isinstance(data, ImageData) else data
-    if not torch.is_tensor(images) or images.dim() != 4:
-        raise ValueError(f"{what} must be an ImageData or a tensor (N, C, H, W); got {type(data).__name__} "
-                         f"{tuple(getattr(images, 'shape', ()))}.")
-    return images
+        return in_batches(self.G, x, batch_size=batch_size)
 
 
 def _pairs(inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
-    x, y = _images(inputs, "inputs"), _images(targets, "targets")
+    x, y = images_of(inputs), images_of(targets)
     if x.shape[0] != y.shape[0] or x.shape[-2:] != y.shape[-2:]:
         raise ValueError(f"inputs and targets must be pairs: the same number of images of the same size; got "
                          f"{tuple(x.shape)} and {tuple(y.shape)}.")
@@ -186,8 +175,8 @@ def _pairs(inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
 def checkpoint_meta(config: Pix2PixConfig, inputs, targets, data_name: str | None = None) -> dict:
     """The JSON stored with a pix2pix checkpoint: the config and what the pairs were."""
     x, y = _pairs(inputs, targets)
-    return {"pix2pix": dataclasses.asdict(config), "data": data_name or getattr(inputs, "name", "tensor"),
-            "num_images": x.shape[0], "in_channels": x.shape[1], "out_channels": y.shape[1], "size": x.shape[-1]}
+    return {**config.checkpoint_entry(), "data": data_name or name_of(inputs), "num_images": x.shape[0],
+            "in_channels": x.shape[1], "out_channels": y.shape[1], "size": x.shape[-1]}
 
 
 def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.Tensor,
@@ -217,56 +206,39 @@ def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.T
     if run is None:
         G, D = build_pix2pix(config, x_all.shape[1], y_all.shape[1], x_all.shape[-1])
         run = Pix2PixRun(G.to(device), D.to(device) if D is not None else None, {"step": []}, config,
-                         data_name or getattr(inputs, "name", "tensor"),
-                         Path(checkpoint_dir) if checkpoint_dir else None)
+                         data_name or name_of(inputs))
+    run.config = config
     G, D = run.G.train(), run.D.train() if run.D is not None else None
     models = {"G": G} | ({"D": D} if D is not None else {})
     x_all, y_all = channels_last_on_cpu(models.values(), x_all, y_all)  # faster CPU convolutions (benchmarks/README.md)
-    betas = (config.beta1, config.beta2)
-    lrs = {"G": config.lr_G, "D": config.lr_D}
-    run.optimizers = optimizers = run.optimizers or {
-        name: torch.optim.Adam(m.parameters(), lrs[name], betas=betas) for name, m in models.items()}
-    loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
-    torch.manual_seed(config.seed)
+    run.optimizers = optimizers = run.optimizers or adams(models, {"G": config.lr_G, "D": config.lr_D}, config)
+    if not run.history.get("step"):
+        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
 
     def step_fn(step: int) -> dict:
         x, y = sample_batch(x_all, config.batch_size, y_all)
-        out = d_step(G, D, optimizers["D"], x, y, loss_D_fn) if D is not None else {}
-        return out | g_step(G, D, optimizers["G"], x, y, loss_G_fn, config.lambda_adv, config.lambda_L1)
+        return pix2pix_step(G, D, optimizers, x, y, config)
 
-    run.history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
-                      config=checkpoint_meta(config, inputs, targets, data_name), checkpoint_dir=checkpoint_dir,
-                      checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                      callbacks=callbacks, callback_every=config.callback_every, stop_event=stop_event,
-                      progress=progress, desc="pix2pix" if D is not None else "U-Net (L1 only)",
-                      history=run.history if run.history.get("step") else None)
-    for m in models.values():
-        m.eval()
-    return run
+    return fit_run(run, step_fn, models, checkpoint_meta(config, inputs, targets, data_name),
+                   desc="pix2pix" if D is not None else "U-Net (L1 only)", checkpoint_dir=checkpoint_dir,
+                   resume=resume, callbacks=callbacks, stop_event=stop_event, progress=progress)
 
 
 def load_pix2pix(directory: str | Path, device=None) -> Pix2PixRun:
     """The Pix2PixRun saved in ``directory`` by :func:`train_pix2pix` (nothing is unpickled)."""
     ckpt = checkpoints.load_kind(directory, "pix2pix", {"G"}, "a pix2pix", device)
-    return Pix2PixRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, Pix2PixConfig(**ckpt.config["pix2pix"]),
+    return Pix2PixRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, Pix2PixConfig.from_checkpoint(ckpt.config),
                       ckpt.config.get("data", ""), Path(directory))
 
 
 def load_or_train_pix2pix(directory: str | Path, inputs, targets, config: Pix2PixConfig, *, device=None,
-                          callbacks=(), progress: bool = True, retrain: bool = False,
-                          data_name: str | None = None) -> Pix2PixRun:
+                          retrain: bool = False, data_name: str | None = None, **train_options) -> Pix2PixRun:
     """Load the run cached in ``directory`` if it was trained with this config on these pairs, else train it.
 
-    The rule of ``gan_lab.train.gan.load_or_train``: same config (loop-only fields aside)
-    → load; same but unfinished → resume; different, absent or unloadable (the networks' code
-    changed) → train from scratch there.
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` (``callbacks``,
+    ``progress``, ``stop_event``) go to :func:`train_pix2pix`.
     """
-    status = checkpoints.cache_status(directory, checkpoint_meta(config, inputs, targets, data_name),
-                                      num_steps=config.num_steps, retrain=retrain,
-                                      ignore=tuple(f"pix2pix.{k}" for k in LOOP_ONLY_FIELDS))
-    if status == "load":
-        run = load_pix2pix(directory, device)
-        run.config = config
-        return run
-    return train_pix2pix(inputs, targets, config, device=device, checkpoint_dir=directory, resume=status == "resume",
-                         callbacks=callbacks, progress=progress, data_name=data_name)
+    return load_or_train(directory, config, checkpoint_meta(config, inputs, targets, data_name),
+                         partial(train_pix2pix, inputs, targets, config, device=device, data_name=data_name,
+                                 **train_options),
+                         partial(load_pix2pix, device=device), retrain=retrain)

@@ -13,8 +13,8 @@ so D never sees real and fake images of different sharpness.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -26,13 +26,12 @@ from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.progressive import ProgressiveDiscriminator, ProgressiveGenerator
-from .conditional import frozen
-from .gan import LOOP_ONLY_FIELDS, data_meta, data_name, make_optimizers
-from .loop import History, fit, sample_batch
+from .common import TrainConfig, adams, data_meta, data_name, draw_z, fit_run, frozen, images_of, load_or_train
+from .loop import History, sample_batch
 
 
 @dataclass
-class ProgressiveConfig:
+class ProgressiveConfig(TrainConfig):
     """Everything that defines a progressive GAN run.
 
     Attributes:
@@ -40,10 +39,13 @@ class ProgressiveConfig:
         start: resolution of stage 0 (8 with three stages grows 8 → 16 → 32).
         stable_steps: steps at α = 1 in every stage.
         fade_steps: steps over which α rises from 0 to 1 when a stage begins (not in stage 0).
-        loss, z_dim, batch_size, lr_G, lr_D, beta1, beta2: as in ``GANConfig``.
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and sampling.
+        loss, z_dim, batch_size, lr_G, lr_D: as in ``GANConfig``.
+        num_steps: not a setting: all steps of the schedule,
+            stable_steps + (stages − 1) · (fade_steps + stable_steps).
+        The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
+
+    key = "progressive"
 
     widths: tuple[int, ...] = (64, 32, 16)
     start: int = 8
@@ -52,32 +54,30 @@ class ProgressiveConfig:
     loss: str = "nonsaturating"
     z_dim: int = 64
     batch_size: int = 64
+    num_steps: int = field(init=False, default=0, repr=False)  # set from the schedule
     lr_G: float = 2e-4
     lr_D: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         adversarial_losses(self.loss)
         self.widths = tuple(self.widths)  # a list from JSON compares equal to the tuple
         if not self.widths or min(self.widths) < 1 or self.start < 4 or self.stable_steps < 0 or self.fade_steps < 0:
             raise ValueError(f"Need ≥ 1 stage of positive widths, start ≥ 4 and step counts ≥ 0; got widths="
                              f"{self.widths}, start={self.start}, stable_steps={self.stable_steps}, "
                              f"fade_steps={self.fade_steps}.")
+        self.num_steps = self.stable_steps + (len(self.widths) - 1) * (self.fade_steps + self.stable_steps)
 
     @property
     def size(self) -> int:
         """The final resolution, start · 2^(stages − 1)."""
         return self.start * 2 ** (len(self.widths) - 1)
 
-    @property
-    def num_steps(self) -> int:
-        """All steps of the schedule: stable_steps + (stages − 1) · (fade_steps + stable_steps)."""
-        return self.stable_steps + (len(self.widths) - 1) * (self.fade_steps + self.stable_steps)
+    def checkpoint_entry(self) -> dict:
+        """As ``TrainConfig``'s, without ``num_steps``, which the schedule fixes."""
+        entry = super().checkpoint_entry()
+        del entry[self.key]["num_steps"]
+        return entry
 
 
 def schedule(step: int, config: ProgressiveConfig) -> tuple[int, float]:
@@ -115,11 +115,14 @@ def snapshot_steps(config: ProgressiveConfig) -> list[int]:
     return sorted({s for s in steps if s >= 1})
 
 
-def d_step(G, D, opt_D, real: torch.Tensor, loss_D_fn, stage: int, alpha: float) -> dict[str, torch.Tensor]:
-    """One D update at (stage, α): descend L_D(D(x), D(G(z)))."""
-    z = torch.randn(real.shape[0], G.z_dim, device=real.device)
-    with torch.no_grad():
-        fake = G(z, stage, alpha)
+def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, loss_D_fn,
+           stage: int, alpha: float) -> dict[str, torch.Tensor]:
+    """One D update at (stage, α): descend L_D(D(x), D(G(z))).
+
+    Args:
+        real: real images at the stage's resolution (blended during a fade, see ``real_batch``).
+        fake: G(z, stage, α), made without a graph (G is fixed during D's update).
+    """
     real_logits, fake_logits = D(real, stage, alpha), D(fake, stage, alpha)
     loss_D = loss_D_fn(real_logits, fake_logits)
     opt_D.zero_grad(set_to_none=True)
@@ -129,10 +132,10 @@ def d_step(G, D, opt_D, real: torch.Tensor, loss_D_fn, stage: int, alpha: float)
             "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()}
 
 
-def g_step(G, D, opt_G, batch_size: int, loss_G_fn, stage: int, alpha: float, device) -> dict[str, torch.Tensor]:
-    """One G update at (stage, α): descend L_G(D(G(z)))."""
-    z = torch.randn(batch_size, G.z_dim, device=device)
-    with frozen(D):
+def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor, loss_G_fn, stage: int,
+           alpha: float) -> dict[str, torch.Tensor]:
+    """One G update at (stage, α) on fresh noise z (B, z_dim): descend L_G(D(G(z)))."""
+    with frozen(D):  # the gradient flows through D into G; D's weights get none
         loss_G = loss_G_fn(D(G(z, stage, alpha), stage, alpha))
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
@@ -155,8 +158,7 @@ class ProgressiveRun:
     @torch.inference_mode()
     def sample(self, n: int = 64, seed: int | None = 0, stage: int | None = None, alpha: float = 1.0) -> torch.Tensor:
         """``n`` images (n, C, r, r) in [-1, 1] at ``stage`` (default: full size), on the CPU."""
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        z = torch.randn(n, self.G.z_dim, generator=gen).to(next(self.G.parameters()).device)
+        z = draw_z(n, self.G.z_dim, next(self.G.parameters()).device, seed)
         return self.G.eval()(z, stage, alpha).cpu()
 
     def snapshots(self) -> list[tuple[int, int, float, torch.Tensor]]:
@@ -164,15 +166,17 @@ class ProgressiveRun:
 
         The final G cannot show its own past: the 8-px read-out is not trained after stage 0.
         """
-        stored = self.history.get("snapshots", {})
-        return [(int(step), s["stage"], s["alpha"], torch.tensor(s["images"]))
-                for step, s in sorted(stored.items(), key=lambda item: int(item[0]))]
+        return [(s["step"], s["stage"], s["alpha"], torch.tensor(s["images"]))
+                for s in self.history.get("snapshots", [])]
 
 
 def train_progressive(data: ImageData | torch.Tensor, config: ProgressiveConfig | None = None, *, device=None,
                       checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(),
-                      progress: bool = True) -> ProgressiveRun:
+                      stop_event=None, progress: bool = True) -> ProgressiveRun:
     """Train a progressive GAN on images (N, C, size, size) in [-1, 1], size = ``config.size``.
+
+    Args:
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
 
     Example:
         >>> run = train_progressive(load("phantoms", size=32), ProgressiveConfig())  # doctest: +SKIP
@@ -181,70 +185,65 @@ def train_progressive(data: ImageData | torch.Tensor, config: ProgressiveConfig 
     """
     config = config or ProgressiveConfig()
     device = get_device(device)
-    images = data.images if isinstance(data, ImageData) else data
-    if images.dim() != 4 or images.shape[-1] != config.size:
+    images = images_of(data)
+    if images.shape[-1] != config.size:
         raise ValueError(f"Expected images (N, C, {config.size}, {config.size}) for widths {config.widths} from "
                          f"{config.start} px; got {tuple(images.shape)}. Load the data at size={config.size}.")
     levels = pyramid(images.to(device), len(config.widths))
-    snapshots, z_fixed = {}, torch.randn(8, config.z_dim, generator=torch.Generator().manual_seed(0)).to(device)
+    snapshots, z_fixed = {}, draw_z(8, config.z_dim, device, seed=0)
     torch.manual_seed(config.seed)
     G = ProgressiveGenerator(config.z_dim, images.shape[1], config.widths, config.start).to(device)
     D = ProgressiveDiscriminator(images.shape[1], config.widths, config.start).to(device)
-    optimizers = make_optimizers(G, D, config)
+    run = ProgressiveRun(G, D, {"step": []}, config, data_name(data),
+                         optimizers=adams({"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D}, config))
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     snapshot_at = set(snapshot_steps(config))
 
     def step_fn(step: int) -> dict:
         stage, alpha = schedule(step, config)
-        out = d_step(G, D, optimizers["D"], real_batch(levels, config.batch_size, stage, alpha), loss_D_fn,
-                     stage, alpha)
-        out.update(g_step(G, D, optimizers["G"], config.batch_size, loss_G_fn, stage, alpha, device))
+        real = real_batch(levels, config.batch_size, stage, alpha)
+        with torch.no_grad():
+            fake = G(draw_z(config.batch_size, G.z_dim, device), stage, alpha)  # G is fixed during D's update
+        out = d_step(D, run.optimizers["D"], real, fake, loss_D_fn, stage, alpha)
+        out |= g_step(G, D, run.optimizers["G"], draw_z(config.batch_size, G.z_dim, device), loss_G_fn, stage, alpha)
         if step in snapshot_at:  # what G draws at this point of its growth, kept in the history (JSON)
             with torch.no_grad():
-                images = G(z_fixed, stage, alpha).cpu()
-            snapshots[str(step)] = {"stage": stage, "alpha": alpha, "images": images.round(decimals=3).tolist()}
+                images = G(z_fixed, stage, alpha).cpu().round(decimals=3).tolist()
+            snapshots[step] = {"step": step, "stage": stage, "alpha": alpha, "images": images}
         return out | {"stage": float(stage), "alpha": alpha}
 
     def keep_snapshots(step: int, history: History) -> None:  # runs before each checkpoint is written
-        history.setdefault("snapshots", {}).update(snapshots)
+        kept = {s["step"]: s for s in history.get("snapshots", [])} | snapshots  # a resumed run adds to its own
+        history["snapshots"] = [kept[s] for s in sorted(kept)]  # a list, as every entry of a history
 
-    history = fit(step_fn, config.num_steps, models={"G": G, "D": D}, optimizers=optimizers,
-                  config=checkpoint_meta(config, data), checkpoint_dir=checkpoint_dir,
-                  checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                  callbacks=[keep_snapshots, *callbacks], callback_every=config.callback_every, progress=progress,
-                  desc=f"progressive GAN {config.start}→{config.size} px")
-    G.eval()
-    D.eval()
-    return ProgressiveRun(G, D, history, config, data_name(data), Path(checkpoint_dir) if checkpoint_dir else None,
-                          optimizers)
+    return fit_run(run, step_fn, {"G": G, "D": D}, checkpoint_meta(config, data),
+                   desc=f"progressive GAN {config.start}→{config.size} px", checkpoint_dir=checkpoint_dir,
+                   resume=resume, callbacks=[keep_snapshots, *callbacks], stop_event=stop_event, progress=progress)
 
 
 def checkpoint_meta(config: ProgressiveConfig, data: ImageData | torch.Tensor) -> dict:
     """The JSON stored with the checkpoint: the config and what the data was."""
-    return {"progressive": dataclasses.asdict(config), **data_meta(data)}
+    return {**config.checkpoint_entry(), **data_meta(data)}
 
 
 def load_progressive(directory: str | Path, device=None) -> ProgressiveRun:
     """The ProgressiveRun saved in ``directory``."""
     ckpt = checkpoints.load_kind(directory, "progressive", {"G", "D"}, "a progressive GAN", device)
     return ProgressiveRun(ckpt.models["G"], ckpt.models["D"], ckpt.history,
-                          ProgressiveConfig(**ckpt.config["progressive"]), ckpt.config.get("data", ""),
+                          ProgressiveConfig.from_checkpoint(ckpt.config), ckpt.config.get("data", ""),
                           Path(directory))
 
 
 def load_or_train_progressive(directory: str | Path, data: ImageData | torch.Tensor, config: ProgressiveConfig, *,
-                              device=None, callbacks=(), progress: bool = True,
-                              retrain: bool = False) -> ProgressiveRun:
+                              device=None, retrain: bool = False, **train_options) -> ProgressiveRun:
     """Load the run cached in ``directory`` if it was trained with this config on this data, else train it.
+
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` (``callbacks``,
+    ``progress``, ``stop_event``) go to :func:`train_progressive`.
 
     Example:
         >>> run = load_or_train_progressive(cache_dir("09_progan"), data, ProgressiveConfig())  # doctest: +SKIP
     """
-    status = checkpoints.cache_status(directory, checkpoint_meta(config, data), num_steps=config.num_steps,
-                                      ignore=tuple(f"progressive.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
-    if status == "load":
-        run = load_progressive(directory, device)
-        run.config = config
-        return run
-    return train_progressive(data, config, device=device, checkpoint_dir=directory, resume=status == "resume",
-                             callbacks=callbacks, progress=progress)
+    return load_or_train(directory, config, checkpoint_meta(config, data),
+                         partial(train_progressive, data, config, device=device, **train_options),
+                         partial(load_progressive, device=device), retrain=retrain)

@@ -17,8 +17,8 @@ colouriser, which paints the *median* colour wherever the grey level is ambiguou
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,14 +27,13 @@ from torch import nn
 from .. import checkpoints
 from ..data.stain import grey_normalise
 from ..device import get_device
-from ..losses import adversarial_losses
-from .gan import GAN_LOSSES, LOOP_ONLY_FIELDS
-from .loop import fit, sample_batch
-from .pix2pix import Pix2PixConfig, build_pix2pix, d_step, g_step
+from .common import TrainConfig, adams, fit_run, in_batches, load_or_train
+from .loop import sample_batch
+from .pix2pix import Pix2PixConfig, build_pix2pix, pix2pix_step
 
 
 @dataclass
-class StainConfig:
+class StainConfig(TrainConfig):
     """A colouriser run (``lambda_adv = 0``: the L1-only baseline, no D).
 
     Attributes:
@@ -44,10 +43,11 @@ class StainConfig:
         width, d_width: U-Net and PatchGAN widths; norm: "batch" or "instance".
         augment: random flips and quarter turns of each batch (tissue has no up or down).
         batch_size, num_steps: tiles per step and G updates (one D update each).
-        lr_G, lr_D, beta1, beta2: Adam settings.
-        log_every, checkpoint_every, callback_every: loop intervals (see ``fit``).
-        seed: seed for weights and batches.
+        lr_G, lr_D: Adam's learning rates.
+        The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
+
+    key = "stain"
 
     lambda_adv: float = 1.0
     lambda_L1: float = 100.0
@@ -58,24 +58,14 @@ class StainConfig:
     norm: str = "batch"
     augment: bool = True
     batch_size: int = 16
-    num_steps: int = 1000
     lr_G: float = 2e-4
     lr_D: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    log_every: int = 10
-    checkpoint_every: int = 500
-    callback_every: int = 100
-    seed: int = 0
 
     def __post_init__(self):
-        if self.loss not in GAN_LOSSES:
-            raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}.")
-        if self.lambda_adv < 0 or self.lambda_L1 < 0 or self.lambda_adv + self.lambda_L1 == 0:
-            raise ValueError(f"lambda_adv and lambda_L1 must be ≥ 0 and not both 0; got {self.lambda_adv}, "
-                             f"{self.lambda_L1}.")
-        if self.grey_std <= 0 or self.batch_size < 1 or self.num_steps < 0:
-            raise ValueError("grey_std and batch_size must be > 0 and num_steps ≥ 0.")
+        super().__post_init__()
+        self.pix2pix()  # checks the loss and the λ's as pix2pix does
+        if not self.grey_std > 0:
+            raise ValueError(f"grey_std must be > 0, not {self.grey_std!r}.")
 
     def pix2pix(self) -> Pix2PixConfig:
         """The pix2pix settings of G and D."""
@@ -104,25 +94,26 @@ class StainRun:
     history: dict
     config: StainConfig
     checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)
 
-    @torch.inference_mode()
     def normalise(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """G(grey_normalise(x)) for RGB tiles (N, 3, H, W) in [-1, 1]: x in the target style, on the CPU."""
-        device = next(self.G.parameters()).device
-        self.G.eval()
-        grey = grey_normalise(images, self.config.grey_std)
-        return torch.cat([self.G(grey[i:i + batch_size].to(device)).cpu() for i in range(0, len(grey), batch_size)])
+        return in_batches(self.G, grey_normalise(images, self.config.grey_std), batch_size=batch_size)
 
 
-def _meta(config: StainConfig, target: torch.Tensor, data_name: str) -> dict:
-    return {"stain": dataclasses.asdict(config), "data": data_name, "num_images": target.shape[0],
-            "size": target.shape[-1]}
+def checkpoint_meta(config: StainConfig, target: torch.Tensor, data_name: str) -> dict:
+    """The JSON stored with a colouriser checkpoint: the config and what the tiles were."""
+    return {**config.checkpoint_entry(), "data": data_name, "num_images": target.shape[0], "size": target.shape[-1]}
 
 
 def train_stain(target: torch.Tensor, config: StainConfig | None = None, *, device=None,
-                checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(),
+                checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(), stop_event=None,
                 progress: bool = True, data_name: str = "tensor") -> StainRun:
     """Train a colouriser G: grey_normalise(x) → x on tiles ``target`` (N, 3, H, W) of the target style.
+
+    Args:
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        data_name: what the tiles are, stored with the checkpoint so a cache notices other tiles.
 
     Example:
         >>> tiles = gan_lab.data.stain.load_stained("train").images  # doctest: +SKIP
@@ -137,35 +128,35 @@ def train_stain(target: torch.Tensor, config: StainConfig | None = None, *, devi
     x_all = grey_normalise(y_all, config.grey_std)  # fixed inputs: the grey stage has no parameters
     G, D = build_pix2pix(config.pix2pix(), 1, 3, target.shape[-1])
     models = {"G": G.to(device).train()} | ({"D": D.to(device).train()} if D is not None else {})
-    lrs, betas = {"G": config.lr_G, "D": config.lr_D}, (config.beta1, config.beta2)
-    optimizers = {name: torch.optim.Adam(m.parameters(), lrs[name], betas=betas) for name, m in models.items()}
-    loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
+    run = StainRun(G, D, {"step": []}, config,
+                   optimizers=adams(models, {"G": config.lr_G, "D": config.lr_D}, config))
     torch.manual_seed(config.seed)
 
     def step_fn(step: int) -> dict:
         x, y = sample_batch(x_all, config.batch_size, y_all)
         if config.augment:
             x, y = random_dihedral(x, y)
-        out = d_step(G, D, optimizers["D"], x, y, loss_D_fn) if D is not None else {}
-        return out | g_step(G, D, optimizers["G"], x, y, loss_G_fn, config.lambda_adv, config.lambda_L1)
+        return pix2pix_step(G, D, run.optimizers, x, y, config)
 
-    history = fit(step_fn, config.num_steps, models=models, optimizers=optimizers,
-                  config=_meta(config, target, data_name), checkpoint_dir=checkpoint_dir,
-                  checkpoint_every=config.checkpoint_every, resume=resume, log_every=config.log_every,
-                  callbacks=callbacks, callback_every=config.callback_every, progress=progress,
-                  desc="colouriser" + (" (cGAN)" if D is not None else " (L1 only)"))
-    for model in models.values():
-        model.eval()
-    return StainRun(G, D, history, config, Path(checkpoint_dir) if checkpoint_dir else None)
+    return fit_run(run, step_fn, models, checkpoint_meta(config, target, data_name),
+                   desc="colouriser" + (" (cGAN)" if D is not None else " (L1 only)"), checkpoint_dir=checkpoint_dir,
+                   resume=resume, callbacks=callbacks, stop_event=stop_event, progress=progress)
+
+
+def load_stain(directory: str | Path, device=None) -> StainRun:
+    """The StainRun saved in ``directory`` by :func:`train_stain` (nothing is unpickled)."""
+    ckpt = checkpoints.load_kind(directory, "stain", {"G"}, "a colouriser", device)
+    return StainRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, StainConfig.from_checkpoint(ckpt.config),
+                    Path(directory))
 
 
 def load_or_train_stain(directory: str | Path, target: torch.Tensor, config: StainConfig, *, device=None,
-                        progress: bool = True, data_name: str = "tensor") -> StainRun:
-    """Load the colouriser cached in ``directory`` if it was trained with this config on this data, else train it."""
-    status = checkpoints.cache_status(directory, _meta(config, target, data_name), num_steps=config.num_steps,
-                                      ignore=tuple(f"stain.{k}" for k in LOOP_ONLY_FIELDS))
-    if status == "load":
-        ckpt = checkpoints.load_checkpoint(directory, device=device)
-        return StainRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, config, Path(directory))
-    return train_stain(target, config, device=device, checkpoint_dir=directory, resume=status == "resume",
-                       progress=progress, data_name=data_name)
+                        retrain: bool = False, data_name: str = "tensor", **train_options) -> StainRun:
+    """Load the colouriser cached in ``directory`` if it was trained with this config on this data, else train it.
+
+    The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` (``callbacks``,
+    ``progress``, ``stop_event``) go to :func:`train_stain`.
+    """
+    return load_or_train(directory, config, checkpoint_meta(config, target, data_name),
+                         partial(train_stain, target, config, device=device, data_name=data_name, **train_options),
+                         partial(load_stain, device=device), retrain=retrain)
