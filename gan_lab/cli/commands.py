@@ -18,7 +18,7 @@ from ..train.common import GAN_LOSSES
 from ..train.gan import GANConfig, GANRun, checkpoint_meta, load_gan, train_gan
 from ..train.loop import Terminated
 from .common import SEED, UsageError, device_for, device_name, positive, subparser, whole, writable_file
-from .runs import check_resume, prepare_run_folder
+from .runs import check_resume, new_folder_removed_on_error, prepare_run_folder
 
 SIZES = (28, 64, 128, 224)  # the MedMNIST sizes; DCGAN and phantoms support all of them
 
@@ -102,7 +102,6 @@ def config_from_args(args: argparse.Namespace) -> GANConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .. import data as datasets
     from .. import distributed
 
     config = config_from_args(args)
@@ -112,8 +111,15 @@ def run_train(args: argparse.Namespace) -> int:
         distributed.local_batch_size(config.batch_size, distributed.world_size())
     except distributed.DistributedError as err:
         raise UsageError(str(err)) from None
-    prepare_run_folder(args.out, resume=args.resume, overwrite=args.overwrite,
-                       write=distributed.is_main())
+    with new_folder_removed_on_error(args.out):  # a refused run leaves no empty folder behind
+        prepare_run_folder(args.out, resume=args.resume, overwrite=args.overwrite, write=distributed.is_main())
+        return _load_and_train(args, config)
+
+
+def _load_and_train(args: argparse.Namespace, config: GANConfig) -> int:
+    from .. import data as datasets
+    from .. import distributed
+
     try:
         data = datasets.load(args.data, split="train", size=args.size, download=args.download,
                              fallback=args.fallback)

@@ -8,6 +8,7 @@ with ``--resume`` (only if the run was made with the same settings) or replaced 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -60,6 +61,18 @@ def check_resume(out: Path, wanted: dict) -> None:
     if changes:
         raise UsageError(f"--resume: the run in {out} was made with other settings ({'; '.join(changes[:6])}); "
                          "use the same flags, or --overwrite to start a new run there.")
+
+
+@contextlib.contextmanager
+def new_folder_removed_on_error(out: Path):
+    """If ``out`` does not exist yet and the block fails before anything was written there, remove it again."""
+    existed = out.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
 
 
 def _ours(name: str) -> bool:

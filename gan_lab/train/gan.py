@@ -23,7 +23,6 @@ from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weight
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from .common import (
     GAN_LOSSES,
-    LOOP_ONLY_FIELDS,  # noqa: F401  (TEMPORARY re-export while trainers move to common)
     TrainConfig,
     adams,
     data_meta,
