@@ -11,9 +11,9 @@ import dataclasses
 import math
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -93,6 +93,62 @@ class TrainConfig:
             if isinstance(stored.get(name), list):
                 stored[name] = tuple(stored[name])
         return cls(**{k: v for k, v in stored.items() if k in known})
+
+
+@dataclass(kw_only=True)
+class Run:
+    """What every trained (or training) run holds besides its networks, which each algorithm's run declares.
+
+    An algorithm's run subclasses this with its networks as fields (``G: nn.Module`` ...) and its
+    inference method (``sample``, ``translate``, ...). These fields are keyword-only, so they follow
+    the networks in the constructor: ``GANRun(G, D, config=config, data_name="pneumoniamnist")``.
+
+    Attributes:
+        history: the ``fit`` history (``{"step": []}`` before training).
+        config: the algorithm's config.
+        data_name: what the run was trained on.
+        checkpoint_dir: where its checkpoint lives, if anywhere.
+        optimizers: kept, so a second ``train_X(..., run=run)`` continues Adam where it stopped.
+    """
+
+    history: dict = field(default_factory=lambda: {"step": []})
+    config: TrainConfig | None = None
+    data_name: str = ""
+    checkpoint_dir: Path | None = None
+    optimizers: dict | None = field(default=None, repr=False)
+
+
+def begin(run: Run, config: TrainConfig, models: dict[str, nn.Module | None], lrs: dict[str, float]) -> dict:
+    """Set ``run`` up for (more) training: its config, train mode, its Adam optimisers, the seed.
+
+    A fresh run seeds torch with ``config.seed`` so it repeats exactly; a continued one does not
+    (it must not redraw the batches it already saw). Returns the optimisers, one per network in
+    ``models`` that is not None, with the learning rates ``lrs``.
+    """
+    run.config = config
+    for m in models.values():
+        if m is not None:
+            m.train()
+    run.optimizers = run.optimizers or adams(models, lrs, config)
+    if not run.history.get("step"):
+        torch.manual_seed(config.seed)
+    return run.optimizers
+
+
+def load_run(directory: str | Path, run_class: type, config_class: type[TrainConfig], networks: set[str],
+             what: str, device=None, **fields) -> Run:
+    """The run of ``run_class`` saved in ``directory`` (rebuilt from JSON + safetensors; nothing is unpickled).
+
+    Args:
+        networks: the networks the checkpoint must hold (others it holds, e.g. an optional D, are passed too).
+        what: the kind of run, for the error when the folder holds another kind (e.g. "a pix2pix").
+        fields: further fields of ``run_class`` (e.g. ``class_names``), or callables ``f(meta)`` computing them.
+    """
+    ckpt = checkpoints.load_kind(directory, config_class.key, networks, what, device)
+    meta = ckpt.config
+    extra = {k: v(meta) if callable(v) else v for k, v in fields.items()}
+    return run_class(**ckpt.models, history=ckpt.history, config=config_class.from_checkpoint(meta),
+                     data_name=meta.get("data") or "", checkpoint_dir=Path(directory), **extra)
 
 
 def _is_int(value) -> bool:
@@ -197,7 +253,6 @@ def data_meta(data: ImageData | torch.Tensor) -> dict:
             "size": images.shape[-1]}
 
 
-Run = TypeVar("Run")
 
 
 def load_or_train(directory: str | Path, config: TrainConfig, meta: dict, train: Callable[..., Run],

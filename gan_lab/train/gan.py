@@ -7,7 +7,7 @@ and one of noise; then update G by descending its loss on fresh noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from .. import checkpoints
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
@@ -23,8 +22,10 @@ from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weight
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from .common import (
     GAN_LOSSES,
+    Run,
     TrainConfig,
     adams,
+    begin,
     data_meta,
     data_name,
     draw_z,
@@ -33,8 +34,9 @@ from .common import (
     images_of,
     in_batches,
     load_or_train,
+    load_run,
 )
-from .loop import History, sample_batch
+from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
 
 if TYPE_CHECKING:
@@ -152,16 +154,11 @@ def make_optimizers(G, D, config: GANConfig) -> dict[str, torch.optim.Optimizer]
 
 
 @dataclass
-class GANRun:
-    """A trained (or training) GAN: the networks, its history and where it came from."""
+class GANRun(Run):
+    """A trained (or training) GAN: its networks, and what every run holds (see ``Run``)."""
 
     G: nn.Module
     D: nn.Module
-    history: History
-    config: GANConfig
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_gan call continues Adam
 
     def sample(self, n: int = 64, seed: int | None = 0) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [-1, 1] from a fixed seed (None: from the global RNG)."""
@@ -179,7 +176,7 @@ def new_run(data: ImageData | torch.Tensor, config: GANConfig, device=None) -> G
     images = images_of(data)
     G, D = build_gan(config, images.shape[1], images.shape[-1])
     device = get_device(device)
-    return GANRun(G.to(device), D.to(device), {"step": []}, config, data_name(data))
+    return GANRun(G.to(device), D.to(device), config=config, data_name=data_name(data))
 
 
 def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *, device=None,
@@ -211,14 +208,11 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     x = images_of(data).to(device)
     if run is None:
         run = new_run(data, config, device=device)
-    run.config = config
-    G, D = run.G.train(), run.D.train()
+    G, D = run.G, run.D
+    optimizers = begin(run, config, {"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D})
     if config.arch == "dcgan":  # CPU convolutions run faster channels-last (benchmarks/README.md)
         x, = channels_last_on_cpu((G, D), x)
-    run.optimizers = optimizers = run.optimizers or make_optimizers(G, D, config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
-    if not run.history.get("step"):
-        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
     main = parallel is None or parallel.is_main
     batch_size = parallel.local_batch_size(config.batch_size) if parallel else config.batch_size
     # DDP averages the gradients of the network being updated: D_sync in d_step, G_sync in g_step. The other
@@ -256,9 +250,7 @@ def load_gan(directory: str | Path, device=None) -> GANRun:
         >>> run = load_gan("runs/dcgan")  # doctest: +SKIP
         >>> images = run.sample(16)       # (16, C, H, W) in [-1, 1]
     """
-    ckpt = checkpoints.load_kind(directory, "gan", {"G", "D"}, "a GAN", device)
-    return GANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, GANConfig.from_checkpoint(ckpt.config),
-                  ckpt.config.get("data", ""), Path(directory))
+    return load_run(directory, GANRun, GANConfig, {"G", "D"}, "a GAN", device)
 
 
 def load_or_train_gan(directory: str | Path, data: ImageData | torch.Tensor, config: GANConfig, *, device=None,
