@@ -2,8 +2,13 @@
 
 Instead of one verdict per image it classifies each overlapping N×N patch,
 which penalises structure at the scale of texture and leaves low
-frequencies to the L1 term. For 28 px images n_layers=2 gives 5×5
-patches of about 22 px receptive field.
+frequencies to the L1 term. Each verdict sees a square of
+``receptive_field`` pixels, counting every convolution including the last
+4×4 one: 34 px for ``n_layers=2`` and 70 px for ``n_layers=3`` (Isola et
+al.'s "70×70 PatchGAN", which they apply to 256 px images). So on 28 px
+images the 5×5 verdicts of ``n_layers=2`` each see (almost) the whole
+image: the patch structure there gives many overlapping verdicts, not a
+texture-only judge; only on larger images does a verdict see a local patch.
 """
 
 from __future__ import annotations
@@ -45,3 +50,21 @@ class PatchGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    @property
+    def receptive_field(self) -> int:
+        """Side in pixels of the input square one output logit depends on.
+
+        r grows by (k − 1)·j at each convolution of kernel k, where j is the product of the
+        strides before it: 4 → 10 → 22 → 34 for ``n_layers=2``.
+
+        Example:
+            >>> [PatchGANDiscriminator(2, n_layers=n).receptive_field for n in (2, 3)]
+            [34, 70]
+        """
+        r, jump = 1, 1
+        for layer in self.net:
+            if isinstance(layer, nn.Conv2d):
+                r += (layer.kernel_size[0] - 1) * jump
+                jump *= layer.stride[0]
+        return r
