@@ -24,7 +24,7 @@ checkerboard artefacts, so the defaults are λ_adv = 0.1, λ_P = 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -32,13 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoints
 from ..device import get_device
 from ..losses import wasserstein_generator_loss
 from ..losses.reconstruction import perceptual_loss
 from ..models.dcgan import DCGANDiscriminator
 from ..models.unet import UNet
-from .common import TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
+from .common import Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
 from .loop import sample_batch
 from .wgan import c_step as wgan_c_step  # the WGAN-GP critic update, reused
 
@@ -149,15 +148,11 @@ def g_step(G: nn.Module, C: nn.Module | None, opt_G: torch.optim.Optimizer, nois
 
 
 @dataclass
-class DenoiseRun:
-    """A trained denoiser: G, the critic C (None for MSE-only), the history and the config."""
+class DenoiseRun(Run):
+    """A trained denoiser: G, the critic C (None for MSE-only), and what every run holds (see ``Run``)."""
 
     G: nn.Module
-    C: nn.Module | None
-    history: dict
-    config: DenoiseConfig
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)
+    C: nn.Module | None = None
 
     def denoise(self, noisy: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """G(y) for low-dose images (N, C, H, W) in [-1, 1], in batches, on the CPU."""
@@ -177,7 +172,8 @@ def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConf
 
     Args:
         phi: the frozen feature extractor of L_P (e.g. ``conv_features(...)``); needed when λ_P > 0.
-        device, checkpoint_dir, resume, callbacks, stop_event, progress: as for ``train_gan``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
 
     Example:
         >>> phi = conv_features(feature_net("pneumoniamnist").classifier.trunk)  # doctest: +SKIP
@@ -194,10 +190,9 @@ def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConf
     y, x = noisy.to(device), clean.to(device)
     phi = phi.to(device) if phi is not None else None
     G, C = build_denoiser(config, x.shape[1], x.shape[-1])
-    run = DenoiseRun(G.to(device).train(), C.to(device).train() if C is not None else None, {"step": []}, config)
+    run = DenoiseRun(G.to(device), C.to(device) if C is not None else None, config=config)
     models = {"G": G} | ({"C": C} if C is not None else {})
-    run.optimizers = optimizers = adams(models, {"G": config.lr, "C": config.lr_C}, config)
-    torch.manual_seed(config.seed)
+    optimizers = begin(run, config, models, {"G": config.lr, "C": config.lr_C})
 
     def step_fn(step: int) -> dict:
         out = {}
@@ -216,9 +211,7 @@ def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConf
 
 def load_denoiser(directory: str | Path, device=None) -> DenoiseRun:
     """The DenoiseRun saved in ``directory`` (G, and C unless it was trained without the adversarial term)."""
-    ckpt = checkpoints.load_kind(directory, "denoise", {"G"}, "a denoiser", device)
-    return DenoiseRun(ckpt.models["G"], ckpt.models.get("C"), ckpt.history,
-                      DenoiseConfig.from_checkpoint(ckpt.config), Path(directory))
+    return load_run(directory, DenoiseRun, DenoiseConfig, {"G"}, "a denoiser", device)
 
 
 def load_or_train_denoiser(directory: str | Path, noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConfig,

@@ -18,7 +18,7 @@ trained as the non-adversarial baseline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -26,7 +26,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoints
 from ..data.resolution import upsample
 from ..device import get_device
 from ..losses import adversarial_losses
@@ -35,8 +34,8 @@ from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.srresnet import SRResNet
 from ..models.unet import UNet
-from .common import GAN_LOSSES, TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
-from .loop import History, sample_batch
+from .common import GAN_LOSSES, Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
+from .loop import sample_batch
 
 ARCHS = ("unet", "srresnet")
 
@@ -175,16 +174,11 @@ def g_step(G: nn.Module, D: nn.Module | None, opt_G: torch.optim.Optimizer, x: t
 
 
 @dataclass
-class ReconstructionRun:
-    """A trained reconstructor: G, D (None for the baseline), history and config."""
+class ReconstructionRun(Run):
+    """A trained reconstructor: G, D (None for the baseline), and what every run holds (see ``Run``)."""
 
     G: nn.Module
-    D: nn.Module | None
-    history: History
-    config: ReconstructionConfig
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)
+    D: nn.Module | None = None
 
     def reconstruct(self, x: torch.Tensor, size: int | None = None, batch_size: int = 256) -> torch.Tensor:
         """x̂ for degraded inputs (N, C, h, w) in [-1, 1], in batches, on the CPU.
@@ -220,7 +214,8 @@ def train_reconstruction(inputs: torch.Tensor, targets: torch.Tensor, config: Re
     Args:
         inputs, targets: paired images (N, C, h, w) and (N, C, H, W); h = H for the U-Net.
         config: a ``ReconstructionConfig``; ``lambda_adv=0`` trains the non-adversarial baseline.
-        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
         data_name: what the pairs are, stored with the checkpoint; name everything that makes them
             differ (e.g. "pneumoniamnist, 30 % lines, seed 0") so a cache notices a change.
 
@@ -234,12 +229,11 @@ def train_reconstruction(inputs: torch.Tensor, targets: torch.Tensor, config: Re
     device = get_device(device)
     x_all, y_all = x_all.to(device), y_all.to(device)
     G, D = build_reconstructor(config, x_all.shape[1], x_all.shape[-1], y_all.shape[-1])
-    run = ReconstructionRun(G.to(device).train(), D.to(device).train() if D is not None else None, {"step": []},
-                            config, data_name)
+    run = ReconstructionRun(G.to(device), D.to(device) if D is not None else None, config=config,
+                            data_name=data_name)
     models = {"G": G} | ({"D": D} if D is not None else {})
-    run.optimizers = optimizers = adams(models, {"G": config.lr_G, "D": config.lr_D}, config)
+    optimizers = begin(run, config, models, {"G": config.lr_G, "D": config.lr_D})
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
-    torch.manual_seed(config.seed)
 
     def step_fn(step: int) -> dict:
         x, real = sample_batch(x_all, config.batch_size, y_all)
@@ -258,10 +252,7 @@ def train_reconstruction(inputs: torch.Tensor, targets: torch.Tensor, config: Re
 
 def load_reconstruction(directory: str | Path, device=None) -> ReconstructionRun:
     """The ReconstructionRun saved in ``directory`` (G, and D unless it is the baseline)."""
-    ckpt = checkpoints.load_kind(directory, "reconstruction", {"G"}, "a reconstruction", device)
-    return ReconstructionRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history,
-                             ReconstructionConfig.from_checkpoint(ckpt.config), ckpt.config.get("data", ""),
-                             Path(directory))
+    return load_run(directory, ReconstructionRun, ReconstructionConfig, {"G"}, "a reconstruction", device)
 
 
 def load_or_train_reconstruction(directory: str | Path, inputs: torch.Tensor, targets: torch.Tensor,

@@ -14,7 +14,7 @@ patch twice. ``lambda_adv = 0`` trains the same G with MSE alone: the baseline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -22,12 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoints
 from ..data.volumes import add_noise, random_patches
 from ..device import get_device
 from ..losses import wasserstein_generator_loss
 from ..models.red3d import Critic3D, RED3DGenerator
-from .common import TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
+from .common import Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
 from .loop import sample_batch
 from .wgan import c_step as wgan_c_step  # the WGAN-GP critic update, reused
 
@@ -113,15 +112,11 @@ def noisy_patches(clean: torch.Tensor, config: RedWGANConfig) -> tuple[torch.Ten
 
 
 @dataclass
-class RedWGANRun:
-    """A trained 3-D denoiser: G, the critic C (None for MSE only), history and config."""
+class RedWGANRun(Run):
+    """A trained 3-D denoiser: G, the critic C (None for MSE only), and what every run holds (see ``Run``)."""
 
     G: nn.Module
-    C: nn.Module | None
-    history: dict
-    config: RedWGANConfig
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)
+    C: nn.Module | None = None
 
     def denoise(self, noisy: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
         """G(y) for whole volumes (N, C, D, H, W), in batches, on the CPU."""
@@ -139,6 +134,13 @@ def train_red_wgan(clean: torch.Tensor, config: RedWGANConfig | None = None, *, 
                    progress: bool = True, data_name: str = "tensor") -> RedWGANRun:
     """Train G to remove ``config.noise`` noise of level ``config.sigma`` from patches of ``clean`` (N, C, D, H, W).
 
+    Args:
+        clean: clean volumes (N, C, D, H, W); every step cuts fresh patches and adds fresh noise.
+        config: a ``RedWGANConfig``; ``lambda_adv=0`` trains the MSE-only baseline.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
+        data_name: what the volumes are, stored with the checkpoint so that a cache notices other data.
+
     Example:
         >>> vols = gan_lab.data.volumes.load_volumes("adrenalmnist3d").images  # doctest: +SKIP
         >>> run = train_red_wgan(vols, RedWGANConfig(num_steps=300))
@@ -150,10 +152,9 @@ def train_red_wgan(clean: torch.Tensor, config: RedWGANConfig | None = None, *, 
     device = get_device(device)
     x_all = clean.to(device)
     G, C = build_red_wgan(config, clean.shape[1])
-    run = RedWGANRun(G.to(device).train(), C.to(device).train() if C is not None else None, {"step": []}, config)
+    run = RedWGANRun(G.to(device), C.to(device) if C is not None else None, config=config, data_name=data_name)
     models = {"G": G} | ({"C": C} if C is not None else {})
-    run.optimizers = optimizers = adams(models, {"G": config.lr, "C": config.lr_C}, config)
-    torch.manual_seed(config.seed)
+    optimizers = begin(run, config, models, {"G": config.lr, "C": config.lr_C})
 
     def step_fn(step: int) -> dict:
         out = {}
@@ -172,9 +173,7 @@ def train_red_wgan(clean: torch.Tensor, config: RedWGANConfig | None = None, *, 
 
 def load_red_wgan(directory: str | Path, device=None) -> RedWGANRun:
     """The RedWGANRun saved in ``directory`` (G, and C unless it was trained with MSE only)."""
-    ckpt = checkpoints.load_kind(directory, "red_wgan", {"G"}, "a RED-WGAN", device)
-    return RedWGANRun(ckpt.models["G"], ckpt.models.get("C"), ckpt.history,
-                      RedWGANConfig.from_checkpoint(ckpt.config), Path(directory))
+    return load_run(directory, RedWGANRun, RedWGANConfig, {"G"}, "a RED-WGAN", device)
 
 
 def load_or_train_red_wgan(directory: str | Path, clean: torch.Tensor, config: RedWGANConfig, *, device=None,

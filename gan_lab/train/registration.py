@@ -16,7 +16,7 @@ with s the parameter ranges. ``lambda_adv = 0`` is the supervised-only regressor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -24,12 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoints
 from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator
 from ..models.registration import RigidRegressor, invert_rigid, random_rigid, warp
-from .common import GAN_LOSSES, TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
+from .common import GAN_LOSSES, Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
 from .loop import sample_batch
 
 
@@ -155,15 +154,11 @@ def parameter_errors(p_hat: torch.Tensor, p_true: torch.Tensor) -> dict[str, flo
 
 
 @dataclass
-class RegistrationRun:
-    """A trained registration generator G, its discriminator D (None: supervised only), history and config."""
+class RegistrationRun(Run):
+    """A trained registration generator G and its discriminator D (None: supervised only); see also ``Run``."""
 
     G: nn.Module
-    D: nn.Module | None
-    history: dict
-    config: RegistrationConfig
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)
+    D: nn.Module | None = None
 
     def predict(self, fixed: torch.Tensor, moving: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """p̂ = G(fixed, moving), (N, 3) on the CPU, for image pairs (N, 1, H, W)."""
@@ -184,7 +179,8 @@ def train_registration(fixed: torch.Tensor, aligned: torch.Tensor, config: Regis
     Args:
         fixed, aligned: (N, 1, H, W) in [-1, 1], in register pair by pair (e.g. ``phantom_pairs``'s MR and CT).
         config: a ``RegistrationConfig``; ``lambda_adv=0`` trains the supervised-only baseline.
-        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
         data_name: what the pairs are, stored with the checkpoint so that a cache notices other data.
 
     Example:
@@ -198,11 +194,10 @@ def train_registration(fixed: torch.Tensor, aligned: torch.Tensor, config: Regis
     device = get_device(device)
     f_all, a_all = fixed.to(device), aligned.to(device)
     G, D = build_registration(config, fixed.shape[-1])
-    run = RegistrationRun(G.to(device).train(), D.to(device).train() if D is not None else None, {"step": []}, config)
+    run = RegistrationRun(G.to(device), D.to(device) if D is not None else None, config=config, data_name=data_name)
     models = {"G": G} | ({"D": D} if D is not None else {})
-    run.optimizers = optimizers = adams(models, {"G": config.lr_G, "D": config.lr_D}, config)
+    optimizers = begin(run, config, models, {"G": config.lr_G, "D": config.lr_D})
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
-    torch.manual_seed(config.seed)
 
     def step_fn(step: int) -> dict:
         f, a = sample_batch(f_all, config.batch_size, a_all)
@@ -222,9 +217,7 @@ def train_registration(fixed: torch.Tensor, aligned: torch.Tensor, config: Regis
 
 def load_registration(directory: str | Path, device=None) -> RegistrationRun:
     """The RegistrationRun saved in ``directory`` (G, and D unless it is the supervised-only baseline)."""
-    ckpt = checkpoints.load_kind(directory, "registration", {"G"}, "a registration", device)
-    return RegistrationRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history,
-                           RegistrationConfig.from_checkpoint(ckpt.config), Path(directory))
+    return load_run(directory, RegistrationRun, RegistrationConfig, {"G"}, "a registration", device)
 
 
 def load_or_train_registration(directory: str | Path, fixed: torch.Tensor, aligned: torch.Tensor,

@@ -20,7 +20,7 @@ Code names → paper: S (segmentor), C (critic), f_C^i (C's features at scale i)
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -28,15 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoints
 from ..data import load
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses.segmentation import multiscale_l1, soft_dice_loss
 from ..models.segan import SegANCritic
 from ..models.unet import UNet
-from .common import TrainConfig, adams, fit_run, frozen, in_batches, load_or_train
-from .loop import History, sample_batch
+from .common import Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
+from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
 
 
@@ -195,16 +194,11 @@ def augment_batch(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
 
 
 @dataclass
-class SegANRun:
-    """A trained (or training) segmentor with its critic (None for the baseline) and history."""
+class SegANRun(Run):
+    """A trained (or training) segmentor S and its critic C (None for the baseline); see also ``Run``."""
 
     S: nn.Module
-    C: nn.Module | None
-    history: History
-    config: SegANConfig
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_segan call continues Adam
+    C: nn.Module | None = None
 
     def predict(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         """S's probabilities (N, 1, H, W) in [0, 1] on the CPU, in eval mode, ``batch_size`` at a time."""
@@ -262,8 +256,8 @@ def train_segan(data: ImageData, config: SegANConfig | None = None, *, device=No
     Args:
         data: ``ImageData`` with images (N, C, H, W) in [-1, 1] and masks (N, 1, H, W) in {0, 1}.
         config: a ``SegANConfig``; defaults to ``SegANConfig()``.
-        device: None for the device ``gan_lab.setup()`` chose.
-        checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
         run: continue training this run's networks, up to ``config.num_steps``, with its optimiser state.
 
     Example:
@@ -277,15 +271,11 @@ def train_segan(data: ImageData, config: SegANConfig | None = None, *, device=No
     x_all, y_all = images.to(device), masks.to(device)
     if run is None:
         S, C = build_segan(config, x_all.shape[1], x_all.shape[-1])
-        run = SegANRun(S.to(device), C.to(device) if C is not None else None, {"step": []}, config, data.name)
-    run.config = config
-    S, C = run.S.train(), run.C.train() if run.C is not None else None
-    run.optimizers = optimizers = run.optimizers or adams({"S": S, "C": C}, {"S": config.lr_S, "C": config.lr_C},
-                                                          config)
+        run = SegANRun(S.to(device), C.to(device) if C is not None else None, config=config, data_name=data.name)
+    S, C = run.S, run.C
     models = {"S": S} if C is None else {"S": S, "C": C}
+    optimizers = begin(run, config, models, {"S": config.lr_S, "C": config.lr_C})
     x_all, y_all = channels_last_on_cpu(models.values(), x_all, y_all)  # faster CPU convolutions (benchmarks/README.md)
-    if not run.history.get("step"):
-        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
 
     def step_fn(step: int) -> dict:
         x, y = sample_batch(x_all, config.batch_size, y_all)
@@ -312,9 +302,7 @@ def checkpoint_meta(config: SegANConfig, data: ImageData) -> dict:
 
 def load_segan(directory: str | Path, device=None) -> SegANRun:
     """The SegANRun saved in ``directory`` (S, and C unless it is the baseline)."""
-    ckpt = checkpoints.load_kind(directory, "segan", {"S"}, "a SegAN", device)
-    return SegANRun(ckpt.models["S"], ckpt.models.get("C"), ckpt.history, SegANConfig.from_checkpoint(ckpt.config),
-                    ckpt.config.get("data", ""), Path(directory))
+    return load_run(directory, SegANRun, SegANConfig, {"S"}, "a SegAN", device)
 
 
 def load_or_train_segan(directory: str | Path, data: ImageData, config: SegANConfig, *, device=None,

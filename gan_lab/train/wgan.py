@@ -17,20 +17,32 @@ close to optimal and its estimate means something.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .. import checkpoints
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import gradient_penalty, wasserstein_critic_loss, wasserstein_generator_loss
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from ..models.mlp import MLPDiscriminator, MLPGenerator
-from .common import TrainConfig, adams, data_meta, data_name, draw_z, fit_run, images_of, in_batches, load_or_train
+from .common import (
+    Run,
+    TrainConfig,
+    adams,
+    begin,
+    data_meta,
+    data_name,
+    draw_z,
+    fit_run,
+    images_of,
+    in_batches,
+    load_or_train,
+    load_run,
+)
 from .gan import g_step as gan_g_step
 from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
@@ -174,8 +186,8 @@ def critic_weights(C: nn.Module) -> torch.Tensor:
 
 
 @dataclass
-class WGANRun:
-    """A trained (or training) WGAN: G, the critic C, the history and the config.
+class WGANRun(Run):
+    """A trained (or training) WGAN: G, the critic C, and what every run holds (see ``Run``).
 
     History keys: ``loss_C``, ``loss_G``, ``W_estimate`` (the critic's E[C(x)] − E[C(G(z))]),
     ``grad_norm_mean`` / ``grad_norm_std`` (‖∇_x̂ C(x̂)‖₂ on interpolates) and, in mode "gp", ``gp``.
@@ -183,11 +195,6 @@ class WGANRun:
 
     G: nn.Module
     C: nn.Module
-    history: dict
-    config: WGANConfig
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_wgan call continues
 
     def sample(self, n: int = 64, seed: int | None = 0) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [-1, 1] from a fixed seed (None: from the global RNG)."""
@@ -205,8 +212,8 @@ def train_wgan(data: ImageData | torch.Tensor, config: WGANConfig | None = None,
     Args:
         data: an ``ImageData`` or an image tensor (N, C, H, W).
         config: a ``WGANConfig``; defaults to ``WGANConfig()`` (WGAN-GP).
-        device: None for the device ``gan_lab.setup()`` chose.
-        checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
         run: train this run's networks (a finished run continues up to ``config.num_steps``).
 
     Example:
@@ -218,14 +225,12 @@ def train_wgan(data: ImageData | torch.Tensor, config: WGANConfig | None = None,
     x = images_of(data).to(device)
     if run is None:
         G, C = build_wgan(config, x.shape[1], x.shape[-1])
-        run = WGANRun(G.to(device), C.to(device), {"step": []}, config, data_name(data))
-    run.config = config
-    G, C = run.G.train(), run.C.train()
+        run = WGANRun(G.to(device), C.to(device), config=config, data_name=data_name(data))
+    G, C = run.G, run.C
+    run.optimizers = run.optimizers or make_optimizers(G, C, config)  # the papers' RMSprop or Adam; begin keeps them
+    optimizers = begin(run, config, {"G": G, "C": C}, {"G": config.lr, "C": config.lr})
     if config.arch == "dcgan":  # faster CPU convolutions (benchmarks/README.md)
         x, = channels_last_on_cpu((G, C), x)
-    run.optimizers = optimizers = run.optimizers or make_optimizers(G, C, config)
-    if not run.history.get("step"):
-        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
     # how this run keeps C Lipschitz: clip its weights (WGAN) or penalise its gradient (WGAN-GP)
     constraint = {"clip_value": config.clip_value} if config.mode == "clip" else {"lambda_gp": config.lambda_gp}
 
@@ -254,9 +259,7 @@ def checkpoint_meta(config: WGANConfig, data: ImageData | torch.Tensor) -> dict:
 
 def load_wgan(directory: str | Path, device=None) -> WGANRun:
     """The WGANRun saved in ``directory`` (rebuilt from JSON + safetensors; nothing is unpickled)."""
-    ckpt = checkpoints.load_kind(directory, "wgan", {"G", "C"}, "a WGAN", device)
-    return WGANRun(ckpt.models["G"], ckpt.models["C"], ckpt.history, WGANConfig.from_checkpoint(ckpt.config),
-                   ckpt.config.get("data", ""), Path(directory))
+    return load_run(directory, WGANRun, WGANConfig, {"G", "C"}, "a WGAN", device)
 
 
 def load_or_train_wgan(directory: str | Path, data: ImageData | torch.Tensor, config: WGANConfig, *, device=None,
