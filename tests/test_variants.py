@@ -94,7 +94,7 @@ def test_infogan_widget_redraws_when_a_code_changes():
     after_c = box.explorer.image.value
     box.code_sliders[0].value = 1.5
     assert before != after_c != box.explorer.image.value and box.coded.c_cont == [1.5]
-    run = infogan.InfoGANRun(G, None, {}, infogan.InfoGANConfig(z_dim=6, width=4, num_continuous=1))
+    run = infogan.InfoGANRun(G, None, config=infogan.InfoGANConfig(z_dim=6, width=4, num_continuous=1))
     images, cols = code_sweep(run, "categorical", n=3)
     assert images.shape == (6, 1, 28, 28) and cols == 3
     images, cols = code_sweep(run, 0, n=2, values=[-1.0, 0.0, 1.0])

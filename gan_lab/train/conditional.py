@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoints
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
@@ -33,8 +32,8 @@ from ..models.conditional import (
     ProjectionDiscriminator,
 )
 from ..models.dcgan import init_dcgan_weights
-from .common import TrainConfig, adams, data_meta, draw_z, fit_run, frozen, in_batches, load_or_train
-from .loop import History, sample_batch
+from .common import Run, TrainConfig, begin, data_meta, draw_z, fit_run, frozen, in_batches, load_or_train, load_run
+from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
 
 #: variant → discriminator class: how the label enters D.
@@ -178,17 +177,13 @@ def as_labels(y, n: int, class_names: Sequence[str]) -> torch.Tensor:
 
 
 @dataclass
-class CGANRun:
-    """A trained class-conditional GAN: networks, history, config and the class names."""
+class CGANRun(Run):
+    """A trained (or training) class-conditional GAN: its networks, the class names, and what every run
+    holds (see ``Run``)."""
 
     G: nn.Module
     D: nn.Module
-    history: History
-    config: CGANConfig
     class_names: list[str] = field(default_factory=list)
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)  # kept so a second train_cgan call continues Adam
 
     def sample(self, n: int, y, seed: int | None = 0) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [-1, 1] of class(es) ``y``, on the CPU.
@@ -225,8 +220,8 @@ def train_cgan(data: ImageData, config: CGANConfig | None = None, *, device=None
     Args:
         data: an ``ImageData`` with labels (N,) and class names.
         config: a ``CGANConfig``; defaults to ``CGANConfig()`` (projection D).
-        device: None for the device ``gan_lab.setup()`` chose.
-        checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
         run: continue training this run's networks.
 
     Example:
@@ -239,15 +234,12 @@ def train_cgan(data: ImageData, config: CGANConfig | None = None, *, device=None
     x, labels = data.images.to(device), data.labels.to(device)
     if run is None:
         G, D = build_cgan(config, data.num_classes, x.shape[1], x.shape[-1])
-        run = CGANRun(G.to(device), D.to(device), {"step": []}, config, list(data.class_names), data.name)
-    run.config = config
-    G, D = run.G.train(), run.D.train()
+        run = CGANRun(G.to(device), D.to(device), class_names=list(data.class_names), config=config,
+                      data_name=data.name)
+    G, D = run.G, run.D
+    optimizers = begin(run, config, {"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D})
     x, = channels_last_on_cpu((G, D), x)  # faster CPU convolutions (benchmarks/README.md)
-    run.optimizers = optimizers = run.optimizers or adams({"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D},
-                                                          config)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
-    if not run.history.get("step"):
-        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
     B = config.batch_size
 
     def step_fn(step: int) -> dict:
@@ -274,10 +266,8 @@ def checkpoint_meta(config: CGANConfig, data: ImageData) -> dict:
 
 def load_cgan(directory: str | Path, device=None) -> CGANRun:
     """The CGANRun saved in ``directory`` by :func:`train_cgan` (nothing is unpickled)."""
-    ckpt = checkpoints.load_kind(directory, "cgan", {"G", "D"}, "a conditional GAN", device)
-    meta = ckpt.config
-    return CGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, CGANConfig.from_checkpoint(meta),
-                   meta["class_names"], meta["data"], Path(directory))
+    return load_run(directory, CGANRun, CGANConfig, {"G", "D"}, "a conditional GAN", device,
+                    class_names=lambda meta: meta["class_names"])
 
 
 def load_or_train_cgan(directory: str | Path, data: ImageData, config: CGANConfig, *, device=None,

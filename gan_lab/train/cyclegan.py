@@ -14,7 +14,6 @@ and both learning rates fall linearly to 0 over the second part of training, as 
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -22,17 +21,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import checkpoints
 from ..device import get_device
 from ..losses import least_squares_d_loss, least_squares_g_loss
 from ..losses.translation import cycle_loss, identity_loss
 from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.resnet import ResnetGenerator
-from .common import TrainConfig, adam, fit_run, frozen, images_of, in_batches, load_or_train
+from .common import Run, TrainConfig, begin, fit_run, frozen, images_of, in_batches, load_or_train, load_run
 from .common import data_name as name_of
 from .image_pool import ImagePool
-from .loop import History, sample_batch
+from .loop import sample_batch
 
 
 @dataclass
@@ -140,8 +138,9 @@ def d_step(D_X: nn.Module, D_Y: nn.Module, opt_D: torch.optim.Optimizer, real_X:
 
 
 @dataclass
-class CycleGANRun:
-    """A trained CycleGAN. Code names → Zhu et al.'s: G_XY = G (X → Y), G_YX = F (Y → X), D_X, D_Y.
+class CycleGANRun(Run):
+    """A trained (or training) CycleGAN: its four networks, the domain names, its image pools, and what
+    every run holds (see ``Run``). Code names → Zhu et al.'s: G_XY = G (X → Y), G_YX = F (Y → X), D_X, D_Y.
 
     (Zhu et al.'s own code calls them G_A, G_B, D_A, D_B.)
     """
@@ -150,12 +149,8 @@ class CycleGANRun:
     G_YX: nn.Module
     D_X: nn.Module
     D_Y: nn.Module
-    history: History
-    config: CycleGANConfig
     names: tuple[str, str] = ("X", "Y")
-    checkpoint_dir: Path | None = None
-    # kept so a second train_cyclegan call continues Adam and the fake histories
-    optimizers: dict | None = field(default=None, repr=False)
+    # kept, as the optimisers are, so a second train_cyclegan call continues the fake histories
     pools: tuple[ImagePool, ImagePool] | None = field(default=None, repr=False)
 
     @property
@@ -187,18 +182,16 @@ def _domains(data_X, data_Y, lambda_id: float) -> tuple[torch.Tensor, torch.Tens
     return x, y
 
 
+def _data_name_of(data_X, data_Y, data_name: str | None = None) -> str:
+    """What a run records as its data: ``data_name``, or the names of both sets."""
+    return data_name or f"{name_of(data_X)}, {name_of(data_Y)}"
+
+
 def checkpoint_meta(config: CycleGANConfig, data_X, data_Y, names=("X", "Y"), data_name: str | None = None) -> dict:
     """The JSON stored with a CycleGAN checkpoint: the config, the domain names and what the data was."""
     x, y = _domains(data_X, data_Y, config.lambda_id)
-    return {**config.checkpoint_entry(), "names": list(names),
-            "data": data_name or f"{name_of(data_X)}, {name_of(data_Y)}",
+    return {**config.checkpoint_entry(), "names": list(names), "data": _data_name_of(data_X, data_Y, data_name),
             "num_images": [x.shape[0], y.shape[0]], "channels": [x.shape[1], y.shape[1]], "size": x.shape[-1]}
-
-
-def make_optimizers(models: dict[str, nn.Module], config: CycleGANConfig) -> dict[str, torch.optim.Optimizer]:
-    """One Adam for both generators ("G") and one for both discriminators ("D"), as in the paper's code."""
-    return {"G": adam(itertools.chain(models["G_XY"].parameters(), models["G_YX"].parameters()), config.lr, config),
-            "D": adam(itertools.chain(models["D_X"].parameters(), models["D_Y"].parameters()), config.lr, config)}
 
 
 def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, device=None,
@@ -210,7 +203,8 @@ def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, devi
     Args:
         data_X, data_Y: ``ImageData`` or tensors (N, C, H, W); sizes must match, counts and channels may differ.
         config: a ``CycleGANConfig``; defaults to ``CycleGANConfig()``.
-        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
         names: display names of the domains, e.g. ("MR", "CT"); None: the run's, or ("X", "Y").
         data_name: what the data is, stored with the checkpoint; name everything that makes two data sets
             differ (e.g. "phantoms, lesions MR 50% / CT 0%") so a cache notices.
@@ -227,16 +221,16 @@ def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, devi
     x, y = (t.to(device) for t in _domains(data_X, data_Y, config.lambda_id))
     if run is None:
         built = build_cyclegan(config, x.shape[1], y.shape[1], x.shape[-1])
-        run = CycleGANRun(**{k: m.to(device) for k, m in built.items()}, history={"step": []}, config=config)
-    run.config, run.names = config, tuple(names or run.names)
-    models = {k: m.train() for k, m in run.models.items()}
+        run = CycleGANRun(**{k: m.to(device) for k, m in built.items()}, config=config,
+                          data_name=_data_name_of(data_X, data_Y, data_name))
+    run.names = tuple(names or run.names)
     G_XY, G_YX, D_X, D_Y = run.G_XY, run.G_YX, run.D_X, run.D_Y
-    run.optimizers = optimizers = run.optimizers or make_optimizers(models, config)
+    # one Adam for both generators ("G") and one for both discriminators ("D"), as in the paper's code
+    optimizers = begin(run, config, {"G": nn.ModuleList([G_XY, G_YX]), "D": nn.ModuleList([D_X, D_Y])},
+                       {"G": config.lr, "D": config.lr})
     decay = linear_decay(config.num_steps, config.decay_start)
     run.pools = run.pools or (ImagePool(config.pool_size, config.seed), ImagePool(config.pool_size, config.seed + 1))
     pool_X, pool_Y = run.pools
-    if not run.history.get("step"):
-        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
 
     def step_fn(step: int) -> dict:
         for opt in optimizers.values():  # the rate of this step, from the global step: a resumed or
@@ -249,16 +243,15 @@ def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, devi
         out |= d_step(D_X, D_Y, optimizers["D"], real_X, real_Y, pool_X.query(fake_X), pool_Y.query(fake_Y))
         return out | {"lr": optimizers["G"].param_groups[0]["lr"]}  # the rate this step used
 
-    return fit_run(run, step_fn, models, checkpoint_meta(config, data_X, data_Y, run.names, data_name),
+    return fit_run(run, step_fn, run.models, checkpoint_meta(config, data_X, data_Y, run.names, data_name),
                    desc=f"CycleGAN {run.names[0]}↔{run.names[1]}", checkpoint_dir=checkpoint_dir, resume=resume,
                    callbacks=callbacks, stop_event=stop_event, progress=progress)
 
 
 def load_cyclegan(directory: str | Path, device=None) -> CycleGANRun:
     """The CycleGANRun saved in ``directory`` by :func:`train_cyclegan` (nothing is unpickled)."""
-    ckpt = checkpoints.load_kind(directory, "cyclegan", {"G_XY", "G_YX", "D_X", "D_Y"}, "a CycleGAN", device)
-    return CycleGANRun(**ckpt.models, history=ckpt.history, config=CycleGANConfig.from_checkpoint(ckpt.config),
-                       names=tuple(ckpt.config["names"]), checkpoint_dir=Path(directory))
+    return load_run(directory, CycleGANRun, CycleGANConfig, {"G_XY", "G_YX", "D_X", "D_Y"}, "a CycleGAN", device,
+                    names=lambda meta: tuple(meta["names"]))
 
 
 def load_or_train_cyclegan(directory: str | Path, data_X, data_Y, config: CycleGANConfig, *, device=None,

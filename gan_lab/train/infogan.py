@@ -10,22 +10,33 @@ variation to keep recognisable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .. import checkpoints
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
 from ..losses.variants import categorical_mi_lower_bound, info_loss
 from ..models.dcgan import init_dcgan_weights
 from ..models.infogan import InfoGANDiscriminator, InfoGANGenerator
-from .common import TrainConfig, adams, data_meta, data_name, fit_run, frozen, images_of, in_batches, load_or_train
-from .loop import History, sample_batch
+from .common import (
+    Run,
+    TrainConfig,
+    begin,
+    data_meta,
+    data_name,
+    fit_run,
+    frozen,
+    images_of,
+    in_batches,
+    load_or_train,
+    load_run,
+)
+from .loop import sample_batch
 
 
 @dataclass
@@ -131,16 +142,11 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
 
 
 @dataclass
-class InfoGANRun:
-    """A trained InfoGAN: G, D (with its Q head), history, config."""
+class InfoGANRun(Run):
+    """A trained (or training) InfoGAN: G, D (with its Q head), and what every run holds (see ``Run``)."""
 
     G: nn.Module
     D: nn.Module
-    history: History
-    config: InfoGANConfig
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)
 
     def sample(self, n: int, c=None, c_cont=None, seed: int | None = 0) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [-1, 1] on the CPU.
@@ -179,6 +185,10 @@ def train_infogan(data: ImageData | torch.Tensor, config: InfoGANConfig | None =
                   stop_event=None, progress: bool = True) -> InfoGANRun:
     """Train an InfoGAN on images in [-1, 1] (labels, if any, are ignored) and return the run.
 
+    Args:
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
+
     Example:
         >>> run = train_infogan(gan_lab.data.load("pneumoniamnist"), InfoGANConfig(num_steps=500))  # doctest: +SKIP
         >>> run.sample(8, c=1, c_cont=[0.0, 0.5])
@@ -186,9 +196,9 @@ def train_infogan(data: ImageData | torch.Tensor, config: InfoGANConfig | None =
     config = config or InfoGANConfig()
     device = get_device(device)
     x = images_of(data).to(device)
-    G, D = (m.to(device) for m in build_infogan(config, x.shape[1], x.shape[-1]))
-    run = InfoGANRun(G, D, {"step": []}, config, data_name(data),
-                     optimizers=adams({"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D}, config))
+    G, D = (m.to(device) for m in build_infogan(config, x.shape[1], x.shape[-1]))  # seeds, then draws the weights
+    run = InfoGANRun(G, D, config=config, data_name=data_name(data))
+    optimizers = begin(run, config, {"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D})
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     lam, w = config.lambda_info, config.continuous_weight
     lam_Q = lam if config.lambda_Q is None else config.lambda_Q
@@ -202,8 +212,8 @@ def train_infogan(data: ImageData | torch.Tensor, config: InfoGANConfig | None =
         z, c, c_cont = latents(config.batch_size)
         with torch.no_grad():
             fake = G(z, c, c_cont)  # G is fixed during D's update
-        out = d_step(D, run.optimizers["D"], real, fake, c, c_cont, loss_D_fn, lam_Q, w)
-        out.update(g_step(G, D, run.optimizers["G"], *latents(config.batch_size), loss_G_fn, lam, w))
+        out = d_step(D, optimizers["D"], real, fake, c, c_cont, loss_D_fn, lam_Q, w)
+        out.update(g_step(G, D, optimizers["G"], *latents(config.batch_size), loss_G_fn, lam, w))
         return out
 
     return fit_run(run, step_fn, {"G": G, "D": D}, checkpoint_meta(config, data), desc=f"InfoGAN (λ={lam:g})",
@@ -218,9 +228,7 @@ def checkpoint_meta(config: InfoGANConfig, data: ImageData | torch.Tensor) -> di
 
 def load_infogan(directory: str | Path, device=None) -> InfoGANRun:
     """The InfoGANRun saved in ``directory`` (rebuilt from JSON + safetensors)."""
-    ckpt = checkpoints.load_kind(directory, "infogan", {"G", "D"}, "an InfoGAN", device)
-    return InfoGANRun(ckpt.models["G"], ckpt.models["D"], ckpt.history, InfoGANConfig.from_checkpoint(ckpt.config),
-                      ckpt.config.get("data", ""), Path(directory))
+    return load_run(directory, InfoGANRun, InfoGANConfig, {"G", "D"}, "an InfoGAN", device)
 
 
 def load_or_train_infogan(directory: str | Path, data: ImageData | torch.Tensor, config: InfoGANConfig, *,

@@ -16,7 +16,7 @@ where it is not; the adversarial term punishes the blur.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -24,16 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoints
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.unet import UNet
-from .common import GAN_LOSSES, TrainConfig, adams, fit_run, frozen, images_of, in_batches, load_or_train
+from .common import GAN_LOSSES, Run, TrainConfig, begin, fit_run, frozen, images_of, in_batches, load_or_train, load_run
 from .common import data_name as name_of
-from .loop import History, sample_batch
+from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
 
 
@@ -148,16 +147,11 @@ def pix2pix_step(G: nn.Module, D: nn.Module | None, optimizers: dict, x: torch.T
 
 
 @dataclass
-class Pix2PixRun:
-    """A trained translator: G, D (None for the L1 baseline), history and config."""
+class Pix2PixRun(Run):
+    """A trained (or training) translator: G, D (None for the L1 baseline), and what every run holds (see ``Run``)."""
 
     G: nn.Module
-    D: nn.Module | None
-    history: History
-    config: Pix2PixConfig
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)  # kept so a second call continues Adam
+    D: nn.Module | None = None
 
     def translate(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """G(x) for inputs (N, C_in, H, W) in [-1, 1], in batches, returned on the CPU."""
@@ -188,7 +182,8 @@ def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.T
     Args:
         inputs, targets: paired images (N, C, H, W) as ImageData or tensors (paper: x and y).
         config: a ``Pix2PixConfig``; ``lambda_adv=0`` trains the L1-only baseline.
-        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
         run: continue training this run's networks.
         data_name: what the pairs are, stored with the checkpoint (default: ``inputs.name``); name
             everything that makes them differ, e.g. "pneumoniamnist, dose 0.25", so a cache notices.
@@ -205,15 +200,12 @@ def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.T
     x_all, y_all = x_all.to(device), y_all.to(device)
     if run is None:
         G, D = build_pix2pix(config, x_all.shape[1], y_all.shape[1], x_all.shape[-1])
-        run = Pix2PixRun(G.to(device), D.to(device) if D is not None else None, {"step": []}, config,
-                         data_name or name_of(inputs))
-    run.config = config
-    G, D = run.G.train(), run.D.train() if run.D is not None else None
+        run = Pix2PixRun(G.to(device), D.to(device) if D is not None else None, config=config,
+                         data_name=data_name or name_of(inputs))
+    G, D = run.G, run.D
     models = {"G": G} | ({"D": D} if D is not None else {})
+    optimizers = begin(run, config, models, {"G": config.lr_G, "D": config.lr_D})
     x_all, y_all = channels_last_on_cpu(models.values(), x_all, y_all)  # faster CPU convolutions (benchmarks/README.md)
-    run.optimizers = optimizers = run.optimizers or adams(models, {"G": config.lr_G, "D": config.lr_D}, config)
-    if not run.history.get("step"):
-        torch.manual_seed(config.seed)  # a fresh run repeats; a continued one must not redraw the same batches
 
     def step_fn(step: int) -> dict:
         x, y = sample_batch(x_all, config.batch_size, y_all)
@@ -226,9 +218,7 @@ def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.T
 
 def load_pix2pix(directory: str | Path, device=None) -> Pix2PixRun:
     """The Pix2PixRun saved in ``directory`` by :func:`train_pix2pix` (nothing is unpickled)."""
-    ckpt = checkpoints.load_kind(directory, "pix2pix", {"G"}, "a pix2pix", device)
-    return Pix2PixRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, Pix2PixConfig.from_checkpoint(ckpt.config),
-                      ckpt.config.get("data", ""), Path(directory))
+    return load_run(directory, Pix2PixRun, Pix2PixConfig, {"G"}, "a pix2pix", device)
 
 
 def load_or_train_pix2pix(directory: str | Path, inputs, targets, config: Pix2PixConfig, *, device=None,

@@ -21,12 +21,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoints
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.progressive import ProgressiveDiscriminator, ProgressiveGenerator
-from .common import TrainConfig, adams, data_meta, data_name, draw_z, fit_run, frozen, images_of, load_or_train
+from .common import (
+    Run,
+    TrainConfig,
+    begin,
+    data_meta,
+    data_name,
+    draw_z,
+    fit_run,
+    frozen,
+    images_of,
+    load_or_train,
+    load_run,
+)
 from .loop import History, sample_batch
 
 
@@ -144,16 +155,11 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
 
 
 @dataclass
-class ProgressiveRun:
-    """A trained progressive GAN."""
+class ProgressiveRun(Run):
+    """A trained (or training) progressive GAN: its networks, and what every run holds (see ``Run``)."""
 
     G: nn.Module
     D: nn.Module
-    history: History
-    config: ProgressiveConfig
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)
 
     @torch.inference_mode()
     def sample(self, n: int = 64, seed: int | None = 0, stage: int | None = None, alpha: float = 1.0) -> torch.Tensor:
@@ -176,7 +182,8 @@ def train_progressive(data: ImageData | torch.Tensor, config: ProgressiveConfig 
     """Train a progressive GAN on images (N, C, size, size) in [-1, 1], size = ``config.size``.
 
     Args:
-        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
 
     Example:
         >>> run = train_progressive(load("phantoms", size=32), ProgressiveConfig())  # doctest: +SKIP
@@ -194,8 +201,8 @@ def train_progressive(data: ImageData | torch.Tensor, config: ProgressiveConfig 
     torch.manual_seed(config.seed)
     G = ProgressiveGenerator(config.z_dim, images.shape[1], config.widths, config.start).to(device)
     D = ProgressiveDiscriminator(images.shape[1], config.widths, config.start).to(device)
-    run = ProgressiveRun(G, D, {"step": []}, config, data_name(data),
-                         optimizers=adams({"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D}, config))
+    run = ProgressiveRun(G, D, config=config, data_name=data_name(data))
+    optimizers = begin(run, config, {"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D})
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
     snapshot_at = set(snapshot_steps(config))
 
@@ -204,8 +211,8 @@ def train_progressive(data: ImageData | torch.Tensor, config: ProgressiveConfig 
         real = real_batch(levels, config.batch_size, stage, alpha)
         with torch.no_grad():
             fake = G(draw_z(config.batch_size, G.z_dim, device), stage, alpha)  # G is fixed during D's update
-        out = d_step(D, run.optimizers["D"], real, fake, loss_D_fn, stage, alpha)
-        out |= g_step(G, D, run.optimizers["G"], draw_z(config.batch_size, G.z_dim, device), loss_G_fn, stage, alpha)
+        out = d_step(D, optimizers["D"], real, fake, loss_D_fn, stage, alpha)
+        out |= g_step(G, D, optimizers["G"], draw_z(config.batch_size, G.z_dim, device), loss_G_fn, stage, alpha)
         if step in snapshot_at:  # what G draws at this point of its growth, kept in the history (JSON)
             with torch.no_grad():
                 images = G(z_fixed, stage, alpha).cpu().round(decimals=3).tolist()
@@ -228,10 +235,7 @@ def checkpoint_meta(config: ProgressiveConfig, data: ImageData | torch.Tensor) -
 
 def load_progressive(directory: str | Path, device=None) -> ProgressiveRun:
     """The ProgressiveRun saved in ``directory``."""
-    ckpt = checkpoints.load_kind(directory, "progressive", {"G", "D"}, "a progressive GAN", device)
-    return ProgressiveRun(ckpt.models["G"], ckpt.models["D"], ckpt.history,
-                          ProgressiveConfig.from_checkpoint(ckpt.config), ckpt.config.get("data", ""),
-                          Path(directory))
+    return load_run(directory, ProgressiveRun, ProgressiveConfig, {"G", "D"}, "a progressive GAN", device)
 
 
 def load_or_train_progressive(directory: str | Path, data: ImageData | torch.Tensor, config: ProgressiveConfig, *,

@@ -16,22 +16,21 @@ scores either D as a classifier.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .. import checkpoints
 from ..data.base import ImageData
 from ..data.subsets import stratified_subset
 from ..device import get_device
 from ..losses.variants import feature_matching_loss, sgan_discriminator_loss, sgan_generator_loss, sgan_supervised_loss
 from ..models.dcgan import DCGANGenerator, init_dcgan_weights
 from ..models.sgan import SGANDiscriminator
-from .common import TrainConfig, adams, data_meta, fit_run, frozen, load_or_train
-from .loop import History, sample_batch
+from .common import Run, TrainConfig, begin, data_meta, fit_run, frozen, load_or_train, load_run
+from .loop import sample_batch
 
 METHODS = ("sgan", "supervised")
 G_LOSSES = ("feature_matching", "nonsaturating")
@@ -129,25 +128,25 @@ def g_step(G: nn.Module, D: nn.Module, opt_G, z: torch.Tensor, unlabelled: torch
 
 
 @dataclass
-class SGANRun:
-    """A trained semi-supervised D (and its G), or the supervised baseline (G is None).
+class SGANRun(Run):
+    """A trained semi-supervised D (and its G), or the supervised baseline (G is None), and what every run
+    holds (see ``Run``).
 
     Score D as a classifier with ``gan_lab.metrics.tstr.score_sgan(run.D, test)``.
     """
 
     D: nn.Module
-    G: nn.Module | None
-    history: History
-    config: SGANConfig
-    data_name: str = ""
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)
+    G: nn.Module | None = None
 
 
 def train_sgan(data: ImageData, config: SGANConfig | None = None, *, device=None,
                checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(),
                stop_event=None, progress: bool = True) -> SGANRun:
     """Train on ``config.n_labelled`` labels of ``data`` (and, for the SGAN, all of its images unlabelled).
+
+    Args:
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
 
     Example:
         >>> run = train_sgan(load("pneumoniamnist"), SGANConfig(n_labelled=100))  # doctest: +SKIP
@@ -168,22 +167,22 @@ def train_sgan(data: ImageData, config: SGANConfig | None = None, *, device=None
         G = DCGANGenerator(config.z_dim, data.channels, data.size, config.width).to(device)
         G.apply(init_dcgan_weights)
     models = {name: m for name, m in {"D": D, "G": G}.items() if m is not None}
-    run = SGANRun(D, G, {"step": []}, config, data.name,
-                  optimizers=adams(models, {"D": config.lr_D, "G": config.lr_G}, config))
+    run = SGANRun(D, G, config=config, data_name=data.name)
+    optimizers = begin(run, config, models, {"D": config.lr_D, "G": config.lr_G})
     labelled_batch = min(config.labelled_batch_size, len(labelled))
 
     def step_fn(step: int) -> dict:
         real, y = sample_batch(x_l, labelled_batch, y_l)
         if G is None:
-            return supervised_d_step(D, run.optimizers["D"], real, y)
+            return supervised_d_step(D, optimizers["D"], real, y)
         unlabelled = sample_batch(x_u, config.batch_size)
         z = torch.randn(config.batch_size, G.z_dim, device=device)
         with torch.no_grad():
             fake = G(z)  # G is fixed during D's update
-        out = d_step(D, run.optimizers["D"], real, y, unlabelled, fake)
+        out = d_step(D, optimizers["D"], real, y, unlabelled, fake)
         unlabelled = sample_batch(x_u, config.batch_size)
         z = torch.randn(config.batch_size, G.z_dim, device=device)
-        out.update(g_step(G, D, run.optimizers["G"], z, unlabelled, config.g_loss))
+        out.update(g_step(G, D, optimizers["G"], z, unlabelled, config.g_loss))
         return out
 
     return fit_run(run, step_fn, models, checkpoint_meta(config, data),
@@ -198,9 +197,7 @@ def checkpoint_meta(config: SGANConfig, data: ImageData) -> dict:
 
 def load_sgan(directory: str | Path, device=None) -> SGANRun:
     """The SGANRun saved in ``directory``."""
-    ckpt = checkpoints.load_kind(directory, "sgan", {"D"}, "an SGAN", device)
-    return SGANRun(ckpt.models["D"], ckpt.models.get("G"), ckpt.history, SGANConfig.from_checkpoint(ckpt.config),
-                   ckpt.config.get("data", ""), Path(directory))
+    return load_run(directory, SGANRun, SGANConfig, {"D"}, "an SGAN", device)
 
 
 def load_or_train_sgan(directory: str | Path, data: ImageData, config: SGANConfig, *, device=None,

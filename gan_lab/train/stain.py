@@ -17,17 +17,16 @@ colouriser, which paints the *median* colour wherever the grey level is ambiguou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .. import checkpoints
 from ..data.stain import grey_normalise
 from ..device import get_device
-from .common import TrainConfig, adams, fit_run, in_batches, load_or_train
+from .common import Run, TrainConfig, begin, fit_run, in_batches, load_or_train, load_run
 from .loop import sample_batch
 from .pix2pix import Pix2PixConfig, build_pix2pix, pix2pix_step
 
@@ -86,15 +85,11 @@ def random_dihedral(*images: torch.Tensor, generator: torch.Generator | None = N
 
 
 @dataclass
-class StainRun:
-    """A trained colouriser: G, D (None for the L1 baseline), history and config."""
+class StainRun(Run):
+    """A trained colouriser: G, D (None for the L1 baseline), and what every run holds (see ``Run``)."""
 
     G: nn.Module
-    D: nn.Module | None
-    history: dict
-    config: StainConfig
-    checkpoint_dir: Path | None = None
-    optimizers: dict | None = field(default=None, repr=False)
+    D: nn.Module | None = None
 
     def normalise(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """G(grey_normalise(x)) for RGB tiles (N, 3, H, W) in [-1, 1]: x in the target style, on the CPU."""
@@ -112,7 +107,8 @@ def train_stain(target: torch.Tensor, config: StainConfig | None = None, *, devi
     """Train a colouriser G: grey_normalise(x) → x on tiles ``target`` (N, 3, H, W) of the target style.
 
     Args:
-        device, checkpoint_dir, resume, callbacks, stop_event, progress: see ``gan_lab.train.loop.fit``.
+        device, checkpoint_dir, resume, callbacks, stop_event, progress: see :func:`gan_lab.train.common.fit_run`
+            and ``fit``.
         data_name: what the tiles are, stored with the checkpoint so a cache notices other tiles.
 
     Example:
@@ -127,16 +123,15 @@ def train_stain(target: torch.Tensor, config: StainConfig | None = None, *, devi
     y_all = target.to(device)
     x_all = grey_normalise(y_all, config.grey_std)  # fixed inputs: the grey stage has no parameters
     G, D = build_pix2pix(config.pix2pix(), 1, 3, target.shape[-1])
-    models = {"G": G.to(device).train()} | ({"D": D.to(device).train()} if D is not None else {})
-    run = StainRun(G, D, {"step": []}, config,
-                   optimizers=adams(models, {"G": config.lr_G, "D": config.lr_D}, config))
-    torch.manual_seed(config.seed)
+    run = StainRun(G.to(device), D.to(device) if D is not None else None, config=config, data_name=data_name)
+    models = {"G": G} | ({"D": D} if D is not None else {})
+    optimizers = begin(run, config, models, {"G": config.lr_G, "D": config.lr_D})
 
     def step_fn(step: int) -> dict:
         x, y = sample_batch(x_all, config.batch_size, y_all)
         if config.augment:
             x, y = random_dihedral(x, y)
-        return pix2pix_step(G, D, run.optimizers, x, y, config)
+        return pix2pix_step(G, D, optimizers, x, y, config)
 
     return fit_run(run, step_fn, models, checkpoint_meta(config, target, data_name),
                    desc="colouriser" + (" (cGAN)" if D is not None else " (L1 only)"), checkpoint_dir=checkpoint_dir,
@@ -145,9 +140,7 @@ def train_stain(target: torch.Tensor, config: StainConfig | None = None, *, devi
 
 def load_stain(directory: str | Path, device=None) -> StainRun:
     """The StainRun saved in ``directory`` by :func:`train_stain` (nothing is unpickled)."""
-    ckpt = checkpoints.load_kind(directory, "stain", {"G"}, "a colouriser", device)
-    return StainRun(ckpt.models["G"], ckpt.models.get("D"), ckpt.history, StainConfig.from_checkpoint(ckpt.config),
-                    Path(directory))
+    return load_run(directory, StainRun, StainConfig, {"G"}, "a colouriser", device)
 
 
 def load_or_train_stain(directory: str | Path, target: torch.Tensor, config: StainConfig, *, device=None,
