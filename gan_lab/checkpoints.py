@@ -404,7 +404,10 @@ def restore(directory: str | os.PathLike, models: dict[str, nn.Module],
     for name, opt in (optimizers or {}).items():
         if not isinstance(index["optimizers"].get(name), dict):
             raise CheckpointError(f"Checkpoint {directory} has no optimiser state for {name!r}.")
-        _load_optimizer(name, opt, index["optimizers"][name], tensors)
+        try:
+            _load_optimizer(name, opt, index["optimizers"][name], tensors)
+        except CheckpointError as err:
+            raise CheckpointError(f"{directory}: {err}") from None
     try:
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and torch.cuda.is_available():
