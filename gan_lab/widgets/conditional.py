@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..viz import image_grid, png_bytes
+from .picture import PicturedVBox
 
 
 def class_rows(run, n: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -55,6 +56,6 @@ def class_grid(run, n: int = 8, seed: int = 0, scale: int = 3):
     redraw()
     labelled = [widgets.HBox([widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width="90px")), image])
                 for name, image in rows.items()]
-    box = widgets.VBox([slider, *labelled, widgets.HTML("<small>each column: one z under every class</small>")])
+    box = PicturedVBox([slider, *labelled, widgets.HTML("<small>each column: one z under every class</small>")])
     box.seed, box.rows = slider, rows
     return box

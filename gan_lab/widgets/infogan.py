@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .latent import LatentExplorer
+from .picture import PicturedVBox
 
 
 class CodedGenerator(nn.Module):
@@ -74,7 +75,7 @@ def infogan_explorer(G: nn.Module, data=None, *, k: int = 4, cont_range: float =
 
     for control in (category, *code_sliders):
         control.observe(update, names="value")
-    box = widgets.VBox([widgets.HTML("<b>InfoGAN codes</b> (z is explored below)"), category, *code_sliders,
+    box = PicturedVBox([widgets.HTML("<b>InfoGAN codes</b> (z is explored below)"), category, *code_sliders,
                         explorer])
     box.explorer, box.category, box.code_sliders, box.coded = explorer, category, code_sliders, coded
     return box

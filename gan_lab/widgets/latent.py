@@ -40,6 +40,7 @@ from torch import nn
 from ..data.base import ImageData
 from ..models.latent import slerp
 from ..viz import image_grid, png_bytes
+from .picture import PicturedVBox
 
 
 def is_conditional(G: nn.Module) -> bool:
@@ -82,7 +83,7 @@ def _generate(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     return G(z) if y is None else G(z, y)
 
 
-class LatentExplorer(widgets.VBox):
+class LatentExplorer(PicturedVBox):
     """Sliders over G's latent space, a seed box, slerp between two seeds, nearest training images.
 
     Args:

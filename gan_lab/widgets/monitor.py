@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..viz import image_grid, plot_history, png_bytes
+from .picture import PicturedVBox
 
 #: the two panels of curves: what G and D optimise, and how D rates real and generated images.
 CURVES = (("loss_D", "loss_G"), ("D(x)", "D(G(z))"))
@@ -55,7 +56,7 @@ def curves_png(history: dict, groups=CURVES, size: tuple[float, float] = (8.0, 2
     return buf.getvalue()
 
 
-class TrainingMonitor(widgets.VBox):
+class TrainingMonitor(PicturedVBox):
     """The monitor widget: status line, Start/Stop, loss and D-output curves, a fixed-z sample grid.
 
     Args:

@@ -12,6 +12,7 @@ import torch
 
 from ..metrics.image import dice_per_image, iou_per_image
 from ..viz import png_bytes, to_uint8
+from .picture import PicturedVBox
 
 PRED_COLOUR = (255, 200, 0)  # amber
 TRUE_COLOUR = (0, 200, 255)  # cyan
@@ -124,6 +125,6 @@ def segmentation_viewer(images: torch.Tensor, probs, masks: torch.Tensor, thresh
     index.observe(redraw, names="value")
     thresh.observe(redraw, names="value")
     redraw()
-    box = widgets.VBox([widgets.HBox([index, thresh]), readout, picture, legend])
+    box = PicturedVBox([widgets.HBox([index, thresh]), readout, picture, legend])
     box.index, box.threshold, box.image, box.readout = index, thresh, picture, readout
     return box

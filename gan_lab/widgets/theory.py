@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from ..data.toy import GaussianMixture, gaussian_mixture_1d
 from ..theory import generator_loss_curves, js_divergence, optimal_discriminator, virtual_training_criterion
 from ..viz import png_bytes
+from .picture import PicturedVBox
 
 REAL, FAKE = "#1b7837", "#762a83"
 
@@ -41,7 +42,7 @@ def generator_mixture(mean: float, spread: float, weight: float, gap: float) -> 
     return gaussian_mixture_1d([mean - gap / 2, mean + gap / 2], [spread, spread], [weight, 1 - weight], "p_g")
 
 
-class OptimalDiscriminatorWidget(widgets.VBox):
+class OptimalDiscriminatorWidget(PicturedVBox):
     """p_data, a movable p_g, D*, and the numbers of Theorem 1 (see :func:`optimal_discriminator_widget`).
 
     Attributes:
@@ -95,7 +96,7 @@ class OptimalDiscriminatorWidget(widgets.VBox):
         return {"V": value, "JSD": jsd, "identity": identity}
 
 
-class SaturationWidget(widgets.VBox):
+class SaturationWidget(PicturedVBox):
     """log(1 − D) against −log D and their gradients (see :func:`saturation_widget`).
 
     Attributes:

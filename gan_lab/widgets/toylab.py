@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..data.toy import TOY_DATASETS
 from ..train.loop import TrainingDiverged
 from ..train.toylab import ToyLab, single_thread
+from .picture import PicturedVBox
 
 LAYERS = ("heatmap", "optimal", "manifold", "gradients", "real", "fake")
 REAL, FAKE, INK = (27, 120, 55), (118, 42, 131), (40, 40, 40)  # the two ends of PRGn, as in GAN Lab
@@ -178,7 +179,7 @@ def render_densities(p_data_hat: np.ndarray, p_g_hat: np.ndarray, size: int = 25
     return np.asarray(Image.fromarray((255 - np.clip(ink, 0, 255)).astype(np.uint8)).resize((size, size)))
 
 
-class ToyLabWidget(widgets.VBox):
+class ToyLabWidget(PicturedVBox):
     """The toy lab: panels on top, controls below; every control is an attribute (tests click them).
 
     Attributes:

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..metrics.image import mae_per_image, psnr_per_image, ssim_per_image
 from ..viz import png_bytes, to_uint8
+from .picture import PicturedVBox
 
 #: a panel's images: a tensor (N, C, H, W) in [-1, 1], or fn(index, model, shown) → (1, C, H, W) or (C, H, W).
 PanelSource = torch.Tensor | Callable
@@ -109,7 +110,7 @@ def panel_viewer(panels: list[tuple[str, PanelSource]], models: dict | None = No
         controls.append(toggle)
     redraw()
     row = widgets.HBox([widgets.VBox([widgets.HTML(f"<b>{name}</b>"), images[name]]) for name, _ in panels])
-    box = widgets.VBox([widgets.HBox(controls), row, text])
+    box = PicturedVBox([widgets.HBox(controls), row, text])
     box.index, box.model, box.images, box.readout = index, toggle, images, text
     return box
 
