@@ -10,6 +10,11 @@ For densities p_data and p_g sampled on a uniform grid with cell size ``dx``
 are all one line each. The grid must hold (almost) all of both masses.
 Logarithms are natural, so divergences are in nats and JSD ≤ log 2.
 
+What the *non-saturating* generator loss −log D(G(z)) descends at an optimal D is another
+divergence, KL(p_g ‖ p_data) − 2·JSD(p_data ‖ p_g) (Arjovsky & Bottou 2017, Theorem 2.5):
+:func:`nonsaturating_objective`, with :func:`expected_generator_loss` to check it and
+:func:`best_single_gaussian` to see which generator each objective prefers.
+
 For 2-D samples with unknown density (the toy lab's fakes) :func:`kde_on_grid`
 estimates the density: a *binned* kernel density estimate (a histogram on the
 grid smoothed with a Gaussian of bandwidth h), which costs O(grid) however
@@ -77,6 +82,67 @@ def virtual_training_criterion(p_data: np.ndarray, p_g: np.ndarray, dx: float) -
     """
     total = np.asarray(p_data, dtype=np.float64) + np.asarray(p_g, dtype=np.float64)
     return float((_xlogy(p_data, p_data) + _xlogy(p_g, p_g) - _xlogy(total, total)).sum() * dx)
+
+
+def expected_generator_loss(D: np.ndarray, p_g: np.ndarray, dx: float, loss: str = "nonsaturating") -> float:
+    """E_{x~p_g}[ℓ_G(D(x))] for a *fixed* discriminator D on the grid: the loss G's update descends.
+
+    * ``"nonsaturating"``: ℓ_G = −log D(x)      (what Goodfellow et al. 2014 train G with in practice),
+    * ``"minimax"``:       ℓ_G = log(1 − D(x))  (the value function's own term).
+
+    Infinite where p_g > 0 and D is certain (D = 0 for the non-saturating loss; D = 1 for the minimax one
+    gives −∞). Use a grid on which both densities stay representable (no underflow to exactly 0).
+    """
+    D = np.asarray(D, dtype=np.float64)
+    if loss == "nonsaturating":
+        return float(-_xlogy(p_g, D).sum() * dx)
+    if loss == "minimax":
+        return float(_xlogy(p_g, 1 - D).sum() * dx)
+    raise ValueError(f"loss must be 'nonsaturating' or 'minimax', not {loss!r}.")
+
+
+def nonsaturating_objective(p_data: np.ndarray, p_g: np.ndarray, dx: float) -> float:
+    """KL(p_g ‖ p_data) − 2·JSD(p_data ‖ p_g): the divergence the non-saturating loss descends at an optimal D.
+
+    Arjovsky & Bottou (2017, Theorem 2.5): with D* = p_data / (p_data + p_gθ0) held fixed,
+
+        E_z[−∇_θ log D*(g_θ(z))] at θ0  =  ∇_θ [KL(p_gθ ‖ p_data) − 2·JSD(p_data ‖ p_gθ)] at θ0.
+
+    The identity is about *gradients* at θ0 (the values of the two sides differ). The reverse KL
+    costs little for a mode p_g misses and a lot for mass where p_data has none, and the JSD enters
+    with a minus sign: the objective is mode-seeking. (The minimax loss E[log(1 − D*)] has the gradient
+    of 2·JSD instead, Goodfellow et al.'s Theorem 1.) Infinite where p_g > 0 = p_data.
+    """
+    return kl_divergence(p_g, p_data, dx) - 2 * js_divergence(p_data, p_g, dx)
+
+
+def best_single_gaussian(objective, p_data: np.ndarray, x: np.ndarray, means, stds) -> dict:
+    """The Gaussian p_g = N(μ, σ²) that minimises ``objective(p_data, p_g, dx)`` over a grid of (μ, σ).
+
+    A generator that can only make *one* bump, fitted to data with several: which bump each objective
+    prefers tells mode-covering (one broad Gaussian over all modes) from mode-seeking (one mode, well).
+
+    Args:
+        objective: ``f(p_data, p_g, dx) -> float``, e.g. ``nonsaturating_objective`` or
+            ``lambda p, q, dx: kl_divergence(p, q, dx)`` (maximum likelihood).
+        p_data: the data density on the 1-D grid ``x`` (uniform spacing).
+        means, stds: the candidate μ and σ > 0.
+
+    Returns:
+        {"mean", "std", "value"} of the best candidate, and "values": the objective, shape (len(means), len(stds)).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    dx = float(x[1] - x[0])
+    means, stds = np.asarray(means, dtype=np.float64), np.asarray(stds, dtype=np.float64)
+    if np.any(stds <= 0):
+        raise ValueError("every σ must be > 0.")
+    values = np.empty((len(means), len(stds)))
+    for i, mu in enumerate(means):
+        for j, sigma in enumerate(stds):
+            p_g = np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+            values[i, j] = objective(p_data, p_g, dx)
+    i, j = np.unravel_index(np.nanargmin(values), values.shape)
+    return {"mean": float(means[i]), "std": float(stds[j]), "value": float(values[i, j]), "values": values}
 
 
 def generator_loss_curves(d: np.ndarray) -> dict[str, np.ndarray]:

@@ -21,6 +21,15 @@ def test_equilibrium_check():
     assert not ex.check_equilibrium_loss(...)
 
 
+def test_equilibrium_generator_loss_check(capsys):
+    assert ex.check_equilibrium_generator_loss(math.log(2))
+    assert ex.check_equilibrium_generator_loss(-torch.log(torch.tensor(0.5)).item())
+    assert not ex.check_equilibrium_generator_loss(2 * math.log(2))  # that is L_D
+    assert not ex.check_equilibrium_generator_loss(...)
+    out = capsys.readouterr().out
+    assert out.count(": correct.") == 2 and out.count("Hint:") == 2
+
+
 def test_conv_transpose_size_check(capsys):
     assert ex.check_conv_transpose_size(lambda n, k, s, p: (n - 1) * s - 2 * p + k)
     assert not ex.check_conv_transpose_size(lambda n, k, s, p: n * s)

@@ -82,6 +82,60 @@ def test_generator_loss_curves_match_the_derivatives():
         theory.generator_loss_curves(np.array([0.0, 0.5]))
 
 
+def _shifted(mu, sigma=0.9, x=X):
+    return norm.pdf(x, mu, sigma)
+
+
+@pytest.mark.parametrize("theta0", [-1.3, 0.5, 2.4])
+def test_theorem_2_5_the_nonsaturating_gradient_is_that_of_kl_minus_2_jsd(theta0):
+    # Arjovsky & Bottou (2017), Theorem 2.5, by finite differences on a family p_gθ = N(θ, 0.9²): with D* held at
+    # its optimum for θ0, d/dθ E_pgθ[−log D*] = d/dθ [KL(p_gθ ‖ p_data) − 2 JSD] at θ0; for the minimax loss the
+    # gradient is that of 2·JSD. A grid on which no density underflows keeps every log finite.
+    x = np.linspace(-12, 12, 4801)
+    dx = x[1] - x[0]
+    p_data = 0.5 * norm.pdf(x, -2, 0.7) + 0.5 * norm.pdf(x, 2, 0.7)
+    d_star = theory.optimal_discriminator(p_data, _shifted(theta0, x=x))
+    h = 1e-4
+
+    def slope(f):
+        return (f(theta0 + h) - f(theta0 - h)) / (2 * h)
+
+    ns_loss = slope(lambda t: theory.expected_generator_loss(d_star, _shifted(t, x=x), dx, "nonsaturating"))
+    ns_div = slope(lambda t: theory.nonsaturating_objective(p_data, _shifted(t, x=x), dx))
+    assert ns_loss == pytest.approx(ns_div, rel=1e-6, abs=1e-8)
+    mm_loss = slope(lambda t: theory.expected_generator_loss(d_star, _shifted(t, x=x), dx, "minimax"))
+    mm_div = slope(lambda t: 2 * theory.js_divergence(p_data, _shifted(t, x=x), dx))
+    assert mm_loss == pytest.approx(mm_div, rel=1e-6, abs=1e-8)
+    assert abs(ns_loss - mm_loss) > 1e-3  # two different directions for the same generator
+    with pytest.raises(ValueError, match="nonsaturating"):
+        theory.expected_generator_loss(d_star, p_data, dx, "wasserstein")
+
+
+def test_nonsaturating_objective_values():
+    p = 0.5 * gauss(-2, 0.7) + 0.5 * gauss(2, 0.7)
+    assert theory.nonsaturating_objective(p, p, DX) == pytest.approx(0.0, abs=1e-12)
+    # two boxes without overlap: p_data = ½A + ½B, p_g = A → KL = log 2, JSD = ¾ log(4/3)
+    a, b = ((X > -3) & (X < -1)) / 2.0, ((X > 1) & (X < 3)) / 2.0
+    a, b = a / (a.sum() * DX), b / (b.sum() * DX)
+    expected = math.log(2) - 1.5 * math.log(4 / 3)
+    assert theory.nonsaturating_objective(0.5 * a + 0.5 * b, a, DX) == pytest.approx(expected, abs=1e-12)
+    assert theory.nonsaturating_objective(a, b, DX) == math.inf  # mass where the data has none
+
+
+def test_best_single_gaussian_tells_mode_covering_from_mode_seeking():
+    x = np.linspace(-12, 12, 1201)
+    p_data = 0.5 * norm.pdf(x, -2, 0.7) + 0.5 * norm.pdf(x, 2, 0.7)
+    means, stds = np.round(np.arange(-4, 4.01, 0.2), 2), np.round(np.arange(0.3, 3.01, 0.1), 2)
+    forward = theory.best_single_gaussian(lambda p, q, dx: theory.kl_divergence(p, q, dx), p_data, x, means, stds)
+    # maximum likelihood matches the moments: mean 0, variance 2² + 0.7²
+    assert forward["mean"] == pytest.approx(0.0, abs=1e-9) and forward["std"] == pytest.approx(2.1, abs=0.051)
+    seeking = theory.best_single_gaussian(theory.nonsaturating_objective, p_data, x, means, stds)
+    assert abs(seeking["mean"]) == pytest.approx(2.0) and seeking["std"] == pytest.approx(0.7)
+    assert seeking["values"].shape == (len(means), len(stds)) and seeking["value"] == seeking["values"].min()
+    with pytest.raises(ValueError, match="σ"):
+        theory.best_single_gaussian(theory.nonsaturating_objective, p_data, x, means, [0.0, 1.0])
+
+
 def test_kde_on_grid_integrates_to_one_and_peaks_at_the_samples():
     extent = (-3, 3, -3, 3)
     samples = torch.tensor([[1.0, 2.0]]).repeat(100, 1)
@@ -143,3 +197,23 @@ def test_exercise_checks_accept_right_and_explain_wrong_answers(capsys):
     out = capsys.readouterr().out
     assert out.count(": correct.") == 4 and out.count(": not yet.") == 6 and out.count("Hint:") == 6
     assert "ZeroDivisionError" in out and "not implemented yet" in out
+
+
+def test_new_exercise_checks(capsys):
+    def logistic(mu0, mu1, sigma, prior1):
+        return (mu1 - mu0) / sigma**2, (mu0**2 - mu1**2) / (2 * sigma**2) + math.log(prior1 / (1 - prior1))
+
+    assert ex.check_logistic_from_gaussians(logistic)
+    assert not ex.check_logistic_from_gaussians(lambda *a: (logistic(*a)[0], 0.0))  # forgot the prior and the means
+    # the gradient ratio: at D = 1/11 the minimax gradient is one tenth of the non-saturating one
+    at = theory.generator_loss_curves(np.array([1 / 11]))
+    assert 10 * abs(at["grad_minimax"][0]) == pytest.approx(abs(at["grad_nonsaturating"][0]))
+    assert ex.check_gradient_ratio(1 / 11) and not ex.check_gradient_ratio(0.1)
+    assert ex.check_collapse_jsd(0.75 * math.log(4 / 3)) and not ex.check_collapse_jsd(math.log(2))
+    assert ex.check_criterion_disjoint(0.0) and not ex.check_criterion_disjoint(math.log(2))
+    assert ex.check_best_gaussian_jsd((0.0, 2.1)) and ex.check_best_gaussian_jsd((0.1, 2.0))
+    assert not ex.check_best_gaussian_jsd((-2.0, 0.7))  # the non-saturating objective's choice, not the JSD's
+    assert not ex.check_best_gaussian_jsd(...) and not ex.check_best_gaussian_jsd("2.1")
+    assert ex.check_best_gaussian_jsd((3.0, 0.7), modes=3.0)  # further apart, the JSD picks one mode
+    out = capsys.readouterr().out
+    assert out.count(": correct.") == 7 and out.count(": not yet.") == 7 and "expected a pair" in out

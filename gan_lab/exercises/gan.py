@@ -40,6 +40,14 @@ def check_equilibrium_loss(answer) -> Feedback:
                        hint="put D(x) = D(G(z)) = ½ into L_D = −E[log D(x)] − E[log(1 − D(G(z)))].")
 
 
+def check_equilibrium_generator_loss(answer) -> Feedback:
+    """The non-saturating generator loss L_G = −E[log D(G(z))] at the equilibrium (D = ½ everywhere)."""
+    return check_value("loss_G at the equilibrium", answer, math.log(2), rtol=1e-3,
+                       hint="at the equilibrium D(G(z)) = ½ for every fake; put it into L_G = −E[log D(G(z))].",
+                       why="log 2 ≈ 0.69 nats: half of L_D's 2 log 2, which has one log 2 for the real and one "
+                           "for the fake images.")
+
+
 def check_conv_transpose_size(fn) -> Feedback:
     """``fn(size_in, kernel, stride, padding)``: the output side of ``nn.ConvTranspose2d`` (DCGAN's up-sampler)."""
     settings = [(1, 7, 1, 0), (7, 4, 2, 1), (14, 4, 2, 1), (4, 4, 2, 1), (5, 3, 2, 0), (8, 5, 3, 2)]
