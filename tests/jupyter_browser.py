@@ -47,7 +47,8 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120
 
 @contextmanager
 def server(kind: str, root: Path, notebook: str | None = None, env: dict | None = None):
-    """Run ``jupyter lab`` (kind="lab") or ``voila notebook`` (kind="voila") on a free port with a token.
+    """Run ``jupyter lab`` (kind="lab"), ``jupyter notebook`` (Notebook 7, kind="notebook") or ``voila notebook``
+    (kind="voila") on a free port with a token.
 
     Yields (base_url, token). The process group is killed on exit.
     """
@@ -62,6 +63,12 @@ def server(kind: str, root: Path, notebook: str | None = None, env: dict | None 
                f"--ServerApp.root_dir={root}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
                "jupyterlab.NeverCheckForUpdate"]
         probe = f"http://127.0.0.1:{port}/api/status?token={token}"
+    elif kind == "notebook":  # Jupyter Notebook 7, as many JupyterHubs serve it
+        cmd = [str(BIN / "jupyter"), "notebook", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+               f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root}", "--JupyterNotebookApp.news_url=",
+               "--JupyterNotebookApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        probe = f"http://127.0.0.1:{port}/api/status?token={token}"
     elif kind == "voila":
         cmd = [str(BIN / "voila"), str(root / notebook), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
                "--Voila.port_retries=0", f"--token={token}"]
@@ -72,7 +79,7 @@ def server(kind: str, root: Path, notebook: str | None = None, env: dict | None 
         proc = subprocess.Popen(cmd, cwd=root, env=full_env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        if kind == "lab":
+        if kind in ("lab", "notebook"):
             _wait_http(probe, proc, log)
         else:
             _wait_port(port, proc, log)
@@ -121,13 +128,16 @@ def dismiss_dialogs(page) -> None:
 
 
 def run_all_cells(page, timeout_ms: int = 120_000) -> None:
-    """Run > Run All Cells through the menu, as a student would, once the kernel is idle.
+    """Run > Run All Cells through the menu, as a student would, once the kernel is idle (JupyterLab or Notebook 7).
 
     A click that lands before JupyterLab has finished starting is lost, so the
     menu is used again until the first cell's prompt shows it ran or is running.
     """
     page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
-    page.get_by_text("| Idle").first.wait_for(timeout=timeout_ms)  # the status bar: kernel started
+    # the kernel has started: JupyterLab's status bar says "| Idle", Notebook 7's toolbar indicator turns idle
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some("
+                           "e => e.textContent.includes('| Idle')) || document.querySelector("
+                           "'.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]') !== null", timeout=timeout_ms)
     for _ in range(5):
         dismiss_dialogs(page)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
