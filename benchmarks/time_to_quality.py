@@ -45,7 +45,8 @@ from gan_lab.train.gan import GANConfig, GANRun, new_run, train_gan
 
 HERE = Path(__file__).resolve().parent
 
-#: the standard DCGAN recipe (Radford et al. 2016, and the PyTorch DCGAN example): 64 feature maps, z ∈ R^100,
+#: the widely copied DCGAN recipe (PyTorch's DCGAN example and dcgan.torch; Radford et al. 2016 used batch 128):
+#: 64 feature maps, z ∈ R^100,
 #: batch 64, Adam 2e-4 with β = (0.5, 0.999), one D step per G step, non-saturating loss.
 REFERENCE = GANConfig(arch="dcgan", loss="nonsaturating", width=64, z_dim=100, batch_size=64, k=1,
                       lr_G=2e-4, lr_D=2e-4, beta1=0.5, beta2=0.999)

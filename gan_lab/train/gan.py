@@ -50,7 +50,8 @@ class GANConfig(TrainConfig):
     The defaults keep the DCGAN paper's optimiser (Adam 2e-4, β1 = 0.5) with a
     narrow network (width 32) and batch 32, sized for a laptop CPU: measured by
     ``benchmarks/time_to_quality.py`` on 28-px PneumoniaMNIST, this reaches FID 5.6
-    after 120 s of CPU time where the paper's width 64 / batch 64 reaches 17.8
+    after 120 s of CPU time where the widely copied configuration (width 64, batch 64: PyTorch's
+    DCGAN example and dcgan.torch; the paper itself used batch 128) reaches 17.8
     (~40 ms per step on one CPU core; 3000 steps in about two minutes).
 
     Attributes:
