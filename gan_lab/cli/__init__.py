@@ -6,7 +6,8 @@ library does the work. Bad input ends with a one-line ``error:`` and exit
 code 2, never a traceback.
 
 - ``commands``: train, sample, pretrain.
-- ``course``: evaluate, explore, student-notebooks.
+- ``course``: evaluate, explore, student-notebooks, notebooks (copy the course out of the installation).
+- ``download``: fetch real datasets (BBBC038 nuclei, MedMNIST) before class.
 - ``doctor``: the installation check.
 - ``common``: the usage error, the device, the subparser style they share.
 
@@ -16,6 +17,8 @@ Examples::
     python -m gan_lab sample runs/dcgan --n 64 --out grid.png
     python -m gan_lab sample runs/dcgan --n 1000 --out samples.npz
     python -m gan_lab pretrain --only 02_dcgan
+    python -m gan_lab notebooks gan_course --student
+    python -m gan_lab download nuclei pneumoniamnist
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ from ..precision import PrecisionError
 from ..train.loop import TrainingDiverged
 from .commands import add_pretrain, add_sample, add_train
 from .common import UsageError
-from .course import add_evaluate, add_explore, add_student_notebooks
+from .course import add_evaluate, add_explore, add_notebooks, add_student_notebooks
 from .doctor import add_doctor
+from .download import add_download
 
-COMMANDS = (add_train, add_sample, add_pretrain, add_doctor, add_evaluate, add_explore, add_student_notebooks)
+COMMANDS = (add_train, add_sample, add_pretrain, add_doctor, add_evaluate, add_explore, add_student_notebooks,
+            add_notebooks, add_download)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The course-workflow subcommands of ``python -m gan_lab``: evaluate, explore, student-notebooks.
+"""The course-workflow subcommands of ``python -m gan_lab``: evaluate, explore, student-notebooks, notebooks.
 
 Same conventions as :mod:`gan_lab.cli.commands`: argparse only, one-line errors
 (``UsageError`` → exit code 2), the library does the work.
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from ..config import REPO_ROOT
+from ..course.materials import notebook_dir, notebook_path
 from .common import SEED, UsageError, device_for, device_name, subparser, whole, writable_file, writable_folder
 
 LOOPBACK = "127.0.0.1"
@@ -62,8 +64,8 @@ examples:
   python -m gan_lab explore --host 0.0.0.0 --port 8866""")
     p.add_argument("--host", default=LOOPBACK, help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=whole(1, 65535), default=8866, help="port (default: 8866)")
-    p.add_argument("--notebook", type=Path, default=REPO_ROOT / "notebooks" / "explore.ipynb",
-                   help="the notebook to serve (default: notebooks/explore.ipynb)")
+    p.add_argument("--notebook", type=Path, default=None,
+                   help="the notebook to serve (default: the course's explore.ipynb)")
     p.add_argument("--dry-run", action="store_true", help="print the Voilà command instead of running it")
     p.set_defaults(handler=run_explore)
 
@@ -75,7 +77,7 @@ def voila_command(notebook: Path, host: str, port: int, token: str) -> list[str]
 
 
 def run_explore(args: argparse.Namespace) -> int:
-
+    args.notebook = args.notebook or notebook_path("explore")
     if not args.notebook.is_file():
         raise UsageError(f"no notebook at {args.notebook}.")
     token = secrets.token_urlsafe(16)
@@ -104,8 +106,9 @@ Every block between '### BEGIN SOLUTION' and '### END SOLUTION' becomes
 example:
   python -m gan_lab student-notebooks student/""")
     p.add_argument("out_dir", type=Path, help="folder for the student notebooks")
-    p.add_argument("--src", type=Path, default=REPO_ROOT / "notebooks",
-                   help="the instructor notebooks (default: notebooks/)")
+    p.add_argument("--src", type=Path, default=None,
+                   help="the instructor notebooks (default: the course's notebooks/, from the repository or the "
+                        "installed package)")
     p.set_defaults(handler=run_student_notebooks)
 
 
@@ -114,7 +117,7 @@ def run_student_notebooks(args: argparse.Namespace) -> int:
 
     writable_folder(args.out_dir, "OUT")
     try:
-        report = write_student_notebooks(args.src, args.out_dir)
+        report = write_student_notebooks(args.src or notebook_dir(), args.out_dir)
     except (FileNotFoundError, ValueError, SolutionMarkerError) as err:
         raise UsageError(str(err)) from None
     for name, n in report.items():
@@ -123,3 +126,39 @@ def run_student_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------- notebooks
+def add_notebooks(sub) -> None:
+    p = subparser(sub, "notebooks", "Copy the course notebooks into a folder of your own, ready for Jupyter.", """\
+Copies the instructor notebooks (or, with --student, the student copies with every solution
+replaced by a stub) from this gan_lab installation into DEST. A notebook already in DEST is
+never replaced unless you add --overwrite. Data and checkpoints do not go into DEST: they
+live where `python -m gan_lab doctor` says.
+
+examples:
+  python -m gan_lab notebooks gan_course
+  python -m gan_lab notebooks gan_course --student
+  python -m gan_lab notebooks gan_course --overwrite""")
+    p.add_argument("dest", type=Path, help="the folder to copy the course into (created if needed)")
+    p.add_argument("--student", action="store_true",
+                   help="write student copies: solutions become `raise NotImplementedError` stubs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace notebooks already in DEST (your changes in them are lost)")
+    p.set_defaults(handler=run_notebooks)
+
+
+def run_notebooks(args: argparse.Namespace) -> int:
+    from ..course.materials import copy_course
+    from ..course.student import SolutionMarkerError
+
+    writable_folder(args.dest, "DEST")
+    try:
+        written = copy_course(args.dest, student=args.student, overwrite=args.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError, SolutionMarkerError) as err:
+        raise UsageError(str(err)) from None
+    for name, what in written.items():
+        print(f"  {args.dest / name}  ({what})")
+    shown = subprocess.list2cmdline([str(args.dest)]) if os.name == "nt" else shlex.quote(str(args.dest))
+    print(f"{len(written)} notebooks written to {args.dest}. Start the course with:\n"
+          f"  jupyter lab --notebook-dir {shown}\n"
+          f"and open 00_start_here.ipynb (or: cd {shown} && jupyter lab 00_start_here.ipynb).")
+    return 0

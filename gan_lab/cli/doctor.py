@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable
 
-from ..config import CHECKPOINT_DIR, DATA_DIR, fast_mode
+from ..config import CHECKPOINT_DIR, DATA_DIR, IN_REPOSITORY, describe_paths, fast_mode
 from .common import subparser
 
 Check = tuple[bool, str, str]
@@ -67,13 +67,26 @@ def check_precision() -> Check:
     return True, describe_precision(device), tip
 
 
+def check_paths() -> Check:
+    from ..course.materials import notebook_dir
+
+    folder = notebook_dir()
+    count = len(list(folder.glob("*.ipynb"))) if folder.is_dir() else 0
+    found = f"{describe_paths()}; {count} course notebooks in {folder}"
+    if not count:
+        return False, found, "reinstall gan_lab (pip install gan_lab-*.whl, or pip install -e . in a checkout)"
+    tip = "" if IN_REPOSITORY else "copy the course out with `python -m gan_lab notebooks DEST`"
+    return True, found, tip
+
+
 def check_data() -> Check:
     from ..data.sources import describe_sources
 
     text = describe_sources()
     ok = "no real data" not in text.lower()
-    return ok, text, ("notebooks fall back to procedural phantoms; for real MedMNIST put the .npz files in "
-                      f"{DATA_DIR / 'medmnist'}, set GAN_LAB_DATA, or call gan_lab.data.load(flag, download=True)")
+    return ok, text, ("notebooks fall back to procedural phantoms; `python -m gan_lab download pneumoniamnist "
+                      "breastmnist nuclei` fetches the real data (or put the .npz files in "
+                      f"{DATA_DIR / 'medmnist'}, set GAN_LAB_DATA, or call gan_lab.data.load(name, download=True))")
 
 
 def check_widgets() -> Check:
@@ -92,13 +105,14 @@ def check_checkpoints() -> Check:
 
 
 def check_disk() -> Check:
-    target = DATA_DIR if DATA_DIR.exists() else DATA_DIR.parent
+    target = next(p for p in (DATA_DIR, *DATA_DIR.parents) if p.exists())  # a fresh install has no data folder yet
     free_gb = shutil.disk_usage(target).free / 1e9
     return free_gb > 1, f"{free_gb:.1f} GB free under {target}", "free at least 1 GB for data and checkpoints"
 
 
 CHECKS: dict[str, Callable[[], Check]] = {
-    "python": check_python, "packages": check_packages, "device": check_device, "precision": check_precision,
+    "python": check_python, "packages": check_packages, "paths": check_paths, "device": check_device,
+    "precision": check_precision,
     "data": check_data, "widgets": check_widgets, "checkpoints": check_checkpoints, "disk": check_disk,
 }
 

@@ -145,9 +145,9 @@ def run_notebook(path, timeout: int = 7200) -> None:
 
 
 def _notebook_entry(stem: str):
-    from ..config import REPO_ROOT
+    from .materials import notebook_path  # <repo>/notebooks in a checkout, the installed copy otherwise
 
-    run_notebook(REPO_ROOT / "notebooks" / f"{stem}.ipynb")
+    run_notebook(notebook_path(stem))
 
 
 for _stem in RUN_WHOLE:

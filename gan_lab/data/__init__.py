@@ -18,14 +18,15 @@ import os
 
 import torch
 
+from . import nuclei
 from .base import ImageData
 from .errors import DataError, DataUnavailableError
-from .medmnist import flag_info, flags_2d, load_medmnist, medmnist_info
-from .nuclei import load_nuclei
+from .medmnist import fetch_medmnist, flag_info, flags_2d, load_medmnist, medmnist_info
+from .nuclei import download_nuclei, load_nuclei
 from .phantoms import low_dose_pairs, phantom_classes, phantom_pairs, phantom_unpaired
 from .subsets import stratified_subset
 
-__all__ = ["ImageData", "DataError", "DataUnavailableError", "load", "load_medmnist", "load_nuclei",
+__all__ = ["ImageData", "DataError", "DataUnavailableError", "load", "fetch", "load_medmnist", "load_nuclei",
            "phantom_classes", "phantom_pairs", "phantom_unpaired", "low_dose_pairs", "stratified_subset"]
 
 PHANTOM_SIZES = {"train": 3000, "val": 600, "test": 600}  # images per split when n is not given
@@ -49,7 +50,8 @@ def load(
         split: "train", "val" or "test" ("val" does not exist for nuclei).
         size: image side in pixels (the MedMNIST size, the phantom size or the nuclei tile).
         root: a folder searched first for the real files.
-        download: let medmnist download a missing MedMNIST file.
+        download: download missing real data: a MedMNIST file (medmnist's downloader) or BBBC038's
+            nuclei (``stage1_train.zip``, resumable, unpacked into ``root`` or ``DATA_DIR/dsb2018_nuclei``).
         fallback: if the real data is missing, print a banner and return phantoms instead
             of raising ``DataError``.
         n: keep n images (a fixed random subset of real data; the first n phantoms).
@@ -68,16 +70,44 @@ def load(
         return phantom_classes(n or PHANTOM_SIZES[split], size=size, seed=PHANTOM_SEEDS[split], **options)
     if key == "nuclei":
         return _real_or_fallback(key, split, size, n, fallback,
-                                 lambda: load_nuclei(root=root, split=split, tile=size, **options))
+                                 lambda: load_nuclei(root=root, split=split, tile=size, download=download, **options))
     if key not in medmnist_info():
-        choices = ["phantoms", "nuclei"] + flags_2d()
-        close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise DataError(f"Unknown dataset {name!r}.{hint} Choose from: {', '.join(choices)}.")
+        raise _unknown(name, key)
     flag_info(key, size)  # bad flag, 3-D flag or size: an error in the call, never a fallback
     _check_split(split, PHANTOM_SIZES)
     return _real_or_fallback(key, split, size, n, fallback,
                              lambda: load_medmnist(key, split=split, size=size, root=root, download=download))
+
+
+def fetch(name: str, size: int = 28, root: str | os.PathLike | None = None):
+    """Download a real dataset now, if it is not already here; returns where it is.
+
+    For preparing machines before class (``python -m gan_lab download NAME``): "nuclei"
+    (BBBC038 ``stage1_train``; returns the folder holding it), a 2-D MedMNIST flag at
+    ``size`` px, or a 3-D one such as "adrenalmnist3d" at 28³ (returns the checked ``.npz``).
+    Nothing is downloaded when the data is found.
+
+    Raises:
+        DataError: an unknown name or size, or "phantoms" (generated, never downloaded).
+        DataUnavailableError: the download failed; the message names the URL and the folder.
+    """
+    key = name.lower().strip()
+    if key == "phantoms":
+        raise DataError("Phantoms are generated on the fly: there is nothing to download. "
+                        "Name 'nuclei' or a MedMNIST flag such as 'pneumoniamnist'.")
+    if key == "nuclei":
+        found = nuclei.find_root(root)
+        return found if found is not None else download_nuclei(root)
+    if key not in medmnist_info():
+        raise _unknown(name, key)
+    return fetch_medmnist(key, size=size, root=root)
+
+
+def _unknown(name: str, key: str) -> DataError:
+    choices = ["phantoms", "nuclei"] + flags_2d()
+    close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return DataError(f"Unknown dataset {name!r}.{hint} Choose from: {', '.join(choices)}.")
 
 
 def _check_split(split: str, valid) -> None:

@@ -167,6 +167,33 @@ def load_medmnist(
     info = flag_info(flag, size)
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r} for {flag}: use one of {SPLITS}.")
+    path = _locate(flag, size, root, download, verify, info)
+    images, labels = _read_split(path, split, size, info["n_channels"])
+    return _to_image_data(images, labels, flag, split, size, path, info)
+
+
+def fetch_medmnist(flag: str, size: int = 28, root: str | os.PathLike | None = None) -> Path:
+    """The checked file of ``flag`` at ``size``, downloaded (into ``root`` or ``DATA_DIR/medmnist``) if missing.
+
+    Nothing is downloaded when a file with the official MD5 is on the search path.
+    ``python -m gan_lab download FLAG --size N`` calls this. 3-D flags (read by
+    ``gan_lab.data.volumes``) are fetched at 28³, the size gan_lab reads.
+
+    Raises:
+        DataError: unknown flag or size.
+        DataUnavailableError: the download failed, or the file does not match the official MD5.
+    """
+    info = medmnist_info().get(flag)
+    if info is not None and is_3d(flag):
+        if size != 28:
+            raise DataError(f"{flag} is a 3-D dataset that gan_lab reads at 28³ (gan_lab.data.volumes): "
+                            "leave out --size (or give 28).")
+        return _locate(flag, 28, root, True, True, info)
+    return _locate(flag, size, root, True, True, flag_info(flag, size))
+
+
+def _locate(flag: str, size: int, root, download: bool, verify: bool, info: dict) -> Path:
+    """The file on the search path (MD5-checked if ``verify``), or a fresh download when allowed."""
     expected_md5 = info[_size_suffix("MD5", size)]
     path = find_file(flag, size, root)
     if path is not None and verify and file_md5(path) != expected_md5:
@@ -179,8 +206,7 @@ def load_medmnist(
         path = _download(flag, size, Path(root) if root is not None else config.DATA_DIR / "medmnist")
         if verify and file_md5(path) != expected_md5:
             raise DataUnavailableError(_corrupt_message(path, flag, size, info))
-    images, labels = _read_split(path, split, size, info["n_channels"])
-    return _to_image_data(images, labels, flag, split, size, path, info)
+    return path
 
 
 def missing_message(flag: str, size: int = 28, root: str | os.PathLike | None = None) -> str:

@@ -15,6 +15,10 @@ and stained tissue (H&E-like colour, dark nuclei on a light background).
 Without ``manifest.csv`` an image counts as fluorescence when it is grey
 (R = G = B) and mostly dark, else as stained tissue.
 
+With ``download=True`` a missing ``stage1_train/`` is fetched from :data:`ARCHIVE_URL`
+(``$GAN_LAB_NUCLEI_URL`` overrides it), resumably and with a progress bar, checked and
+unpacked into ``<root or DATA_DIR>/dsb2018_nuclei`` (:func:`download_nuclei`).
+
 Reference: J. C. Caicedo et al., "Nucleus segmentation across imaging
 experiments: the 2018 Data Science Bowl", Nature Methods 16, 1247 (2019).
 """
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import csv
 import os
-from pathlib import Path
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
@@ -31,10 +37,16 @@ from PIL import Image
 
 from .. import config
 from .base import ImageData
+from .download import download_file, extract, zip_members
 from .errors import DataError, DataUnavailableError
 
 DATASET = "dsb2018_nuclei"
-URL = "https://bbbc.broadinstitute.org/BBBC038"
+URL = "https://bbbc.broadinstitute.org/BBBC038"  # the dataset's page (licence CC0, citation)
+#: the training images and masks (≈ 80 MB zip, 670 images), linked from the page above
+ARCHIVE_URL = "https://data.broadinstitute.org/bbbc/BBBC038/stage1_train.zip"
+ARCHIVE = "stage1_train.zip"
+EXPECTED_IMAGES = 670  # in the official stage1_train; only reported, since a mirror may hold a subset
+_PNG = b"\x89PNG\r\n\x1a\n"
 KINDS = ("fluor", "color")
 CLASS_NAMES = ["fluorescence", "stained tissue"]
 SPLITS = ("train", "test", "all")
@@ -53,10 +65,118 @@ def missing_message(root: str | os.PathLike | None = None) -> str:
     searched = "\n".join(f"  - {d}" for d in config.data_roots(DATASET, root))
     return (
         f"Nuclei images (BBBC038 / DSB2018 stage1_train) not found. Searched:\n{searched}\n"
-        f"Download stage1_train.zip from {URL} and unzip it so that "
-        f"{config.DATA_DIR / DATASET}/stage1_train/<image_id>/images/<image_id>.png exists, "
-        f"or set GAN_LAB_DATA to a folder holding {DATASET}/stage1_train."
+        f"Fix it in one of three ways:\n"
+        f"  1. load('nuclei', download=True) (or `python -m gan_lab download nuclei`) downloads "
+        f"{archive_url()} into {download_folder(root)};\n"
+        f"  2. download stage1_train.zip from {URL} and unzip it so that "
+        f"{config.DATA_DIR / DATASET}/stage1_train/<image_id>/images/<image_id>.png exists;\n"
+        f"  3. set GAN_LAB_DATA to a folder holding {DATASET}/stage1_train."
     )
+
+
+# ------------------------------------------------------------------------------------------------- download
+def archive_url() -> str:
+    """Where ``stage1_train.zip`` is downloaded from: ``$GAN_LAB_NUCLEI_URL``, else :data:`ARCHIVE_URL`."""
+    return config.download_url("nuclei", ARCHIVE_URL)
+
+
+def download_folder(root: str | os.PathLike | None = None) -> Path:
+    """Where :func:`download_nuclei` puts ``stage1_train/``: ``root`` if given, else ``DATA_DIR/dsb2018_nuclei``."""
+    return Path(root).expanduser() if root is not None else config.DATA_DIR / DATASET
+
+
+def _offline_fix(folder: Path, url: str) -> str:
+    return (f"To install it by hand: download {url} (linked from {URL}) on a machine with internet access and "
+            f"put stage1_train.zip in {folder} (the next load with download=True, or `python -m gan_lab download "
+            f"nuclei`, unpacks it from there), or unzip it into {folder}/stage1_train (the archive's folders are "
+            f"the image ids) so that {folder}/stage1_train/<image_id>/images/<image_id>.png exists.")
+
+
+def download_nuclei(root: str | os.PathLike | None = None) -> Path:
+    """Make sure ``stage1_train/`` is in ``download_folder(root)``: download, check and unpack it if missing.
+
+    Nothing is downloaded when ``stage1_train/`` is already there. A ``stage1_train.zip`` put in
+    the folder by hand is unpacked without downloading. The download resumes a partial
+    ``stage1_train.zip.part`` left by an interrupted one. The archive is unpacked into a
+    temporary folder, checked (every ``<id>/images/<id>.png`` a PNG, at least one mask each,
+    sizes and CRCs), and only then moved into place; a downloaded archive is deleted afterwards.
+
+    Returns:
+        The folder holding ``stage1_train/`` (pass it as ``root=`` or rely on the search path).
+
+    Raises:
+        DataUnavailableError: offline, a failed or cut-short download (run again to resume), or an
+            archive that is not the BBBC038 layout (deleted if it was downloaded; nothing is unpacked).
+    """
+    folder = download_folder(root)
+    if (folder / "stage1_train").is_dir():
+        return folder
+    url = archive_url()
+    archive, fix = folder / ARCHIVE, _offline_fix(folder, url)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataUnavailableError(f"Cannot create {folder} for the nuclei images ({err.strerror or err}): choose "
+                                   "a folder you can write (root=..., GAN_LAB_HOME or --root).") from None
+    downloaded = not archive.is_file()
+    if downloaded:
+        print(f"Downloading the BBBC038 nuclei images ({url}) into {folder} ...")
+        download_file(url, archive, fix=fix, desc=ARCHIVE)
+    try:
+        n_images = _unpack(archive, folder, url if downloaded else None)
+    except DataUnavailableError as err:
+        if not downloaded:
+            raise DataUnavailableError(f"{err} ({archive} was put there by hand: replace or delete it.)") from None
+        archive.unlink(missing_ok=True)
+        raise DataUnavailableError(f"{err} The downloaded file was deleted; if {url} is a mirror, check it "
+                                   "(GAN_LAB_NUCLEI_URL).") from None
+    if downloaded:
+        archive.unlink(missing_ok=True)
+    note = "" if n_images == EXPECTED_IMAGES or url != ARCHIVE_URL else \
+        f" (the official archive has {EXPECTED_IMAGES}: this one may be incomplete)"
+    print(f"BBBC038 nuclei ready: {n_images} images in {folder / 'stage1_train'}{note}")
+    return folder
+
+
+def _unpack(archive: Path, folder: Path, url: str | None) -> int:
+    """Check ``archive``'s layout, unpack it into a temporary folder, move ``stage1_train/`` in; returns the images."""
+    source = f"the file downloaded from {url}" if url else str(archive)
+    fix = f"It is not BBBC038's stage1_train.zip ({URL})."
+    members = zip_members(archive, fix)
+    # the official zip holds <id>/images/<id>.png at its top; accept a stage1_train/ prefix as well
+    if members and all(p.parts[0] == "stage1_train" for _, p in members):
+        members = [(i, PurePosixPath(*p.parts[1:])) for i, p in members if len(p.parts) > 1]
+    images = {p.parts[0] for _, p in members if len(p.parts) == 3 and p.parts[1] == "images"
+              and p.parts[2] == f"{p.parts[0]}.png"}
+    masks = {p.parts[0] for _, p in members if len(p.parts) == 3 and p.parts[1] == "masks"
+             and p.suffix.lower() == ".png"}
+    if not images:
+        raise DataUnavailableError(f"{source} holds no <image_id>/images/<image_id>.png: not the BBBC038 layout. "
+                                   f"{fix}")
+    folders = {p.parts[0] for _, p in members if len(p.parts) > 1}  # a loose file at the top is ignored
+    lacking = sorted((images - masks) | (folders - images))
+    if lacking:
+        raise DataUnavailableError(f"{source} is not the BBBC038 layout: {lacking[0]} has no images/{lacking[0]}.png "
+                                   f"or no masks/*.png ({len(lacking)} such folder(s)). {fix}")
+    keep = [(i, p) for i, p in members if len(p.parts) == 3 and p.parts[1] in ("images", "masks")
+            and p.suffix.lower() == ".png"]
+
+    def is_png(rel: PurePosixPath, first: bytes) -> None:
+        if not first.startswith(_PNG):
+            raise DataUnavailableError(f"{source}: {rel} is not a PNG image; the archive is damaged. {fix}")
+
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".stage1_train.unpacking-"))
+    try:
+        extract(archive, [(i, PurePosixPath("stage1_train", *p.parts)) for i, p in keep], staging, fix,
+                desc="unpacking stage1_train", check=is_png)
+        try:
+            os.replace(staging / "stage1_train", folder / "stage1_train")
+        except OSError:
+            if not (folder / "stage1_train").is_dir():  # else another process unpacked it first: fine
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(images)
 
 
 def load_nuclei(
@@ -70,6 +190,7 @@ def load_nuclei(
     tiles_per_image: int | None = None,
     scale: float = 1.0,
     min_foreground: float = 0.0,
+    download: bool = False,
 ) -> ImageData:
     """Nuclei image tiles with their segmentation masks.
 
@@ -85,6 +206,9 @@ def load_nuclei(
         tiles_per_image: keep at most this many tiles per image, drawn at random (None: all).
         scale: resize images first (0.5 halves them, so whole nuclei fit in small tiles).
         min_foreground: drop tiles whose mask covers less than this fraction (0.05 skips empty tiles).
+        download: when no folder on the search path holds ``stage1_train/``, download BBBC038's
+            ``stage1_train.zip`` into ``root`` (if given) or ``DATA_DIR/dsb2018_nuclei`` and unpack it
+            (:func:`download_nuclei`: resumable, checked, with a progress bar).
 
     Returns:
         ImageData with images (N, C, tile, tile) in [-1, 1], masks (N, 1, tile, tile) in {0, 1}
@@ -93,7 +217,8 @@ def load_nuclei(
 
     Raises:
         DataError: an invalid argument, or no tile fits.
-        DataUnavailableError: (a DataError) the folder is missing or not in the BBBC038 layout.
+        DataUnavailableError: (a DataError) the folder is missing (and not downloaded) or not in the
+            BBBC038 layout, or the download failed (offline: the message names the URL and the folder).
 
     Example:
         >>> data = load_nuclei(split="train", tile=64, scale=0.5)  # doctest: +SKIP
@@ -103,7 +228,9 @@ def load_nuclei(
     _check_args(split, kind, tile, test_fraction, scale)
     folder = find_root(root)
     if folder is None:
-        raise DataUnavailableError(missing_message(root))
+        if not download:
+            raise DataUnavailableError(missing_message(root))
+        folder = download_nuclei(root)
     kinds = image_kinds(folder)
     ids = [i for i in split_ids(kinds, split, test_fraction, seed) if kind == "all" or kinds[i] == kind]
     rng = np.random.default_rng(seed)
