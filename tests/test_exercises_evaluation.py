@@ -43,3 +43,25 @@ def test_not_implemented_and_summary(capsys):
     ex.check_mode_dropping("recall")
     summary = exercises.summary()
     assert "✗ k-NN precision" in summary and "✓ dropping a class" in summary
+
+
+def test_items_needed_check():
+    from gan_lab.metrics.reader_study import wilson_interval
+
+    def items_needed(accuracy, confidence):
+        n = 2
+        while wilson_interval(round(accuracy * n), n, confidence)[0] <= 0.5:
+            n += 2
+        return n
+
+    assert ex.check_items_needed(items_needed)
+    normal_approximation = ex.check_items_needed(lambda a, c: round(1.96 ** 2 * a * (1 - a) / (a - 0.5) ** 2))
+    assert not normal_approximation and "accuracy 0.6, confidence 0.95: returned" in str(normal_approximation)
+    assert "wilson_interval" in str(normal_approximation)  # the hint
+
+
+def test_classical_baseline_check():
+    assert ex.check_classical_baseline(" B ")
+    assert "ON TOP of classical augmentation" in str(ex.check_classical_baseline("b"))
+    assert not ex.check_classical_baseline("a")
+    assert "no answer yet" in str(ex.check_classical_baseline(...))

@@ -19,6 +19,7 @@ from gan_lab.models.dcgan import DCGANGenerator
 from gan_lab.widgets.latent import LatentExplorer
 from gan_lab.widgets.monitor import TrainingMonitor
 from gan_lab.widgets.picture import PicturedVBox, snapshot
+from gan_lab.widgets.reader_study import real_or_fake_widget
 from gan_lab.widgets.segmentation import segmentation_viewer
 from gan_lab.widgets.theory import optimal_discriminator_widget, saturation_widget
 from gan_lab.widgets.toylab import toy_lab_widget
@@ -41,6 +42,7 @@ BUILDERS = {
     "optimal discriminator": optimal_discriminator_widget,
     "saturation": saturation_widget,
     "toy lab": lambda: toy_lab_widget(),
+    "real-or-fake reader test": lambda: real_or_fake_widget(torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16), n=4),
     "segmentation viewer": _segmentation,
     "translation viewer": lambda: translation_viewer(torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16),
                                                      {"negate": lambda t: -t}),

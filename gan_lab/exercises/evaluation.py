@@ -17,6 +17,7 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ..metrics.prdc import prdc
+from ..metrics.reader_study import wilson_interval
 from .core import Feedback, check_function, check_value
 
 
@@ -84,3 +85,35 @@ def check_mode_dropping(answer) -> Feedback:
                            "coverage ask whether every REAL image has a fake nearby.",
                        hint="every normal-looking fake still lies on the real manifold (precision and density "
                             "barely move); which metric asks whether every REAL image has a fake nearby?")
+
+
+def _items_needed(accuracy: float, confidence: float) -> int:
+    """The smallest even n whose Wilson interval for round(accuracy·n) correct answers lies above 0.5."""
+    n = 2
+    while wilson_interval(round(accuracy * n), n, confidence)[0] <= 0.5:
+        n += 2
+    return n
+
+
+def check_items_needed(fn) -> Feedback:
+    """``fn(accuracy, confidence)`` must return the smallest even test length that shows the reader beats chance.
+
+    "Shows" means: with round(accuracy·n) of n answers right, the Wilson interval at ``confidence``
+    lies entirely above 0.5.
+    """
+    cases = [((a, c), _items_needed(a, c)) for a, c in ((0.8, 0.95), (0.7, 0.95), (0.6, 0.95), (0.6, 0.99))]
+    labels = [f"accuracy {a}, confidence {c}" for (a, c), _ in cases]
+    return check_function("images per reader", fn, cases, labels=labels, rtol=0, atol=0,
+                          hint="try n = 2, 4, 6, ... in turn: k = round(accuracy * n); stop at the first n for which "
+                               "wilson_interval(k, n, confidence)[0] > 0.5.")
+
+
+def check_classical_baseline(answer) -> Feedback:
+    """Real+synthetic beats real-only, but real+classical+synthetic does not beat real+classical: what follows?"""
+    return check_value("the classical baseline", answer, "b",
+                       why="the GAN images helped only as much as rotated and shifted copies do; Frid-Adar et "
+                           "al.'s claim was the gain ON TOP of classical augmentation, so it must be measured "
+                           "against that baseline.",
+                       hint="compare each GAN setting with the baseline it was added to. Which comparison is "
+                            "Frid-Adar et al.'s?")
+

@@ -4,7 +4,8 @@
 * :mod:`.fidelity` — FID and KID (torchmetrics, with φ as the feature extractor).
 * :mod:`.prdc` — precision, recall, density and coverage on φ.
 * :mod:`.memorisation` — are fakes copies of training images?
-* :mod:`.tstr` — train on synthetic, test on real; GAN data augmentation.
+* :mod:`.reader_study` — real-or-fake reader studies (visual Turing tests): accuracy, intervals, a class.
+* :mod:`.tstr` — train on synthetic, test on real; GAN data augmentation, on top of classical augmentation.
 * :mod:`.report` — all of it for a run folder (``python -m gan_lab evaluate``).
 * :mod:`.image` — PSNR, SSIM, MAE, sharpness, Dice and IoU for image-to-image and segmentation models.
 """
@@ -27,14 +28,25 @@ from .image import (
 )
 from .memorisation import MemorisationReport, memorisation
 from .prdc import prdc, prdc_images
+from .reader_study import combine_readers, make_trial, score_answers, wilson_interval
 from .report import evaluate_run, fid_kid_for_run
-from .tstr import AugmentationConfig, augmentation_experiment, stratified_subset
+from .tstr import (
+    AugmentationConfig,
+    ClassicalAugmentation,
+    augmentation_experiment,
+    classical_augment,
+    per_class_sampler,
+    stratified_subset,
+)
 
 __all__ = [
     "AugmentationConfig",
+    "ClassicalAugmentation",
     "FeatureNet",
     "MemorisationReport",
     "augmentation_experiment",
+    "classical_augment",
+    "combine_readers",
     "dice",
     "dice_per_image",
     "evaluate_run",
@@ -47,15 +59,19 @@ __all__ = [
     "kid",
     "mae",
     "mae_per_image",
+    "make_trial",
     "memorisation",
+    "per_class_sampler",
     "prdc",
     "prdc_images",
     "psnr",
     "psnr_per_image",
+    "score_answers",
     "sharpness",
     "sharpness_per_image",
     "ssim",
     "ssim_per_image",
     "stratified_subset",
     "train_feature_net",
+    "wilson_interval",
 ]
