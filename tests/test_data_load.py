@@ -50,7 +50,7 @@ def test_unknown_names_get_suggestions(no_real_data, name, suggestion):
 @pytest.mark.parametrize(("name", "kwargs", "message"), [
     ("breastmnist", {"split": "validation"}, "Unknown split"),
     ("breastmnist", {"size": 30}, "Unsupported size"),
-    ("adrenalmnist3d", {}, "gan_lab is 2-D"),
+    ("adrenalmnist3d", {}, "load_volumes"),
     ("nuclei", {"kind": "brightfield"}, "Unknown kind"),
 ])
 def test_bad_arguments_are_never_hidden_by_the_fallback(no_real_data, name, kwargs, message):

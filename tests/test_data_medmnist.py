@@ -53,7 +53,7 @@ def test_unknown_flag_suggests_the_closest(no_real_data):
 
 
 def test_3d_flag_is_refused(no_real_data):
-    with pytest.raises(DataError, match="not supported, gan_lab is 2-D"):
+    with pytest.raises(DataError, match="reads 2-D images only.*load_volumes"):
         load_medmnist("adrenalmnist3d")
 
 

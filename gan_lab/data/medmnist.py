@@ -92,8 +92,9 @@ def flag_info(flag: str, size: int = 28) -> dict:
         raise DataError(f"Unknown MedMNIST flag {flag!r}.{hint} Valid 2-D flags: {', '.join(valid)}.")
     if is_3d(flag):
         raise DataError(
-            f"{flag!r} is a 3-D MedMNIST dataset (28x28x28 volumes): not supported, gan_lab is 2-D. "
-            f"Use a 2-D flag such as {', '.join(flags_2d()[:4])}, ..."
+            f"{flag!r} is a 3-D MedMNIST dataset (28x28x28 volumes): load() reads 2-D images only. "
+            f"Read volumes with gan_lab.data.volumes.load_volumes({flag!r}) (notebook 10), or use a 2-D flag "
+            f"such as {', '.join(flags_2d()[:4])}, ..."
         )
     if size not in SIZES or _size_suffix("MD5", size) not in info[flag]:
         raise DataError(f"Unsupported size {size} for {flag!r}: MedMNIST publishes sizes {SIZES}.")
