@@ -5,10 +5,16 @@ The conditional objective gives D and G the label y of every image:
     min_G max_D  E_{x,y}[log D(x|y)] + E_{z,y}[log(1 − D(G(z|y)|y))]
 
 ACGAN instead keeps D's input unconditional and adds a classification
-task for D (and G): with L_S the usual source loss and
-L_C = E[−log p(y | x)] on real and fake images,
+task for D (and G). Odena et al. train D to maximise L_S + L_C and G to
+maximise L_C − L_S, with L_S the log-likelihood of the right source (real or
+fake) and L_C that of the right class, on real and fake images. As losses,
+with CE the cross-entropy of the auxiliary classifier:
 
-    D minimises L_S + λ_cls L_C,    G minimises L_S^G + λ_cls L_C(fake).
+    D minimises L_D + λ_cls (CE(real) + CE(fake)),    G minimises L_G + λ_cls CE(fake),
+
+where L_D, L_G are the chosen GAN losses (non-saturating L_G by default) and
+λ_cls = 1 is the paper's equal weighting. The classifier term is known to bias
+G towards easily classified, less diverse images (Shu 2017; Gong et al. 2019).
 """
 
 from __future__ import annotations

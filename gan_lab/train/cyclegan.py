@@ -10,6 +10,8 @@ L_cyc = E_x‖F(G(x)) − x‖₁ + E_y‖G(F(y)) − y‖₁ and the identity l
 L_id = E_y‖G(y) − y‖₁ + E_x‖F(x) − x‖₁ (both in ``gan_lab.losses.translation``).
 The discriminators see fakes drawn from a history of 50 (Shrivastava et al. 2017),
 and both learning rates fall linearly to 0 over the second part of training, as in the paper.
+The discriminators are PatchGANs with instance norm, as in the paper (its 70×70 PatchGAN,
+``n_layers=3``, is used here from 64 px on; 28 px images get ``n_layers=2``).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def build_cyclegan(config: CycleGANConfig, channels_X: int = 1, channels_Y: int 
                    size: int = 28) -> dict[str, nn.Module]:
     """Fresh networks {"G_XY", "G_YX", "D_X", "D_Y"} for images of side ``size``, N(0, 0.02) weights."""
     torch.manual_seed(config.seed)
-    d_layers = 2 if size <= 32 else 3  # patches of ~22 px at 28 px, ~46 px at 64 px
+    d_layers = 2 if size <= 32 else 3  # receptive field 34 px (2 layers) / 70 px (3): the whole image at 28 or 64 px
     models = {
         "G_XY": ResnetGenerator(channels_X, channels_Y, config.width, config.n_blocks, size),
         "G_YX": ResnetGenerator(channels_Y, channels_X, config.width, config.n_blocks, size),
@@ -142,7 +144,7 @@ class CycleGANRun(Run):
     """A trained (or training) CycleGAN: its four networks, the domain names, its image pools, and what
     every run holds (see ``Run``). Code names → Zhu et al.'s: G_XY = G (X → Y), G_YX = F (Y → X), D_X, D_Y.
 
-    (Zhu et al.'s own code calls them G_A, G_B, D_A, D_B.)
+    (Zhu et al.'s own code calls them G_A = G, G_B = F, D_A = D_Y, D_B = D_X.)
     """
 
     G_XY: nn.Module

@@ -8,6 +8,12 @@ output is a plausible translation of that very input:
     L_L1(G)      = E_{x,y}[‖y − G(x)‖₁]
     G* = arg min_G max_D  L_cGAN(G, D) + λ_L1 · L_L1(G)
 
+Isola et al. write G(x, z), but their G takes no noise input: its only
+randomness is dropout, applied at training and at test time. Here
+``dropout`` defaults to 0, so G(x) is deterministic (hence no z above), and
+``Pix2PixRun.translate`` runs G in eval mode, so even with dropout > 0 the
+test-time output is deterministic, unlike the paper's.
+
 With ``lambda_adv = 0`` the very same code trains the U-Net with L1 alone,
 the "FCN" baseline: no D is built, no D step runs. L1 finds the median of
 all outputs compatible with x — sharp where the answer is certain, blurred
@@ -46,9 +52,12 @@ class Pix2PixConfig(TrainConfig):
         loss: adversarial loss, "nonsaturating" (paper), "minimax" or "least_squares".
         width: U-Net width (channels after the stem).
         d_width: PatchGAN width (paper: 64; 32 suffices at 28–64 px and halves D's cost).
-        n_layers: PatchGAN stride-2 layers (None: 2 up to 32 px, 3 above — patches of ~22 / ~46 px).
+        n_layers: PatchGAN depth (None: 2 up to 32 px, 3 above). Each verdict's receptive field is
+            34 px for 2 and 70 px for 3 (the paper's "70×70 PatchGAN", on 256 px images), so at
+            28–64 px a verdict sees most or all of the image; see ``PatchGANDiscriminator.receptive_field``.
         norm: "batch" (paper) or "instance", in G and D.
-        dropout: U-Net dropout in the innermost decoder levels (paper: 0.5, its only noise source).
+        dropout: U-Net dropout in the innermost decoder levels (paper: 0.5 in the innermost decoder
+            layers, G's only noise, kept on at test time). 0 here: G is deterministic.
         batch_size: image pairs per step.
         num_steps: generator updates (one D update each).
         lr_G, lr_D: Adam's learning rates (paper: 2e-4).

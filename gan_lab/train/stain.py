@@ -1,4 +1,4 @@
-"""Stain-style transfer (Cho et al. 2017): grey-normalise, then colourise into the target style with a cGAN.
+"""Stain-style transfer after Cho et al. (2017), simplified: grey-normalise, then colourise with a cGAN.
 
 Cho et al. split stain normalisation in two. *Grey-normalisation* maps an image
 of any staining to a standardised grey image (``gan_lab.data.stain.grey_normalise``),
@@ -13,6 +13,10 @@ the step functions are pix2pix's, on the pairs (grey_normalise(x), x):
 
 ``lambda_adv = 0`` trains the same U-Net with L1 alone: the non-adversarial
 colouriser, which paints the *median* colour wherever the grey level is ambiguous.
+
+The simplification: Cho et al.'s key term, a *feature-preserving loss* computed with
+a tumour classifier so that stain transfer does not degrade it, is left out (there
+is no tumour classifier for gan_lab's tiles); the cGAN + L1 objective is pix2pix's.
 """
 
 from __future__ import annotations
