@@ -155,7 +155,10 @@ def low_dose_pairs(clean: torch.Tensor, dose: float = 0.25, seed: int = 0, photo
     counts ``N ~ Poisson(photons * dose * exp(-p))`` photons and the image is
     rebuilt from ``-log(N / (photons * dose))``. The noise variance is about
     ``exp(p) / (photons * dose)``: it grows as 1/dose and is largest where the
-    object attenuates most, as in real CT and X-ray.
+    object attenuates most. The noise is independent from pixel to pixel, as in a
+    projection radiograph; in reconstructed CT the same photon noise passes through
+    filtered back-projection and becomes correlated (streaky, fine-grained texture),
+    which this model does not reproduce (``streaks`` adds crude streaks only).
 
     Args:
         clean: images (N, C, H, W) in [-1, 1], e.g. phantoms or real chest X-rays.
