@@ -61,8 +61,9 @@ def check_segmentor_loss(fn) -> Feedback:
     expected = multiscale_l1(*critic_features(C, x, prob, y)) + soft_dice_loss(prob, y)
     fb = check_function("segmentor loss", fn, [((C, x, prob, y), expected)], labels=["2 tiles of 16×16"],
                         hint="mask with x * prob and x * y and pass both through C TOGETHER (torch.cat, as "
-                             "critic_features does: batch norm then shares statistics); compare the feature "
-                             "lists with multiscale_l1 and add soft_dice_loss(prob, y).", verbose=False)
+                             "critic_features does: batch norm then shares statistics; gan_lab's choice, the "
+                             "official code runs C twice); compare the feature lists with multiscale_l1 and "
+                             "add soft_dice_loss(prob, y).", verbose=False)
     if fb and not _has_gradient(fn(C, x, prob, y), prob):
         fb.passed = False
         fb.notes.append("the loss has no gradient with respect to prob: S could not learn through it.")

@@ -48,16 +48,18 @@ class SegANCritic(nn.Module):
 
     Layer i (i = 1 … n_layers) is a 4×4 stride-2 convolution with
     LeakyReLU(0.2) (and batch norm from the second layer on, as in the
-    official code), so feature i has shape (B, width·2^(i−1), H/2^i, W/2^i),
-    channels capped at 8·width. The list starts with the input itself (the
-    official code's "scale 0"), so the loss also holds a pixel-level term.
+    official code, whose kernels are 7, 5, 4, 4, 4 and 3 px), so feature i has
+    shape (B, width·2^(i−1), H/2^i, W/2^i), channels capped at 8·width. The
+    list starts with the input itself (the official code's first term; the
+    paper's loss uses the layers' features only), so the loss also holds a
+    pixel-level term.
 
     Args:
         in_channels: image channels (1 grey, 3 colour); the mask is applied to every channel.
         width: channels of the first layer.
         n_layers: stride-2 layers; ``size`` picks it when None (64 px → 5, down to 2×2).
         size: the image side used to pick ``n_layers``.
-        norm: "batch" (the paper's), "instance" or "none".
+        norm: "batch" (the official code's), "instance" or "none".
 
     Example:
         >>> [f.shape[-1] for f in SegANCritic(1, size=32)(torch.zeros(2, 1, 32, 32))]

@@ -4,13 +4,20 @@ The game, with x an image, y its true mask and ∘ pixel-wise masking:
 
     min_θS max_θC  L(θS, θC) = 1/N Σ_n ℓ_mae(f_C(x_n ∘ S(x_n)), f_C(x_n ∘ y_n))
 
-    ℓ_mae(f_C(a), f_C(b)) = 1/L Σ_{i=0}^{L−1} w_i · mean |f_C^i(a) − f_C^i(b)|
+    ℓ_mae(f_C(a), f_C(b)) = 1/(L+1) Σ_{i=0}^{L} w_i · mean |f_C^i(a) − f_C^i(b)|
+
+with f_C^0 the masked image itself and f_C^1 … f_C^L the outputs of C's L layers.
+This is gan_lab's version: the paper averages over the layers i = 1 … L only, and
+the official code (github.com/YuanXue1993/SegAN) adds the input term with scale
+factors 1, 1, 2, 2, 2, 2, 4 and one mean over all concatenated features; see
+:func:`gan_lab.losses.segmentation.multiscale_l1`.
 
 C ascends L (it learns features in which the predicted and the true masked
 images differ most, at every scale) and has its weights clipped to [−c, c]
-after each update, as in the paper; S descends L, optionally plus a soft Dice
-(and BCE) term. With ``lambda_adv = 0`` the very same trainer is the plain
-U-Net baseline trained with Dice (+ BCE) alone.
+after each update, as the official code does (c = 0.05); S descends L,
+optionally plus a soft Dice term (the official code adds one; the paper's S
+learns from C's gradients alone) and BCE. With ``lambda_adv = 0`` the very same
+trainer is the plain U-Net baseline trained with Dice (+ BCE) alone.
 
 Code names → paper: S (segmentor), C (critic), f_C^i (C's features at scale i),
 ``multiscale_l1`` (ℓ_mae, in :mod:`gan_lab.losses.segmentation`), ``clip`` (c),
@@ -52,8 +59,11 @@ def mask_image(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def critic_features(C: nn.Module, x: torch.Tensor, prob: torch.Tensor, y: torch.Tensor):
     """f_C(x ∘ S(x)) and f_C(x ∘ y) from ONE pass of C over both halves of a (2B, …) batch.
 
-    One pass makes C's batch norm use shared statistics, so the two feature
-    lists differ only because the masks differ.
+    A deviation from the official code, which calls C twice (``NetC(output_masked)`` and
+    ``NetC(target_masked)`` in train.py), so in training mode each call's batch norm uses its own
+    half's statistics. One pass makes C's batch norm use shared statistics, so the two feature
+    lists differ only because the masks differ; with two passes batch norm would partly normalise
+    away a difference in a channel's overall level between the predicted and the true half.
     """
     features = C(torch.cat([mask_image(x, prob), mask_image(x, y)]))
     B = x.shape[0]
@@ -62,7 +72,7 @@ def critic_features(C: nn.Module, x: torch.Tensor, prob: torch.Tensor, y: torch.
 
 @torch.no_grad()
 def clip_weights(C: nn.Module, clip: float) -> None:
-    """Clamp every parameter of C into [−clip, clip] (the paper's, and WGAN's, Lipschitz device)."""
+    """Clamp every parameter of C into [−clip, clip] (the official code's, after WGAN's, Lipschitz device)."""
     for p in C.parameters():
         p.clamp_(-clip, clip)
 
@@ -133,15 +143,16 @@ class SegANConfig(TrainConfig):
         critic_width: channels of C's first layer.
         norm: normalisation in S and C ("batch", "instance", "none").
         lambda_adv: weight of the multi-scale L1 term; 0 turns SegAN into the Dice/BCE baseline.
-        lambda_dice: weight of the soft Dice term. The official code adds it to ℓ_mae "for
-            stability": early on C's features are random, so ℓ_mae alone gives S a weak, noisy
+        lambda_dice: weight of the soft Dice term. The official code adds a Dice term to ℓ_mae in
+            S's loss (train.py: ``loss_G_joint``); the paper's objective has none. Our reading of why
+            it helps: early on C's features are random, so ℓ_mae alone gives S a weak, noisy
             signal; the Dice term pulls S towards the right region while C learns.
         lambda_bce: weight of pixel-wise binary cross-entropy.
-        clip: C's weights are clipped to [−clip, clip] after each update (paper: 0.05); None: off.
-        scale_weights: per-scale weights w_i of ℓ_mae (None: equal).
+        clip: C's weights are clipped to [−clip, clip] after each update (official code: 0.05); None: off.
+        scale_weights: per-scale weights w_i of ℓ_mae, input first (None: equal; see ``multiscale_l1``).
         k: critic updates per segmentor update.
         batch_size, num_steps: tiles per step and segmentor updates.
-        lr_S, lr_C: Adam's learning rates of S and C.
+        lr_S, lr_C: Adam's learning rates of S and C (official code: 2e-4, β1 = 0.5, as the defaults).
         augment: random 90° rotations and flips of each batch (images and masks together).
         The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """

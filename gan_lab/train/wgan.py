@@ -8,8 +8,11 @@ The two papers differ only in how they keep C Lipschitz:
 * Arjovsky et al. (2017), Algorithm 1: clip every weight of C to [−c, c]
   after each update; RMSprop (lr 5e-5), because momentum destabilised it.
 * Gulrajani et al. (2017), Algorithm 1: add λ·E_x̂[(‖∇_x̂ C(x̂)‖₂ − 1)²] on random
-  interpolates x̂ (``gan_lab.losses.gradient_penalty``); Adam(lr 1e-4, β = (0, 0.9));
-  no batch norm in C, since the penalty is per sample.
+  interpolates x̂ between independent real and fake samples (``gan_lab.losses.gradient_penalty``);
+  λ = 10, Adam(lr 1e-4, β = (0, 0.9)); no batch norm in C, since the penalty is per sample.
+
+With weight clipping the critic is K-Lipschitz for some unknown K, so its estimate
+approximates K·W1 at best; with the penalty it is only approximately 1-Lipschitz.
 
 Both take ``n_critic`` critic steps per generator step, so the critic stays
 close to optimal and its estimate means something.
@@ -169,7 +172,10 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 
 
 def critic_gradient_norms(C: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """‖∇_x C(x)‖₂ per sample, (B,): 1 along the transport paths for an optimal critic.
+    """‖∇_x C(x)‖₂ per sample, (B,): 1 on the lines between optimally coupled points for an optimal critic.
+
+    (Gulrajani et al. 2017, Proposition 1; the penalty relaxes this to lines between independent
+    real/fake pairs, which is where ``interpolates`` samples.)
 
     For monitoring only (no graph is kept); pass ``interpolates(real, fake)`` to
     look where the penalty looks.
