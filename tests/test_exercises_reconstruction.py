@@ -35,6 +35,6 @@ def test_total_variation_check():
 
 
 def test_parseval_check():
-    assert check_parseval(0.02)
-    assert not check_parseval(0.02 * 256)
+    assert check_parseval(0.02 * 28 * 28)
+    assert not check_parseval(0.02)  # the orthonormal FFT's answer; the exercise asks for the unnormalised one
     assert not check_parseval(...)

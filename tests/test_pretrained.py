@@ -74,3 +74,15 @@ def test_run_notebook_stops_on_a_failing_cell(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), tmp_path / "bad.ipynb")
     with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
         pretrained.run_notebook(tmp_path / "bad.ipynb", timeout=120)
+
+
+def test_explore_loads_exactly_the_registered_checkpoints_of_02_and_03():
+    import re
+
+    path = config.REPO_ROOT / "notebooks" / "explore.ipynb"
+    source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    names = re.findall(r'PRETRAINED\["([^"]+)"\]', source)
+    assert names == ["02_dcgan", "03_cgan_pneumoniamnist"]
+    assert all(name in pretrained.PRETRAINED for name in names)
+    assert "cache_dir(" not in source, "explore must not keep a cache of its own (it would train mid-lecture)"
+    assert "explore" not in pretrained.RUN_WHOLE

@@ -57,7 +57,15 @@ def check_total_variation(fn) -> Feedback:
 
 
 def check_parseval(answer) -> Feedback:
-    """Two images differ by an image-domain MSE of 0.02: what is the MSE of their complex (orthonormal) spectra?"""
-    return check_value("Parseval", answer, 0.02,
-                       hint="an orthonormal Fourier transform is a rotation of the space of images: it keeps "
-                            "lengths, so ‖F a − F b‖² = ‖a − b‖² and both means run over the same H·W entries.")
+    """Image MSE 0.02 between two 28×28 images: the MSE of their complex spectra under the *unnormalised* FFT.
+
+    DAGAN's official code uses TensorFlow's ``fft2d``, the convention of ``torch.fft.fft2(norm="backward")``: no
+    factor on the forward transform, so ‖F a − F b‖² = H·W · ‖a − b‖² and the mean over the H·W frequencies is
+    H·W times the image MSE: 784 · 0.02 = 15.68.
+    """
+    return check_value("Parseval", answer, 0.02 * 28 * 28,
+                       hint="an orthonormal Fourier transform (fft2c) is a rotation of the space of images: it keeps "
+                            "lengths, so there the two MSEs are equal. The unnormalised FFT is √(H·W) times the "
+                            "orthonormal one, so every squared difference grows by H·W = 28·28.",
+                       why="for the orthonormal fft2c the answer would be 0.02 itself: the complex-spectrum MSE is "
+                           "the image MSE, up to the FFT's constant.")

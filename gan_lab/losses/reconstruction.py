@@ -14,20 +14,23 @@ from ..data.kspace import fft2c
 
 
 def frequency_mse(fake: torch.Tensor, real: torch.Tensor, magnitude: bool = True) -> torch.Tensor:
-    """DAGAN's frequency-domain loss (Yang et al. 2018): the MSE between the two images' spectra.
+    """DAGAN's frequency-domain loss (Yang et al. 2018), as its official code computes it.
 
     With ``magnitude`` (the default) it compares the amplitude spectra,
 
         L_fMSE = mean_k ( |F x̂|_k − |F x|_k )²,
 
     where F is the orthonormal 2-D FFT (:func:`gan_lab.data.kspace.fft2c`) and
-    the mean runs over batch, channels and all H × W frequencies k. Without
-    ``magnitude`` it compares the complex spectra, mean_k |F x̂ − F x|²_k —
-    which, F being unitary, is *exactly* the image-domain MSE (Parseval). The
-    complex form therefore adds nothing to an image MSE; discarding the phase
-    is what makes the frequency term a different signal: it asks for the right
-    amount of energy at every spatial frequency (texture and edges of the
-    right strength), wherever it sits in the image.
+    the mean runs over batch, channels and all H × W frequencies k. That is
+    the loss of DAGAN's official code (github.com/nebulaV/DAGAN, which uses
+    the unnormalised FFT: a constant factor H·W). The paper's equation,
+    ½‖y_t − ŷ_u‖² with y the k-space data, compares the complex spectra:
+    ``magnitude=False``, mean_k |F x̂ − F x|²_k — which, F being unitary, is
+    *exactly* the image-domain MSE (Parseval). The complex form therefore
+    adds nothing to an image MSE; discarding the phase is what makes the
+    frequency term a different signal: it asks for the right amount of
+    energy at every spatial frequency (texture and edges of the right
+    strength), wherever it sits in the image.
 
     Args:
         fake, real: images (B, C, H, W).
@@ -72,7 +75,9 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 
 def perceptual_loss(phi: nn.Module, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """L_P = 1/(c·h·w) ‖φ(G(y)) − φ(x)‖²_F, averaged over the batch (Yang et al. 2018, eq. 5).
+    """L_P = 1/(c·h·w) ‖φ(G(y)) − φ(x)‖²_F, averaged over the batch (Q. Yang et al. 2018, WGAN-VGG).
+
+    A perceptual loss in the feature sense (Johnson et al. 2016): a distance between feature maps, not pixels.
 
     Args:
         phi: a fixed feature extractor φ (e.g. ``gan_lab.train.denoise.conv_features(...)``).

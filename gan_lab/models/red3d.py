@@ -5,7 +5,9 @@ padding shrink the volume by 2 voxels a layer, as many transposed convolutions g
 it back, and shortcuts add each encoder level's features to the decoder level of the
 same size — the decoder only has to learn the *residual*, the noise to remove. No
 pooling: fine structure is never thrown away. Being fully convolutional, G trains on
-small patches and denoises whole volumes.
+small patches and denoises whole volumes. Ran et al.'s own generator (their official code) pads its
+convolutions, so the size never changes, and doubles the channels at every layer (32 → 256); this G keeps
+RED-CNN's unpadded layers and one width, to stay small.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ class RED3DGenerator(nn.Module):
 
     Args:
         channels: channels of the volume (1 for MR).
-        width: feature channels of every layer (paper: 32).
-        depth: convolutions in the encoder (and transposed convolutions in the decoder; paper: 4).
+        width: feature channels of every layer (Ran et al.'s official code: 32 in the first layer, doubled per
+            layer up to 256).
+        depth: convolutions in the encoder (and transposed convolutions in the decoder; Ran et al.: 4).
 
     Example:
         >>> RED3DGenerator(width=4, depth=2)(torch.zeros(1, 1, 12, 12, 12)).shape

@@ -1,4 +1,4 @@
-"""Image reconstruction with a GAN: MRI de-aliasing (DAGAN) and super-resolution (SRGAN).
+"""Image reconstruction with a GAN: MRI de-aliasing (DAGAN) and super-resolution (SRGAN-style).
 
 Both tasks map a degraded image x (a zero-filled undersampled MR image, or a
 low-resolution image) to an estimate of the clean image; they differ in the
@@ -7,13 +7,23 @@ generator and in which loss terms are switched on:
     x̂ = G(x) + U(x)  (refinement / residual learning; U: identity, or bicubic ×s)
     L_G = λ_img · ‖x̂ − x_t‖²  +  λ_freq · L_fMSE(x̂, x_t)  +  λ_TV · TV(x̂)  +  λ_adv · (−E[log D(x̂)])
 
-DAGAN (Yang et al. 2018) uses a U-Net G with the refinement connection, the
-image and frequency MSE and the adversarial term (plus a VGG perceptual term
-left out here); SRGAN (Ledig et al. 2017) an SRResNet G on the small image
-with a content loss, an adversarial term and, in its implementations, total
-variation. D judges the reconstructed image alone (patch by patch, a PatchGAN),
-as in both papers. With ``lambda_adv = 0`` no D is built: the very same G is
-trained as the non-adversarial baseline.
+DAGAN (Yang et al. 2018) uses a U-Net G with the refinement connection, an
+image loss, a frequency-domain loss and the adversarial term, plus a VGG
+feature ("perceptual") term left out here. Its frequency term compares the
+complex k-space data in the paper's equation (by Parseval, the image MSE
+again) and the *amplitude* spectra in its official code
+(github.com/nebulaV/DAGAN); ``frequency_mse`` follows the code. SRGAN (Ledig
+et al. 2017) uses an SRResNet G on the small image and the "perceptual loss"
+content + 10⁻³ · adversarial, the content loss being VGG54 features in the
+final SRGAN and the pixel MSE in its SRGAN-MSE variant. With ``arch="srresnet"``
+this module trains SRGAN-MSE, plus a TV term (``lambda_tv``) that is our own
+addition, not part of SRGAN's loss.
+
+D judges the reconstructed image alone, as in both papers. Their
+discriminators end in dense layers and give one verdict per image; gan_lab's
+D is a PatchGAN (one verdict per patch) — our own choice, not the papers'. With
+``lambda_adv = 0`` no D is built: the very same G is trained as the
+non-adversarial baseline.
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ ARCHS = ("unet", "srresnet")
 
 @dataclass
 class ReconstructionConfig(TrainConfig):
-    """A reconstruction run (defaults: DAGAN's terms without the perceptual one, scaled to 28–64 px).
+    """A reconstruction run (defaults: DAGAN's terms without its VGG term, scaled to 28–64 px).
 
     Attributes:
         arch: G, "unet" (input and output of the same size: de-aliasing) or "srresnet"
@@ -50,13 +60,14 @@ class ReconstructionConfig(TrainConfig):
         residual: refinement learning, x̂ = G(x) + U(x), so G only learns the correction
             (U is the identity, or bicubic upsampling when the sizes differ).
         lambda_img: weight of the image-domain MSE.
-        lambda_freq: weight of the frequency-domain MSE of amplitude spectra (DAGAN).
-        lambda_tv: weight of the total variation of x̂.
+        lambda_freq: weight of the frequency-domain MSE of amplitude spectra (DAGAN's official code).
+        lambda_tv: weight of the total variation of x̂ (our addition; neither paper's loss has it).
         lambda_adv: weight of the adversarial term (0: the non-adversarial baseline, no D).
         loss: adversarial loss, "nonsaturating", "minimax" or "least_squares".
         width: G's width (U-Net channels after the stem, SRResNet feature channels).
         n_blocks: SRResNet residual blocks (ignored by the U-Net).
-        d_width: PatchGAN width; its depth follows the image size (2 layers up to 32 px, else 3).
+        d_width: PatchGAN width; its depth follows the image size (2 layers up to 32 px, else 3). A PatchGAN is
+            our choice: DAGAN's and SRGAN's discriminators give one verdict per image.
         norm: "batch" or "instance" in the U-Net and D.
         batch_size, num_steps: image pairs per step and generator updates (one D update each).
         lr_G, lr_D: Adam's learning rates of G and D.

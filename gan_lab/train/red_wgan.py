@@ -36,11 +36,13 @@ class RedWGANConfig(TrainConfig):
     """A RED-WGAN run (``lambda_adv = 0``: the MSE-only RED-CNN baseline, no critic).
 
     Attributes:
-        lambda_adv: weight of the WGAN term (paper: 10⁻³ next to a perceptual term; 0: MSE only).
-        lambda_mse: weight of the voxel-wise MSE (paper: 1).
+        lambda_adv: weight of the WGAN term (0: MSE only). Ran et al.'s official code
+            (github.com/Deep-Imaging-Group/RED-WGAN) uses 10⁻³, next to a VGG-19 perceptual term of weight 0.1.
+        lambda_mse: weight of the voxel-wise MSE (official code: 1).
         sigma, noise: noise level (relative to the intensity range) and kind, "rician" (MR) or "gaussian".
-        width, depth: G's channels and encoder layers (paper: 32 and 4); critic_width: C's first channels.
-        patch: side of the training cubes (paper: 32³; G is fully convolutional).
+        width, depth: G's channels and encoder layers (official code: 4 layers of 32, 64, 128, 256 channels);
+            critic_width: C's first channels.
+        patch: side of the training cubes (official code: 32 × 32 patches, 6 slices deep; G is fully convolutional).
         batch_size, num_steps: patches per step and G updates.
         n_critic, lambda_gp: critic updates per G update and the penalty weight.
         lr, lr_C: Adam's learning rates of G and C (β2 = 0.9, as for WGAN-GP).

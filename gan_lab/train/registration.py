@@ -10,8 +10,10 @@ where no intensity difference can say "aligned". G descends
 
     L_G = λ_param · ‖(p̂ − p*) / s‖² + λ_image · ‖warp(m, p̂) − warp(m, p*)‖₁ + λ_adv · L_G^adv(D(f, warp(m, p̂))),
 
-with s the parameter ranges. ``lambda_adv = 0`` is the supervised-only regressor
-(no D is built or trained): the baseline the adversarial term has to beat.
+with s the parameter ranges (this form of the supervised part is gan_lab's own). ``lambda_adv = 0``
+is the supervised-only regressor (no D is built or trained): the baseline the adversarial term
+has to beat. As Yan et al. note, the trained D is also a metric network: its output on a pair
+scores how well the pair is registered, without the true transform.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Semi-supervised GAN (Odena 2016; Salimans et al. 2016): few labels, many unlabelled images, and G.
 
+Odena calls it "SGAN"; the stacked GAN of Huang et al. (2017), also abbreviated SGAN, is another model.
+
 D is a (K+1)-class classifier trained on three kinds of batch at once,
 
     L_D = L_supervised + L_unsupervised
