@@ -16,7 +16,11 @@ import nbformat
 #: the text of the first code cell of every notebook
 FIRST_CELL = '''\
 # Colab or a fresh environment: install gan_lab if it is missing; elsewhere this cell does nothing.
-import importlib.util, os, subprocess, sys
+import importlib.util
+import os
+import subprocess
+import sys
+
 GAN_LAB_SOURCE = os.environ.get("GAN_LAB_SOURCE", "")  # your course's copy: "git+https://…" or a wheel
 if importlib.util.find_spec("gan_lab") is None:
     if not GAN_LAB_SOURCE:
