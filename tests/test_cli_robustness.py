@@ -261,3 +261,16 @@ def test_ctrl_c_saves_and_exits_130(tmp_path, fake_data, monkeypatch):
     assert checkpoints.load_checkpoint(out).step == 2
     monkeypatch.setattr(gan, "g_step", real_g_step)
     assert cli.main(["train", "mlp", "--out", str(out), *TINY[:1], "50", *TINY[2:], "--resume"]) == 0
+
+
+def test_pretrain_checks_its_checkpoint_folder_before_training(tmp_path, capsys, monkeypatch):
+    from gan_lab import config
+    from gan_lab.course import pretrained
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setattr(config, "CHECKPOINT_DIR", blocker / "checkpoints")
+    monkeypatch.setitem(pretrained.PRETRAINED, "02_mlp_gan",
+                        pretrained.Pretrained("", lambda: pytest.fail("trained before the check")))
+    assert cli.main(["pretrain", "--only", "02_mlp_gan"]) == 2
+    _one_line_error(capsys, "checkpoint folder", "cannot be written")

@@ -12,12 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import viz
+from .. import config, viz
 from ..precision import PRECISIONS, get_precision
 from ..train.common import GAN_LOSSES
 from ..train.gan import GANConfig, GANRun, checkpoint_meta, load_gan, train_gan
 from ..train.loop import Terminated
-from .common import SEED, UsageError, device_for, device_name, positive, subparser, whole, writable_file
+from .common import (
+    SEED,
+    UsageError,
+    device_for,
+    device_name,
+    positive,
+    subparser,
+    whole,
+    writable_file,
+    writable_folder,
+)
 from .runs import check_resume, new_folder_removed_on_error, prepare_run_folder
 
 SIZES = (28, 64, 128, 224)  # the MedMNIST sizes; DCGAN and phantoms support all of them
@@ -292,6 +302,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.only or ()) - set(pretrained.PRETRAINED))
     if unknown:
         raise UsageError(f"unknown checkpoint {', '.join(unknown)}; choose from {', '.join(pretrained.PRETRAINED)}.")
+    writable_folder(config.CHECKPOINT_DIR, "the checkpoint folder (set GAN_LAB_HOME to move it)")
     device_for(None, seed=0, verbose=True)  # device and $GAN_LAB_PRECISION checked (and shown) before any training
     for name in args.only or pretrained.PRETRAINED:
         print(f"== {name}: {pretrained.PRETRAINED[name].description}")
