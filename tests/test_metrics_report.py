@@ -40,6 +40,9 @@ def test_evaluate_run_reports_everything_with_a_real_baseline(run_dir, phi):
     assert report["baseline_real"]["coverage"] > 3 * report["coverage"]
     assert report["baseline_real"]["recall"] > 3 * report["recall"]
     assert 0 <= report["memorisation"]["flagged_fraction"] < 0.05
+    # an untrained G is told from real images at once; real training images much less so
+    c2st, floor = report["two_sample_test"], report["baseline_real"]["two_sample_test"]
+    assert c2st["accuracy"] > 0.9 and c2st["p_value"] < 1e-6 and floor["accuracy"] < c2st["accuracy"]
     assert json.loads((run_dir / "evaluation.json").read_text())["fid"] == pytest.approx(report["fid"])
 
 

@@ -24,7 +24,8 @@ LOOPBACK = "127.0.0.1"
 
 # -------------------------------------------------------------------------------------------------- evaluate
 def add_evaluate(sub) -> None:
-    p = subparser(sub, "evaluate", "Score a run: FID/KID, precision/recall/density/coverage, memorisation.", """\
+    p = subparser(sub, "evaluate", "Score a run: FID/KID, precision/recall/density/coverage, memorisation, "
+                  "the classifier two-sample test.", """\
 Features come from gan_lab's own domain feature network (trained once on the run's dataset
 and cached; no downloaded Inception weights). Held-out real images are scored the same way
 as a baseline. Prints the numbers and writes RUN/evaluation.json.

@@ -4,6 +4,7 @@
 * :mod:`.fidelity` — FID and KID (torchmetrics, with φ as the feature extractor).
 * :mod:`.prdc` — precision, recall, density and coverage on φ.
 * :mod:`.memorisation` — are fakes copies of training images?
+* :mod:`.two_sample` — the classifier two-sample test: can a classifier tell the fakes from real images?
 * :mod:`.reader_study` — real-or-fake reader studies (visual Turing tests): accuracy, intervals, a class.
 * :mod:`.tstr` — train on synthetic, test on real; GAN data augmentation, on top of classical augmentation.
 * :mod:`.report` — all of it for a run folder (``python -m gan_lab evaluate``).
@@ -38,8 +39,11 @@ from .tstr import (
     per_class_sampler,
     stratified_subset,
 )
+from .two_sample import TwoSampleResult, two_sample_test
 
 __all__ = [
+    "TwoSampleResult",
+    "two_sample_test",
     "AugmentationConfig",
     "ClassicalAugmentation",
     "FeatureNet",

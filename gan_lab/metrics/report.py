@@ -30,6 +30,7 @@ from .features import FeatureNet, feature_net
 from .fidelity import RealReference
 from .memorisation import memorisation
 from .prdc import prdc
+from .two_sample import two_sample_test
 
 REPORT_FILE = "evaluation.json"
 
@@ -121,7 +122,9 @@ def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNe
         A JSON-able dict: "fid", "kid", "kid_std", "precision", "recall", "density", "coverage",
         "memorisation" (flagged_fraction, median_ratio, ...; real test images are the reference:
         PneumoniaMNIST's validation split holds exact copies of training images, its test split none),
-        "baseline_real" (the same metrics for held-out real validation images), "n_eval",
+        "baseline_real" (the same metrics for held-out real validation images), "two_sample_test" (the
+        classifier two-sample test of the fakes against the test split, see ``metrics.two_sample``; its
+        baseline tests real training images against the test split), "n_eval",
         "feature_net_test_accuracy", and where the numbers come from.
 
     Example:
@@ -145,6 +148,12 @@ def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNe
     report |= scores(fake[:n_eval])
     report["memorisation"] = memorisation(fake, train.images, test.images).summary()
     report["baseline_real"] = scores(held_out)
+    # the classifier two-sample test against the test split, which nothing else here uses; its baseline asks
+    # the same of real training images, so a difference between the splits themselves shows up there too
+    n_c2st = min(n, len(test))
+    report["two_sample_test"] = two_sample_test(test.images, fake, n=n_c2st, seed=seed, device=device).summary()
+    report["baseline_real"]["two_sample_test"] = two_sample_test(test.images, train.images, n=n_c2st, seed=seed,
+                                                                 device=device).summary()
     if write:
         (Path(run_dir) / REPORT_FILE).write_text(json.dumps(report, indent=1))
     return report
