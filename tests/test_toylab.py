@@ -1,10 +1,23 @@
 """The toy lab engine and its widget, headless: steps touch only what they should, callbacks redraw."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
 
-from gan_lab.train.toylab import ToyConfig, ToyLab, discriminator_heatmap, train_toy_gan
+from gan_lab import checkpoints
+from gan_lab.losses import adversarial_losses
+from gan_lab.train.toylab import (
+    EXAMPLES,
+    STAGES,
+    ToyConfig,
+    ToyLab,
+    discriminator_heatmap,
+    generator_gradients,
+    load_example,
+    train_toy_gan,
+)
 from gan_lab.widgets.toylab import toy_lab_widget
 
 SMALL = dict(width=16, depth=1, batch_size=64)
@@ -186,3 +199,93 @@ def test_widget_controls_reach_the_engine():
     assert w.lab.config.loss == "wasserstein" and w.lab.data.name == "checkerboard" and w.lab.output == "raw"
     w.step_button.click()
     assert w.lab.num_steps == 1 and "frame" in w.status.value
+
+
+def test_slow_motion_takes_one_step_apart_and_ends_where_step_does():
+    fast = ToyLab(ToyConfig(k=2, **SMALL), device="cpu", n_eval=256)
+    fast.step()
+    slow = ToyLab(ToyConfig(k=2, **SMALL), device="cpu", n_eval=256)  # same seed: the same initial state
+    G0, D0 = params(slow.G), params(slow.D)
+    stages = slow.stages(num_points=100, num_arrows=20)
+    d_before = next(stages)
+    assert same(G0, params(slow.G)) and same(D0, params(slow.D))  # nothing moved yet
+    d_after = next(stages)
+    assert same(G0, params(slow.G)) and not same(D0, params(slow.D))
+    assert {int(s["step"]) for s in slow.opt_D.state.values()} == {2}  # k D updates in D's half
+    assert not np.allclose(d_before.heatmap, d_after.heatmap)  # D changed on the same fixed grid ...
+    assert np.array_equal(d_before.fake, d_after.fake) and np.array_equal(d_before.real, d_after.real)  # ... no point
+    assert d_before.arrows is None and d_after.arrows is None
+    g_before, g_after = next(stages), next(stages)
+    assert next(stages, None) is None
+    assert [s.name for s in (d_before, d_after, g_before, g_after)] == list(STAGES)
+    assert np.array_equal(g_before.heatmap, d_after.heatmap) and np.array_equal(g_after.heatmap, d_after.heatmap)
+    assert g_before.arrows.shape == (20, 2) and g_before.fake.shape == (100, 2)
+    assert np.array_equal(g_after.moved_from, g_before.fake) and not np.allclose(g_after.fake, g_before.fake)
+    moves = g_after.fake[:20] - g_after.moved_from[:20]
+    assert (np.sum(moves * g_after.arrows, axis=1) > 0).mean() > 0.5  # most fakes moved along their arrow
+    assert all(s.caption and isinstance(s.D_fake, float) for s in (d_before, d_after, g_before, g_after))
+    assert same(params(fast.G), params(slow.G)) and same(params(fast.D), params(slow.D))  # exactly step()'s update
+    assert slow.num_steps == 2 and len(slow.history["loss_D"]) == 2  # logged as two halves, like step_D + step_G
+
+
+def test_widget_slow_motion_stage_by_stage_within_the_frame_budget():
+    w = toy_lab_widget(dataset="ring", device="cpu")  # full-size networks and panel: what a lecture draws
+    w.lab.update("both", 20)
+    images, names, times = {w.canvas.value}, [], []
+    for _ in range(12):  # three slow-motion iterations
+        start = time.perf_counter()
+        stage = w.stage_button.click() or w._stage
+        times.append(1e3 * (time.perf_counter() - start))
+        names.append(stage.name)
+        assert stage.name in w.caption.value and w.canvas.value not in images
+        images.add(w.canvas.value)
+    assert names == list(STAGES) * 3 and w.lab.num_steps == 20 + 6
+    assert np.median(times) < 250, f"slow-motion stage frames take {np.median(times):.0f} ms (target < 100 ms)"
+    w.layers["gradients"].value = False  # a layer toggle redraws the stage on screen, training nothing
+    assert w.lab.num_steps == 26 and "G after" in w.caption.value
+    w.step_button.click()  # a normal step ends slow motion: the next click starts a new iteration
+    assert w.caption.value == "" and w.stage_button.click() is None and w._stage.name == "D before"
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    return {name: load_example(name, device="cpu", checkpoint_dir=tmp_path_factory.mktemp("example"))
+            for name in EXAMPLES}
+
+
+def test_examples_show_what_they_are_named_for(examples):
+    converged, collapsed = examples["converged ring"].evaluate(), examples["mode collapse on the ring"].evaluate()
+    assert converged["modes"] == 1.0 and converged["quality"] > 0.6
+    assert collapsed["modes"] <= 0.25 and collapsed["JS"] > 3 * converged["JS"]
+    saturated = examples["saturated minimax generator"]
+    assert saturated.config.loss == "minimax" and saturated.num_steps == 300
+    fake = saturated.fakes()
+    D_fake = torch.sigmoid(saturated.D(fake)).detach()
+    assert D_fake.mean() < 0.02  # D rejects every fake with confidence ...
+    minimax = generator_gradients(saturated.D, fake, saturated.loss_G_fn)[0].norm(dim=1).mean()
+    nonsaturating = generator_gradients(saturated.D, fake, adversarial_losses("nonsaturating")[1])[0].norm(dim=1).mean()
+    assert minimax < 0.05 * nonsaturating  # ... so the minimax loss is flat there: its gradient has all but vanished
+
+
+def test_examples_load_from_the_cache_and_unknown_names_are_refused(examples, tmp_path):
+    with pytest.raises(ValueError, match="choose one of"):
+        load_example("checkerboard")
+    first = ToyLab.load_example("saturated minimax generator", device="cpu", checkpoint_dir=tmp_path)
+    start = time.perf_counter()
+    again = load_example("saturated minimax generator", device="cpu", checkpoint_dir=tmp_path)
+    assert time.perf_counter() - start < 1.0  # loading, not training
+    assert same(params(first.G), params(again.G)) and same(params(first.D), params(again.D))
+    assert same(params(first.D), params(examples["saturated minimax generator"].D))  # fixed seed: reproducible
+
+
+def test_widget_example_drop_down_loads_the_state_and_shows_its_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_DIR", tmp_path)  # the example's cache goes to a temporary folder
+    w = toy_lab_widget(dataset="grid", size=120, **SMALL)
+    w.example.value = "saturated minimax generator"
+    assert w.lab.config.loss == "minimax" and w.lab.num_steps == 300 and w.controls["loss"].value == "minimax"
+    assert w.controls["dataset"].value == "ring" and w.controls["width"].value == 64  # synced, lab not reset
+    assert "saturated" in w.caption.value and w.lab.num_steps == 300
+    w.stage_button.click()
+    assert "D before" in w.caption.value
+    w.reset_button.click()
+    assert w.example.value == "" and w.lab.num_steps == 0 and w.lab.config.loss == "minimax"

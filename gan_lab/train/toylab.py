@@ -15,16 +15,23 @@ iteration the losses are measured on a fixed evaluation set (``n_eval`` real
 points and ``n_eval`` noise vectors drawn at reset), which makes the curves
 smooth and every logged key present at every step.
 
+Two ways into the game for a lecture: :meth:`ToyLab.stages` takes one iteration apart
+into its four stages (D before and after its update, G before and after its update), each
+carrying the arrays a picture of it needs; :func:`load_example` starts from a ready-trained,
+cached state ("converged ring", "mode collapse on the ring", "saturated minimax generator").
+
 Example:
     >>> lab = ToyLab(dataset="ring", loss="nonsaturating")
     >>> lab.step_D(); lab.step_G(); lab.update("both", 100)
     >>> lab.evaluate()["modes"]          # fraction of the 8 ring modes covered  # doctest: +SKIP
+    >>> for stage in lab.stages(): print(stage.caption)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +142,39 @@ def discriminator_heatmap(D: nn.Module, extent, resolution: int = 64, output: st
     return scores.reshape(resolution, resolution).double().cpu().numpy()
 
 
+#: the stages of one slow-motion iteration, in order
+STAGES = ("D before", "D after", "G before", "G after")
+
+
+@dataclass
+class Stage:
+    """One stage of a slow-motion iteration (:meth:`ToyLab.stages`): what a picture of it needs, as arrays.
+
+    Attributes:
+        name: one of ``STAGES``.
+        caption: one sentence for the lecture: what happens in this stage, with the numbers that show it.
+        heatmap: D on the lab's grid (res, res), the same fixed grid at every stage ("D before" and "D after"
+            differ only by D's update).
+        real: the fixed real points (n, 2); fake: G on the fixed noise (n, 2), after G's update in "G after".
+        manifold: the generator manifold (``ToyLab.manifold``).
+        arrows: −∇ₓ ℓ_G at the first fakes (m, 2) in "G before", and at the same (old) fakes in "G after";
+            None in D's stages (D's update does not move a single point).
+        moved_from: in "G after", the fakes before G's update (n, 2): ``fake - moved_from`` is each point's move.
+        D_real, D_fake: D's mean output on ``real`` and on ``fake`` (σ(logit) or raw score, as the heat map).
+    """
+
+    name: str
+    caption: str
+    heatmap: np.ndarray
+    real: np.ndarray
+    fake: np.ndarray
+    manifold: np.ndarray
+    D_real: float
+    D_fake: float
+    arrows: np.ndarray | None = None
+    moved_from: np.ndarray | None = None
+
+
 class ToyLab:
     """State of one toy GAN: data, G, D, optimisers, history; step D, G or both.
 
@@ -228,10 +268,12 @@ class ToyLab:
         return {"loss_D": self.loss_D_fn(real_out, fake_out), "loss_G": self.loss_G_fn(fake_out),
                 "grad_G": grad.norm(dim=1).mean(), "D(x)": show(real_out).mean(), "D(G(z))": show(fake_out).mean()}
 
-    def _iteration(self, what: str):
+    def _iteration(self, what: str, d_updates: int | None = None):
+        d_updates = d_updates or (self.config.k if what == "both" else 1)  # k D steps per G step
+
         def step_fn(step: int) -> dict:
             if what in ("D", "both"):
-                for _ in range(self.config.k if what == "both" else 1):  # k D steps per G step
+                for _ in range(d_updates):
                     self._update_D()
             if what in ("G", "both"):
                 self._update_G()
@@ -253,9 +295,12 @@ class ToyLab:
         """
         if what not in ("D", "G", "both"):
             raise ValueError(f"what must be 'D', 'G' or 'both', not {what!r}.")
+        return self._fit(self._iteration(what), n, log_every=log_every, eval_every=eval_every, progress=progress)
+
+    def _fit(self, step_fn, n: int, *, log_every: int = 1, eval_every: int = 0, progress: bool = False):
         callbacks = [lambda step, history: self.evaluate()] if eval_every else []
         with single_thread():
-            return fit(self._iteration(what), self.num_steps + n, models=self.models, optimizers=self.optimizers,
+            return fit(step_fn, self.num_steps + n, models=self.models, optimizers=self.optimizers,
                        checkpoint_every=0, log_every=log_every, callbacks=callbacks, callback_every=max(eval_every, 1),
                        progress=progress, desc=f"toy GAN ({self.config.loss})", history=self.history,
                        precision="fp32")  # 2-D MLPs: nothing for bf16 to speed up, and the toy lab measures D exactly
@@ -271,6 +316,62 @@ class ToyLab:
     def step(self) -> None:
         """One iteration of Algorithm 1: k discriminator updates, then one generator update."""
         self.update("both")
+
+    def stages(self, num_points: int = 256, num_arrows: int = 48) -> Iterator[Stage]:
+        """One iteration in slow motion: yields "D before", "D after", "G before", "G after" (``STAGES``).
+
+        The updates are those of :meth:`step` — k D updates with G frozen, then one G update with D frozen,
+        drawing the same random batches in the same order, so the networks end exactly where ``step()``
+        would leave them — but each half is logged as its own iteration, as ``step_D`` / ``step_G`` are
+        (two history entries, ``num_steps`` + 2). D's update happens between the first two stages, G's
+        between the last two; a caller that stops after "D after" leaves G untouched.
+
+        Args:
+            num_points: real and fake points per stage (from the fixed evaluation set).
+            num_arrows: fakes that carry a −∇ₓ ℓ_G arrow in G's stages.
+        """
+        k, n = self.config.k, num_points
+        with single_thread():
+            before = self._stage("D before", n)
+        D_updates = f"{k} updates" if k > 1 else "1 update"
+        before.caption = (f"D before its turn: mean D(x) = {before.D_real:.3g} on real points, D(G(z)) = "
+                          f"{before.D_fake:.3g} on fakes. Next: {D_updates} of D, G frozen.")
+        yield before
+        self._fit(self._iteration("D", d_updates=k), 1)
+        with single_thread():
+            after = self._stage("D after", n)
+        after.caption = (f"D after {D_updates} (G frozen): D(x) {before.D_real:.3g} → {after.D_real:.3g}, "
+                         f"D(G(z)) {before.D_fake:.3g} → {after.D_fake:.3g}. The heat map moved, no point did.")
+        yield after
+        with single_thread():
+            g_before = self._stage("G before", n, num_arrows)
+        length = np.linalg.norm(g_before.arrows, axis=1).mean() if num_arrows else float("nan")
+        g_before.caption = (f"G's turn (D frozen): each arrow is −∇ₓ ℓ_G, where the generator loss wants that fake "
+                            f"to go (true mean length {length:.3g}; drawn rescaled). Next: one update of G.")
+        yield g_before
+        self._fit(self._iteration("G"), 1)
+        with single_thread():
+            g_after = self._stage("G after", n, num_arrows)
+        g_after.moved_from, g_after.arrows = g_before.fake, g_before.arrows
+        move = np.linalg.norm(g_after.fake - g_before.fake, axis=1).mean()
+        g_after.caption = (f"G after one update (D frozen): the fakes moved (mean distance {move:.3g}) along their "
+                           f"arrows, not exactly: G moves its weights, not the points. D(G(z)) {g_before.D_fake:.3g} "
+                           f"→ {g_after.D_fake:.3g}; the heat map did not change.")
+        yield g_after
+
+    def _stage(self, name: str, num_points: int, num_arrows: int = 0) -> Stage:
+        with torch.no_grad():
+            real, fake = self.real[:num_points], self.G(self.z[:num_points])
+            show = torch.sigmoid if self.output == "probability" else (lambda t: t)
+            D_real, D_fake = show(self.D(real)).mean().item(), show(self.D(fake)).mean().item()
+        arrows = self.fake_gradients(fake[:num_arrows]).cpu().numpy() if num_arrows else None
+        return Stage(name, "", self.heatmap(), real.cpu().numpy(), fake.cpu().numpy(), self.manifold(),
+                     D_real, D_fake, arrows)
+
+    @classmethod
+    def load_example(cls, name: str, **kwargs) -> ToyLab:
+        """A ready-trained lab from ``EXAMPLES`` (see :func:`load_example`)."""
+        return load_example(name, **kwargs)
 
     # ---- what the lab draws -----------------------------------------------------------------------
     @torch.no_grad()
@@ -344,8 +445,11 @@ class ToyLab:
 
 
 def train_toy_gan(config: ToyConfig | None = None, num_steps: int = 2000, *, device=None, checkpoint_dir=None,
-                  eval_every: int = 100, log_every: int = 10, progress: bool = True, **changes) -> ToyLab:
+                  eval_every: int = 100, log_every: int = 10, progress: bool = True, what: str = "both",
+                  **changes) -> ToyLab:
     """Train a toy GAN headless for ``num_steps`` iterations and return the lab (its state and history).
+
+    ``what`` is :meth:`ToyLab.update`'s: "both" (Algorithm 1), or "D" / "G" to train one player alone.
 
     With ``checkpoint_dir`` (e.g. ``gan_lab.checkpoints.cache_dir("toy_ring")``): load the checkpoint
     there if it was made with the same config, steps and intervals, else train and save one
@@ -358,13 +462,65 @@ def train_toy_gan(config: ToyConfig | None = None, num_steps: int = 2000, *, dev
     lab = ToyLab(config, device=device, **changes)
     meta = {"toy": dataclasses.asdict(lab.config), "num_steps": num_steps, "eval_every": eval_every,
             "log_every": log_every}
+    if what != "both":  # only then: checkpoints made before ``what`` existed keep matching
+        meta["what"] = what
     stored = checkpoints.stored_config(checkpoint_dir) if checkpoint_dir is not None else None
     if stored is not None and not checkpoints.config_changes(stored, meta):
         lab.history = checkpoints.restore(checkpoint_dir, lab.models, lab.optimizers).history
         lab.num_steps = lab.history["step"][-1]
         return lab
-    lab.update("both", num_steps, log_every=log_every, eval_every=eval_every, progress=progress)
+    lab.update(what, num_steps, log_every=log_every, eval_every=eval_every, progress=progress)
     if checkpoint_dir is not None:
         checkpoints.save_checkpoint(checkpoint_dir, lab.models, lab.optimizers, step=lab.num_steps,
                                     history=lab.history, config=meta)
     return lab
+
+
+@dataclass(frozen=True)
+class ToyExample:
+    """A ready-trained state for a lecture: ``num_steps`` iterations of ``what`` from a fixed seed."""
+
+    description: str
+    config: dict
+    num_steps: int
+    what: str = "both"
+
+
+#: ready-trained states, each a few seconds of training on a laptop CPU (then cached)
+EXAMPLES = {
+    "converged ring": ToyExample(
+        "non-saturating loss, equal learning rates (1e-3), 2000 iterations: every one of the 8 modes is covered "
+        "and most fakes sit on a mode; D is close to ½ where the data are.",
+        dict(dataset="ring"), 2000),
+    "mode collapse on the ring": ToyExample(
+        "the same GAN, but G learns 4× faster than D (lr_G 2e-3, lr_D 5e-4), 1000 iterations: the fakes crowd "
+        "around one mode (and past it), and D* marks the seven it misses. Keep stepping: G hops instead of spreading.",
+        dict(dataset="ring", lr_G=2e-3, lr_D=5e-4), 1000),
+    "saturated minimax generator": ToyExample(
+        "minimax loss log(1 − D(G(z))), D trained alone for 300 updates: D(G(z)) ≈ 0 on every fake, where the "
+        "loss is flat, so −∇ₓ ℓ_G almost vanishes (arrows are drawn rescaled: read grad_G). Step G: the fakes "
+        "barely move.",
+        dict(dataset="ring", loss="minimax"), 300, what="D"),
+}
+
+
+def load_example(name: str, *, device=None, checkpoint_dir=None, cache: bool = True,
+                 progress: bool = False) -> ToyLab:
+    """A ready-trained toy lab: ``EXAMPLES[name]`` trained from its fixed seed, or loaded from the cache.
+
+    Args:
+        checkpoint_dir: where to cache it (default ``checkpoints.cache_dir("toy_example_<name>")``), unless
+            ``cache`` is False; the cache is checked against the example's config, as ``train_toy_gan`` does.
+
+    Example:
+        >>> lab = load_example("mode collapse on the ring")  # doctest: +SKIP
+        >>> lab.evaluate()["modes"]  # doctest: +SKIP
+    """
+    if name not in EXAMPLES:
+        raise ValueError(f"Unknown example {name!r}: choose one of {', '.join(map(repr, EXAMPLES))}.")
+    example = EXAMPLES[name]
+    if cache and checkpoint_dir is None:
+        checkpoint_dir = checkpoints.cache_dir("toy_example_" + name.replace(" ", "_"))
+    return train_toy_gan(ToyConfig(**example.config), example.num_steps, device=device,
+                         checkpoint_dir=checkpoint_dir if cache else None, eval_every=100, log_every=10,
+                         progress=progress, what=example.what)

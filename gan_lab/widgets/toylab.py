@@ -8,6 +8,10 @@ never blocks the kernel: the ``ipywidgets.Play`` counter ticks in the
 browser, each tick runs a few training iterations and one redraw, and Pause
 simply stops the ticks.
 
+"next stage" plays one iteration in slow motion (``ToyLab.stages``): D before and after
+its update, then G before and after its update, one redraw per click with a caption naming
+the stage; "example" loads a ready-trained state (``gan_lab.train.toylab.EXAMPLES``).
+
 Example:
     >>> w = toy_lab_widget(dataset="ring")   # display(w) in a notebook
     >>> w.step_button.click(); w.last_frame_ms  # doctest: +SKIP
@@ -26,12 +30,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..data.toy import TOY_DATASETS
 from ..train.loop import TrainingDiverged
-from ..train.toylab import ToyLab, single_thread
+from ..train.toylab import EXAMPLES, Stage, ToyLab, load_example, single_thread
 from .picture import PicturedVBox
 
 LAYERS = ("heatmap", "optimal", "manifold", "gradients", "real", "fake")
 REAL, FAKE, INK = (27, 120, 55), (118, 42, 131), (40, 40, 40)  # the two ends of PRGn, as in GAN Lab
 REAL_LINE, FAKE_LINE, ARROW = (0, 80, 20), (80, 10, 90), (70, 70, 70)
+OLD_FAKE = (200, 170, 205)  # where the fakes were before G's update (slow motion)
 MIN_TICK_MS = 100  # fastest Play tick: about 10 frames per second
 LOSSES = [("minimax (saturating)", "minimax"), ("non-saturating", "nonsaturating"),
           ("least squares", "least_squares"), ("Wasserstein + GP", "wasserstein")]
@@ -137,6 +142,39 @@ def render_canvas(lab: ToyLab, fake=None, p_g_hat=None, size: int = 360, layers=
     return np.asarray(image)
 
 
+def render_stage(stage: Stage, extent, loss: str, size: int = 360, layers=LAYERS) -> np.ndarray:
+    """One slow-motion stage (``ToyLab.stages``) as a uint8 array (size, size, 3), drawn from its arrays only.
+
+    As :func:`render_canvas` (without the D* contours, which need a density estimate per stage), plus, in
+    "G after", each fake's old place (pale purple) joined to its new one by a line: the move G's update made.
+    The caption is not drawn: the widget shows it beside the picture.
+    """
+    if "heatmap" in layers:
+        canvas = Image.fromarray(_heat_colours(stage.heatmap, loss)).resize((size, size), Image.BILINEAR)
+    else:
+        canvas = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(canvas)
+    if "manifold" in layers:
+        for line in _pixels(stage.manifold, extent, size):
+            draw.line(line.ravel().tolist(), fill=(150, 150, 150), width=1)
+    if "real" in layers:
+        for x, y in _pixels(stage.real, extent, size).tolist():
+            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=REAL)
+    if "fake" in layers:
+        new = _pixels(stage.fake, extent, size)
+        if stage.moved_from is not None:
+            old = _pixels(stage.moved_from, extent, size)
+            for (x, y), (u, v) in zip(old.tolist(), new.tolist()):
+                draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=OLD_FAKE)
+                draw.line([(x, y), (u, v)], fill=FAKE_LINE, width=1)
+        for x, y in new.tolist():
+            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=FAKE)
+    if "gradients" in layers and stage.arrows is not None and len(stage.arrows):
+        start = stage.fake if stage.moved_from is None else stage.moved_from  # arrows stay where they were computed
+        _arrows(draw, _pixels(start[:len(stage.arrows)], extent, size), stage.arrows * [1, -1], 0.07 * size)
+    return np.asarray(canvas)
+
+
 def _line_plot(draw: ImageDraw.ImageDraw, box, series, title: str) -> None:
     """Curves [(x, y, colour, label), ...] in the pixel box (left, top, right, bottom), with min/max labels."""
     left, top, right, bottom = box
@@ -186,17 +224,26 @@ class ToyLabWidget(PicturedVBox):
         lab: the ``ToyLab`` engine it drives.
         play: ticks → ``steps_per_frame`` iterations + one redraw; its own button pauses.
         step_d_button, step_g_button, step_button, reset_button: one D / G / full iteration, fresh start.
+        stage_button: one slow-motion stage per click (``ToyLab.stages``); ``caption`` names the stage.
+        example: drop-down of ready-trained states (``EXAMPLES``); choosing one replaces ``lab``.
         last_frame_ms: wall time of the last frame (training iterations + drawing), in milliseconds.
         last_draw_ms: the drawing part of it.
+        last_stage_ms: wall time of the last slow-motion stage (engine + drawing + encoding).
     """
 
     def __init__(self, lab: ToyLab | None = None, size: int = 360, steps_per_frame: int = 5, **config):
         if lab is not None and config:
             raise ValueError(f"Pass either a ToyLab or its settings, not both (got lab and {sorted(config)}).")
         self.lab, self.size = lab or ToyLab(**config), size
-        self.last_frame_ms = self.last_draw_ms = 0.0
+        self.last_frame_ms = self.last_draw_ms = self.last_stage_ms = 0.0
+        # the slow-motion iteration in progress and its last stage; True while the widget sets its own controls
+        self._stages, self._stage, self._syncing = None, None, False
         self.canvas, self.curves, self.densities = (widgets.Image(format="jpeg") for _ in range(3))
-        self.status = widgets.HTML()
+        self.status, self.caption = widgets.HTML(), widgets.HTML()
+        self.stage_button = widgets.Button(description="next stage ▸", button_style="info",
+                                           tooltip="slow motion: D before / after its update, G before / after its")
+        self.example = widgets.Dropdown(options=[("(fresh networks)", "")] + [(name, name) for name in EXAMPLES],
+                                        value="", description="example", style={"description_width": "60px"})
         self.play = widgets.Play(value=0, min=0, max=10**9, interval=MIN_TICK_MS, description="play / pause")
         self.step_d_button, self.step_g_button, self.step_button, self.reset_button = (
             widgets.Button(description=d, tooltip=t) for d, t in (
@@ -211,16 +258,19 @@ class ToyLabWidget(PicturedVBox):
         self.step_g_button.on_click(lambda _: self._run("G", 1))
         self.step_button.on_click(lambda _: self._run("both", 1))
         self.reset_button.on_click(lambda _: self._reset())
+        self.stage_button.on_click(lambda _: self.next_stage())
+        self.example.observe(lambda change: None if self._syncing else self.show_example(change["new"]), "value")
         for box in self.layers.values():
-            box.observe(lambda _: self.redraw(), "value")
+            box.observe(lambda _: self._redraw_layers(), "value")
         legend = ("<small><b style='color:#1b7837'>●</b> real &nbsp; <b style='color:#762a83'>●</b> fake &nbsp; "
                   "heat map: D(x) (green = judged real) &nbsp; dark green / purple lines: D* = 0.8 / 0.2 "
                   "(the optimal D is sure: real / fake) &nbsp; grey mesh: G's manifold &nbsp; arrows: −∇ₓ ℓ_G "
                   "&nbsp; small panel: density estimates of p_data (green) and p_g (purple)</small>")
         buttons = widgets.HBox([self.play, self.step_d_button, self.step_g_button, self.step_button,
                                 self.reset_button, self.steps_per_frame])
+        slow = widgets.HBox([self.stage_button, self.example, self.caption])
         super().__init__([widgets.HBox([self.canvas, widgets.VBox([self.curves, self.densities])]),
-                          widgets.HTML(legend), self.status, buttons,
+                          widgets.HTML(legend), self.status, buttons, slow,
                           widgets.GridBox(list(self.controls.values()),
                                           layout={"grid_template_columns": "repeat(3, 330px)"}),
                           widgets.HBox(list(self.layers.values()))])
@@ -249,22 +299,81 @@ class ToyLabWidget(PicturedVBox):
         return controls
 
     def _on_control(self, name: str, value) -> None:
+        if self._syncing:
+            return
+        self._stages = None  # a new setting ends any slow-motion iteration
         if name in ("lr_D", "lr_G"):
             self.lab.set_learning_rates(**{name: value})  # live: Adam's moments are kept
         elif name == "k":
             self.lab.config.k = value
         else:
             self.lab.reset(**{name: value})
+            self._forget_example()
             self.redraw()
 
     def _reset(self) -> None:
-        self.play.playing = False
+        self.play.playing, self._stages = False, None
         self.lab.reset()
+        self._forget_example()
         self.redraw()
+
+    def _forget_example(self) -> None:
+        """The lab no longer shows the chosen example (fresh networks): say so in the drop-down."""
+        self._syncing, self.example.value, self._syncing = True, "", False
+
+    def _redraw_layers(self) -> None:
+        """A layer was switched on or off: redraw the slow-motion stage on screen, or the normal panels."""
+        if self._stages is not None and self._stage is not None:
+            layers = [name for name, box in self.layers.items() if box.value]
+            self.canvas.value = jpeg_bytes(render_stage(self._stage, self.lab.data.extent, self.lab.config.loss,
+                                                        self.size, layers))
+        else:
+            self.redraw()
+
+    def next_stage(self) -> Stage | None:
+        """Advance the slow-motion iteration by one stage (starting a new one after "G after") and draw it."""
+        start = time.perf_counter()
+        self.play.playing = False
+        try:
+            stage = next(self._stages, None) if self._stages is not None else None
+            if stage is None:
+                self._stages = self.lab.stages()
+                stage = next(self._stages)
+        except TrainingDiverged as err:
+            self._stages = None
+            self.status.value = f"<b style='color:#b2182b'>{err}</b> Press reset."
+            return None
+        layers = [name for name, box in self.layers.items() if box.value]
+        self.canvas.value = jpeg_bytes(render_stage(stage, self.lab.data.extent, self.lab.config.loss, self.size,
+                                                    layers))
+        if stage.name.endswith("after"):  # a player moved: the curves have a new entry
+            self.curves.value = jpeg_bytes(render_curves(self.lab.history, (self.size, self.size * 2 // 3)))
+        self.caption.value = f"<b>{stage.name}</b> · {stage.caption}"
+        self._stage = stage
+        self.last_stage_ms = 1e3 * (time.perf_counter() - start)
+        self._show_status()
+        return stage
+
+    def show_example(self, name: str) -> None:
+        """Replace the lab by the ready-trained example ``name`` (trained in seconds the first time, then cached)."""
+        if not name:
+            return
+        self.play.playing, self._stages = False, None
+        self.caption.value = f"<i>loading “{name}” (a few seconds the first time, cached afterwards)…</i>"
+        self.lab = load_example(name, device=self.lab.device)
+        self._syncing = True  # show the example's settings without restarting the lab
+        try:
+            for key, control in self.controls.items():
+                control.value = getattr(self.lab.config, key)
+        finally:
+            self._syncing = False
+        self.redraw()
+        self.caption.value = f"<b>{name}</b> · {EXAMPLES[name].description}"
 
     def _run(self, what: str, n: int) -> None:
         """One frame: ``n`` iterations of ``what`` ("D", "G" or "both") and a redraw; times it."""
         start = time.perf_counter()
+        self._stages = None  # a normal step ends any slow-motion iteration
         try:
             self.lab.update(what, n)
         except TrainingDiverged as err:
@@ -291,14 +400,17 @@ class ToyLabWidget(PicturedVBox):
         self.canvas.value = jpeg_bytes(canvas)
         self.curves.value = jpeg_bytes(render_curves(lab.history, (self.size, self.size * 2 // 3)))
         self.densities.value = jpeg_bytes(render_densities(*densities, self.size // 3))
+        if self._stages is None:
+            self.caption.value = ""
         self.last_draw_ms = 1e3 * (time.perf_counter() - start)
         self._show_status()
 
     def _show_status(self) -> None:
         h, keys = self.lab.history, ("loss_D", "loss_G", "grad_G", "JS", "KL", "modes", "quality")
+        slow = f" · slow-motion stage {self.last_stage_ms:.0f} ms" if self.last_stage_ms else ""
         values = " · ".join(f"{k} {h[k][-1]:.3g}" for k in keys if h.get(k))
         self.status.value = (f"<tt>step {self.lab.num_steps} · {values}<br>frame {self.last_frame_ms:.0f} ms "
-                             f"(drawing {self.last_draw_ms:.0f} ms) · grad_G = mean ‖∇ₓℓ_G‖ over fakes</tt>")
+                             f"(drawing {self.last_draw_ms:.0f} ms){slow} · grad_G = mean ‖∇ₓℓ_G‖ over fakes</tt>")
 
 
 def toy_lab_widget(lab: ToyLab | None = None, size: int = 360, steps_per_frame: int = 5, **config) -> ToyLabWidget:
