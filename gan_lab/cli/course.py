@@ -102,7 +102,8 @@ def run_explore(args: argparse.Namespace) -> int:
 def add_student_notebooks(sub) -> None:
     p = subparser(sub, "student-notebooks", "Write student copies of the notebooks, solutions stubbed.", """\
 Every block between '### BEGIN SOLUTION' and '### END SOLUTION' becomes
-`raise NotImplementedError`; prose, experiments and the automatic checks stay.
+`raise NotImplementedError`; prose, experiments and the automatic checks stay, and
+cells tagged 'instructor-only' are left out. (With nbgrader: see the README's instructor's guide.)
 
 example:
   python -m gan_lab student-notebooks student/""")

@@ -9,7 +9,8 @@ Solutions sit between nbgrader's markers, in code cells::
 
 The student copy keeps everything else (prose, checks, experiments) and
 replaces each marked block by ``raise NotImplementedError(...)`` at the same
-indentation, so the checker that follows reports "not implemented yet".
+indentation, so the checker that follows reports "not implemented yet". Cells tagged
+``instructor-only`` (notes on the solutions, for the instructor) are left out.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+INSTRUCTOR_ONLY = "instructor-only"  #: the cell tag of text students do not get
 _BLOCK = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*(\n|$)",
                     re.MULTILINE | re.DOTALL)
 STUB = "{indent}# YOUR CODE HERE: replace this line with your solution.\n{indent}raise NotImplementedError({msg!r})\n"
@@ -47,8 +49,13 @@ def strip_solutions(source: str, where: str = "cell") -> tuple[str, int]:
 
 
 def student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple[nbformat.NotebookNode, int]:
-    """A copy of ``nb`` with solutions stubbed and outputs cleared; returns (notebook, solutions replaced)."""
+    """A copy of ``nb`` with solutions stubbed, outputs cleared and instructor-only cells left out.
+
+    Returns:
+        (notebook, solutions replaced).
+    """
     nb = nbformat.from_dict(nb)  # a deep copy
+    nb.cells = [c for c in nb.cells if INSTRUCTOR_ONLY not in c.metadata.get("tags", [])]
     total = 0
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
