@@ -139,3 +139,27 @@ def test_voila_refuses_without_token(workdir):
             assert err.code in (401, 403)
         else:  # or sent to the login page instead of the notebook
             assert "/login" in response.geturl(), f"Voilà served {response.geturl()} without a token"
+
+
+def test_toy_lab_slow_motion_and_a_ready_example(workdir):
+    """Advance slow motion stage by stage (the caption names each, the picture follows), then load an example."""
+    _toy_notebook(workdir / "toy.ipynb")
+    with server("lab", workdir) as (url, token), browser() as page:
+        page.goto(f"{url}/lab/tree/toy.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        run_all_cells(page)
+        stage = page.locator(".jp-OutputArea button", has_text="next stage")
+        stage.wait_for(state="attached", timeout=180_000)
+        dismiss_dialogs(page)
+        stage.scroll_into_view_if_needed()
+        pictures = []
+        for name in ("D before", "D after", "G before", "G after"):
+            stage.click()
+            page.locator(".jp-OutputArea b", has_text=name).first.wait_for(timeout=30_000)
+            pictures.append(page.locator(".jp-OutputArea img.widget-image").first.get_attribute("src"))
+            page.screenshot(path=str(SHOTS / f"toy_lab_stage_{name.replace(' ', '_')}.png"))
+        assert pictures[2] != pictures[3], "G's update did not move the fakes in the picture"
+        example = page.locator(".jp-OutputArea select", has=page.locator("option", has_text="(fresh networks)"))
+        example.select_option(label="mode collapse on the ring")
+        page.locator(".jp-OutputArea b", has_text="mode collapse on the ring").first.wait_for(timeout=180_000)
+        page.screenshot(path=str(SHOTS / "toy_lab_example.png"))
