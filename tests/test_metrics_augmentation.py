@@ -2,8 +2,8 @@
 
 import pytest
 import torch
+from test_metrics_tstr import _squares  # the same two-class images
 
-from gan_lab.data.base import ImageData
 from gan_lab.metrics.tstr import (
     ALL_SETTINGS,
     AugmentationConfig,
@@ -73,17 +73,6 @@ def test_per_class_sampler_routes_each_label_to_its_generator_with_fresh_seeds()
     assert len(set(seeds)) == len(seeds) == 4 and min(seeds) == 10  # a new seed for every call
     with pytest.raises(ValueError, match="no generator"):
         sample_fn(1, torch.tensor([3]))
-
-
-def _squares(n, seed, labels=None):
-    """Class 0: faint noise; class 1: the same plus a bright square (as in test_metrics_tstr)."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 2 if labels is None else labels
-    x = 0.2 * torch.randn(len(y), 1, 16, 16, generator=g) - 0.5
-    for i in (y == 1).nonzero().flatten().tolist():
-        r, c = torch.randint(0, 10, (2,), generator=g).tolist()
-        x[i, :, r:r + 6, c:c + 6] += 1.2
-    return ImageData(x.clamp(-1, 1), y, ["plain", "square"], "squares", "synthetic (test)")
 
 
 def test_classical_settings_train_on_the_right_number_of_images():

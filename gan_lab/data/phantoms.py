@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import config
+from ..device import single_thread
 from .base import ImageData
 
 CLASS_NAMES = ["healthy", "cyst", "tumour"]
@@ -322,7 +323,7 @@ def _render(params: dict[str, np.ndarray], size: int, modality: str,
     n = len(rngs)
     images = np.zeros((n, size, size), np.uint8)
     masks = np.zeros((n, size, size), np.uint8)
-    with _one_thread():
+    with single_thread():
         for start in range(0, n, _CHUNK):
             stop = min(start + _CHUNK, n)
             chunk = {k: torch.as_tensor(v[start:stop], dtype=torch.float32) for k, v in params.items()}
@@ -332,22 +333,6 @@ def _render(params: dict[str, np.ndarray], size: int, modality: str,
             images[start:stop] = (noisy.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
             masks[start:stop] = (lesion > 0.5).numpy()
     return images, masks
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run torch on one CPU thread, then restore the setting.
-
-    Rendering is many small element-wise operations; splitting each across
-    threads gains little and, on a busy machine, costs a lot (measured: 1.4 s
-    on one thread vs 18 s on two for 300 images while other jobs ran).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _draw(p: dict[str, torch.Tensor], size: int, modality: str) -> tuple[torch.Tensor, torch.Tensor]:

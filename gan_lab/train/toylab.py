@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from torch import nn
 
 from .. import checkpoints
 from ..data.toy import GaussianMixture, make_toy, mode_coverage
-from ..device import get_device
+from ..device import get_device, single_thread
 from ..losses import adversarial_losses
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from ..theory import divergences_on_grid, grid_points, kde_on_grid, optimal_discriminator, smooth_on_grid
@@ -94,21 +93,6 @@ class ToyConfig:
         bad = [msg for msg, ok in checks.items() if not ok]
         if bad:
             raise ValueError("Invalid ToyConfig: " + "; ".join(bad) + ".")
-
-
-@contextlib.contextmanager
-def single_thread():
-    """Run torch on one CPU thread inside the block (restored afterwards).
-
-    The toy networks are far too small to gain from intra-op parallelism, and on a busy 2-core
-    CPU the idle threads' spin-waiting made each iteration 20–30× slower in our measurements.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def generator_gradients(D: nn.Module, fake: torch.Tensor, loss_G_fn) -> tuple[torch.Tensor, torch.Tensor]:

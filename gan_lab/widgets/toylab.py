@@ -29,8 +29,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..data.toy import TOY_DATASETS
+from ..device import single_thread
 from ..train.loop import TrainingDiverged
-from ..train.toylab import EXAMPLES, Stage, ToyLab, load_example, single_thread
+from ..train.toylab import EXAMPLES, Stage, ToyLab, load_example
 from .picture import PicturedVBox
 
 LAYERS = ("heatmap", "optimal", "manifold", "gradients", "real", "fake")
