@@ -163,3 +163,35 @@ def test_toy_lab_slow_motion_and_a_ready_example(workdir):
         example.select_option(label="mode collapse on the ring")
         page.locator(".jp-OutputArea b", has_text="mode collapse on the ring").first.wait_for(timeout=180_000)
         page.screenshot(path=str(SHOTS / "toy_lab_example.png"))
+
+
+@pytest.mark.parametrize("ui", FRONT_ENDS)
+def test_toy_lab_draw_the_real_data_with_the_mouse(workdir, ui):
+    """Draw an L and a dot on the sketch pad: the lab trains on the drawing, the big panel shows it; undo works."""
+    _toy_notebook(workdir / "toy.ipynb")
+    with server(ui, workdir) as (url, token), browser() as page:
+        page.goto(f"{url}/{FRONT_ENDS[ui]}/toy.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        run_all_cells(page)
+        pad = page.locator(".jp-OutputArea canvas.gan-lab-sketch")
+        pad.wait_for(state="visible", timeout=180_000)
+        dismiss_dialogs(page)
+        pad.scroll_into_view_if_needed()
+        before = page.evaluate(WATCH_IMG, [".jp-OutputArea img.widget-image", 0])
+        box = pad.bounding_box()
+        x, y, w = box["x"], box["y"], box["width"]
+        page.mouse.move(x + 0.2 * w, y + 0.2 * w)
+        page.mouse.down()
+        for px, py in ((0.2, 0.8), (0.8, 0.8)):  # an L: down, then right
+            page.mouse.move(x + px * w, y + py * w, steps=12)
+        page.mouse.up()
+        page.mouse.click(x + 0.8 * w, y + 0.2 * w)  # and a dot: a second mode
+        page.locator(".jp-OutputArea", has_text="2 stroke(s)").first.wait_for(timeout=30_000)
+        page.wait_for_function("() => window.__changed !== null", timeout=30_000)
+        assert page.locator(".jp-OutputArea img.widget-image").first.get_attribute("src") != before
+        page.wait_for_timeout(1500)  # a few frames of training on the drawing
+        page.screenshot(path=str(SHOTS / f"toy_lab_drawing_{ui}.png"))
+        page.locator(".jp-OutputArea button", has_text="undo stroke").click()
+        page.locator(".jp-OutputArea", has_text="1 stroke(s)").first.wait_for(timeout=30_000)
+        page.locator(".jp-OutputArea button", has_text="clear drawing").click()
+        page.locator(".jp-OutputArea", has_text="training on ring").first.wait_for(timeout=30_000)

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lab.data.toy import TOY_DATASETS, GaussianMixture, gaussian_mixture_1d, make_toy, mode_coverage, ring
+from gan_lab.data.toy import (
+    MAX_DRAWN_POINTS,
+    TOY_DATASETS,
+    Drawing,
+    GaussianMixture,
+    gaussian_mixture_1d,
+    make_toy,
+    mode_coverage,
+    ring,
+)
 from gan_lab.theory import grid_points
 
 
@@ -83,3 +92,26 @@ def test_a_few_stray_samples_do_not_cover_a_mode():
     result = mode_coverage(fake, mix, min_fraction=0.01)
     assert result["modes"] == pytest.approx(1 / 8)
     assert mode_coverage(fake, mix, min_fraction=0.0)["modes"] == pytest.approx(6 / 8)
+
+
+def test_a_drawing_is_one_equal_weight_mode_per_stroke_whatever_the_mouse_speed():
+    line, dot = [(-2.0, 0.0), (2.0, 0.0)], [(0.0, 2.0)]
+    slow_line = [(x, 0.0) for x in np.linspace(-2, 2, 200)]  # the same line drawn with many more mouse events
+    drawing, slowly = Drawing([line, dot]), Drawing([slow_line, dot])
+    assert drawing.num_points == slowly.num_points == 41 + 1  # resampled every 0.1 along the line, plus the dot
+    points, area = grid_points(drawing.extent, 150)
+    assert drawing.density(points).sum() * area == pytest.approx(1.0, abs=2e-3)
+    assert np.allclose(drawing.density(points), slowly.density(points))
+    x = drawing.sample(20000, generator=torch.Generator().manual_seed(0)).numpy()
+    near_dot = np.linalg.norm(x - [0.0, 2.0], axis=1) < 0.5
+    assert near_dot.mean() == pytest.approx(0.5, abs=0.02)  # the click weighs as much as the whole line
+    assert np.abs(x[~near_dot, 1]).max() < 0.6 and x[~near_dot, 0].min() < -1.9
+
+
+def test_a_long_scribble_is_resampled_more_coarsely_and_bad_drawings_are_explained():
+    scribble = [(3 * np.cos(t), 3 * np.sin(t)) for t in np.linspace(0, 200 * np.pi, 5000)]
+    assert Drawing([scribble]).num_points <= MAX_DRAWN_POINTS + 1
+    for strokes, match in (([], "at least one stroke"), ([[]], "no empty stroke"),
+                           ([[(0.0, float("nan"))]], "finite")):
+        with pytest.raises(ValueError, match=match):
+            Drawing(strokes)

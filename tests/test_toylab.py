@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gan_lab import checkpoints
+from gan_lab.data.toy import Drawing
 from gan_lab.losses import adversarial_losses
 from gan_lab.train.toylab import (
     EXAMPLES,
@@ -289,3 +290,36 @@ def test_widget_example_drop_down_loads_the_state_and_shows_its_settings(tmp_pat
     assert "D before" in w.caption.value
     w.reset_button.click()
     assert w.example.value == "" and w.lab.num_steps == 0 and w.lab.config.loss == "minimax"
+
+
+def test_a_drawing_replaces_the_data_keeps_the_networks_and_survives_reset(lab):
+    lab.update("both", 3)
+    G = params(lab.G)
+    lab.use_data(Drawing([[(-1.0, -1.0), (1.0, 1.0)]]))
+    assert lab.data is lab.drawing and same(G, params(lab.G)) and lab.num_steps == 3
+    assert (lab.real[:, 0] - lab.real[:, 1]).abs().max() < 1.0  # the evaluation set lies along the diagonal
+    assert lab.optimal_discriminator_map(lab.density_estimates(lab.fakes())[1]) is not None  # D* is known
+    assert "modes" not in lab.evaluate()  # a drawing has no countable modes
+    lab.reset()
+    assert lab.data is lab.drawing and lab.num_steps == 0
+    lab.reset(dataset="grid")
+    assert lab.drawing is None and lab.data.name == "grid"
+
+
+def test_widget_trains_on_a_drawing_at_once_and_undo_and_clear_go_back():
+    w = toy_lab_widget(dataset="ring", size=120, **SMALL)
+    image, ring_real = w.canvas.value, w.lab.real.clone()
+    w.sketch.strokes = [[(-2.0, 2.0), (2.0, 2.0)], [(0.0, -2.0)]]  # what a stroke ending in the browser sends
+    assert w.lab.data.name == "drawing" and w.play.playing and w.canvas.value != image
+    assert "2 stroke(s)" in w.drawing_info.value and not torch.equal(w.lab.real, ring_real)
+    w.play.value += 1  # a tick trains on the drawing
+    assert w.lab.num_steps == w.steps_per_frame.value
+    w.undo_button.click()
+    assert len(w.lab.drawing.strokes) == 1 and "1 stroke(s)" in w.drawing_info.value
+    w.clear_button.click()
+    assert w.lab.drawing is None and w.lab.data.name == "ring" and not w.play.playing
+    w.sketch.strokes = [[(0.0, 0.0)]]
+    w.controls["dataset"].value = "grid"  # choosing a dataset wipes the drawing off the pad too
+    assert w.sketch.strokes == [] and w.lab.data.name == "grid" and "grid" in w.drawing_info.value
+    with pytest.raises(Exception, match="stroke 0 must be a list of"):
+        w.sketch.strokes = [["not a point"]]

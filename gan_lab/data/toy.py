@@ -164,6 +164,71 @@ class Checkerboard:
         return np.where(inside & dark, 1.0 / len(self._dark_corners()), 0.0)
 
 
+Point = tuple[float, float]
+MAX_DRAWN_POINTS = 1000  # Gaussians in a drawing at most
+
+
+@dataclass
+class Drawing:
+    """A distribution drawn by hand: every stroke is one mode of equal weight, a Gaussian tube along its line.
+
+    Each stroke (a list of (x, y) points in the plane, as the mouse went) is resampled at equal arc
+    length ``spacing`` — so the density does not depend on how fast the mouse moved — and every
+    resampled point becomes the mean of a Gaussian of standard deviation ``std`` (a drawing longer than
+    ``MAX_DRAWN_POINTS`` spacings is resampled more coarsely). All of a stroke's
+    Gaussians share its weight equally, and all strokes weigh the same: a single click is a round blob
+    exactly as likely as a long curve (gan_lab's choice; GAN Lab weights every drawn point equally).
+    The density is known in closed form, so the toy lab draws D* for a drawing too.
+
+    Example:
+        >>> drawing = Drawing([[(-2, 0), (2, 0)], [(0, 2)]])   # a horizontal line and a dot
+        >>> drawing.sample(1000).shape
+        torch.Size([1000, 2])
+    """
+
+    strokes: list[list[Point]]
+    std: float = 0.1
+    spacing: float = 0.1
+    name: str = "drawing"
+    extent: Extent = (-3.0, 3.0, -3.0, 3.0)
+    dim = 2
+
+    def __post_init__(self):
+        if not self.strokes or not all(len(stroke) for stroke in self.strokes):
+            raise ValueError("A drawing needs at least one stroke and no empty stroke: each stroke is a list of "
+                             "(x, y) points, e.g. Drawing([[(-2, 0), (2, 0)]]) for a line.")
+        lines = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in self.strokes]
+        if not all(np.isfinite(line).all() for line in lines):
+            raise ValueError("A drawing's points must be finite numbers (x, y).")
+        if self.std <= 0 or self.spacing <= 0:
+            raise ValueError(f"std and spacing must be > 0; got std={self.std}, spacing={self.spacing}.")
+        total = sum(float(np.linalg.norm(np.diff(line, axis=0), axis=1).sum()) for line in lines)
+        spacing = max(self.spacing, total / MAX_DRAWN_POINTS)  # a long scribble: coarser, so D* stays quick
+        centres = [_resample(line, spacing) for line in lines]
+        weights = np.concatenate([np.full(len(c), 1 / len(c)) for c in centres])  # each stroke weighs 1
+        self.mixture = GaussianMixture(np.concatenate(centres), self.std, weights, self.name, self.extent)
+
+    @property
+    def num_points(self) -> int:
+        """How many Gaussians the drawing became (points after resampling)."""
+        return len(self.mixture.means)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.mixture.sample(n, generator)
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        return self.mixture.density(x)
+
+
+def _resample(line: np.ndarray, spacing: float) -> np.ndarray:
+    """Points at equal arc length ``spacing`` along the polyline ``line`` (m, 2), both ends included."""
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(line, axis=0), axis=1))])
+    if arc[-1] < spacing:  # a click, or a stroke shorter than one spacing: one point at its middle
+        return line.mean(0, keepdims=True)
+    at = np.linspace(0.0, arc[-1], int(np.ceil(arc[-1] / spacing)) + 1)
+    return np.stack([np.interp(at, arc, line[:, 0]), np.interp(at, arc, line[:, 1])], 1)
+
+
 #: name → factory of the 2-D datasets the toy lab offers.
 TOY_DATASETS = {
     "gaussian": gaussian,

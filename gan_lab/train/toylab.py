@@ -164,7 +164,10 @@ class ToyLab:
 
     Attributes:
         config: the ``ToyConfig`` (``k`` and the learning rates may change between steps).
-        data: the toy distribution; ``data.density`` is None when unknown.
+        data: the toy distribution (``config.dataset``, or ``drawing`` when set); ``data.density`` is None
+            when unknown.
+        drawing: a hand-drawn distribution (``gan_lab.data.toy.Drawing``) used instead of ``config.dataset``,
+            or None.
         G, D, opt_G, opt_D: networks and optimisers.
         num_steps: iterations so far.
         history: ``fit`` history, one entry per iteration (loss_D, loss_G, grad_G = mean ‖∇_x ℓ_G‖ over
@@ -175,16 +178,22 @@ class ToyLab:
     """
 
     def __init__(self, config: ToyConfig | None = None, device=None, n_eval: int = 1024, resolution: int = 64,
-                 **changes):
+                 data=None, **changes):
         self.device, self.n_eval, self.resolution = get_device(device), n_eval, resolution
         self.config = dataclasses.replace(config or ToyConfig(), **changes)
+        self.drawing = data  # a hand-drawn distribution (``gan_lab.data.toy.Drawing``) in place of config.dataset
         self.reset()
 
     def reset(self, **changes) -> None:
-        """Fresh networks, optimisers, evaluation set and history (applying any config ``changes``)."""
+        """Fresh networks, optimisers, evaluation set and history (applying any config ``changes``).
+
+        A drawing in use stays in use, unless ``changes`` picks a dataset.
+        """
         cfg = self.config = dataclasses.replace(self.config, **changes)
         torch.manual_seed(cfg.seed)
-        self.data = make_toy(cfg.dataset)
+        if "dataset" in changes:
+            self.drawing = None
+        self.data = make_toy(cfg.dataset) if self.drawing is None else self.drawing
         self.G = MLPGenerator(cfg.z_dim, out_shape=(2,), width=cfg.width, depth=cfg.depth,
                               out_activation="none").to(self.device)
         self.D = MLPDiscriminator(in_shape=(2,), width=cfg.width, depth=cfg.depth).to(self.device)
@@ -215,6 +224,17 @@ class ToyLab:
     def sample_real(self, n: int) -> torch.Tensor:
         """x ~ p_data, shape (n, 2)."""
         return self.data.sample(n).to(self.device)
+
+    def use_data(self, data=None) -> None:
+        """Train on ``data`` from now on (a ``Drawing``, or None for ``config.dataset``), keeping the networks.
+
+        G and D carry on from where they are, as in GAN Lab when the data is redrawn: the student watches
+        them chase the new distribution. The fixed evaluation set is drawn again from ``data``.
+        """
+        self.drawing = data
+        self.data = make_toy(self.config.dataset) if data is None else data
+        self.real = self.sample_real(self.n_eval)
+        self._p_data_hat = self._p_data_smooth = None
 
     def set_learning_rates(self, lr_D: float | None = None, lr_G: float | None = None) -> None:
         """Change learning rates in place (optimiser state such as Adam's moments is kept)."""

@@ -11,6 +11,8 @@ simply stops the ticks.
 "next stage" plays one iteration in slow motion (``ToyLab.stages``): D before and after
 its update, then G before and after its update, one redraw per click with a caption naming
 the stage; "example" loads a ready-trained state (``gan_lab.train.toylab.EXAMPLES``).
+The sketch pad below the controls (``gan_lab.widgets.sketch.SketchPad``) lets the student draw
+the real data: when a stroke ends, the lab trains on the drawing at once (Play starts).
 
 Example:
     >>> w = toy_lab_widget(dataset="ring")   # display(w) in a notebook
@@ -28,11 +30,12 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..data.toy import TOY_DATASETS
+from ..data.toy import TOY_DATASETS, Drawing
 from ..device import single_thread
 from ..train.loop import TrainingDiverged
 from ..train.toylab import EXAMPLES, Stage, ToyLab, load_example
 from .picture import PicturedVBox
+from .sketch import SketchPad
 
 LAYERS = ("heatmap", "optimal", "manifold", "gradients", "real", "fake")
 REAL, FAKE, INK = (27, 120, 55), (118, 42, 131), (40, 40, 40)  # the two ends of PRGn, as in GAN Lab
@@ -227,6 +230,9 @@ class ToyLabWidget(PicturedVBox):
         step_d_button, step_g_button, step_button, reset_button: one D / G / full iteration, fresh start.
         stage_button: one slow-motion stage per click (``ToyLab.stages``); ``caption`` names the stage.
         example: drop-down of ready-trained states (``EXAMPLES``); choosing one replaces ``lab``.
+        sketch: the drawing surface; each finished stroke replaces the real data by the drawing
+            (``gan_lab.data.toy.Drawing``) and starts Play; undo_button / clear_button edit it
+            (clearing returns to the chosen dataset); drawing_info says what the lab trains on.
         last_frame_ms: wall time of the last frame (training iterations + drawing), in milliseconds.
         last_draw_ms: the drawing part of it.
         last_stage_ms: wall time of the last slow-motion stage (engine + drawing + encoding).
@@ -251,6 +257,10 @@ class ToyLabWidget(PicturedVBox):
                 ("step D", "one discriminator update"), ("step G", "one generator update"),
                 ("step D+G", "k discriminator updates, then one generator update"), ("reset", "fresh networks")))
         self.steps_per_frame = widgets.IntSlider(steps_per_frame, 1, 50, description="steps/frame")
+        self.sketch = SketchPad(extent=list(self.lab.data.extent), size=size * 2 // 3)
+        self.undo_button, self.clear_button = (widgets.Button(description=d, tooltip=t) for d, t in (
+            ("undo stroke", "remove the last stroke"), ("clear drawing", "back to the chosen dataset")))
+        self.drawing_info = widgets.HTML()
         self.controls = self._make_controls()
         self.layers = {name: widgets.Checkbox(True, description=name, indent=False, layout={"width": "95px"})
                        for name in LAYERS}
@@ -260,6 +270,9 @@ class ToyLabWidget(PicturedVBox):
         self.step_button.on_click(lambda _: self._run("both", 1))
         self.reset_button.on_click(lambda _: self._reset())
         self.stage_button.on_click(lambda _: self.next_stage())
+        self.undo_button.on_click(lambda _: self.sketch.undo())
+        self.clear_button.on_click(lambda _: self.sketch.clear())
+        self.sketch.observe(lambda change: None if self._syncing else self.use_drawing(change["new"]), "strokes")
         self.example.observe(lambda change: None if self._syncing else self.show_example(change["new"]), "value")
         for box in self.layers.values():
             box.observe(lambda _: self._redraw_layers(), "value")
@@ -270,11 +283,17 @@ class ToyLabWidget(PicturedVBox):
         buttons = widgets.HBox([self.play, self.step_d_button, self.step_g_button, self.step_button,
                                 self.reset_button, self.steps_per_frame])
         slow = widgets.HBox([self.stage_button, self.example, self.caption])
+        draw = widgets.HBox([self.sketch, widgets.VBox([
+            widgets.HTML("<b>Draw the real data</b><br><small>Each stroke (or click) becomes one mode of equal "
+                         "weight, a Gaussian tube of σ = 0.1 along the line (the same plane as the big panel). "
+                         "The lab trains on your drawing as soon as a stroke ends.</small>"),
+            widgets.HBox([self.undo_button, self.clear_button]), self.drawing_info], layout={"width": "330px"})])
         super().__init__([widgets.HBox([self.canvas, widgets.VBox([self.curves, self.densities])]),
-                          widgets.HTML(legend), self.status, buttons, slow,
+                          widgets.HTML(legend), self.status, buttons, slow, draw,
                           widgets.GridBox(list(self.controls.values()),
                                           layout={"grid_template_columns": "repeat(3, 330px)"}),
                           widgets.HBox(list(self.layers.values()))])
+        self._describe_drawing()
         self.redraw()
 
     def _make_controls(self) -> dict[str, widgets.Widget]:
@@ -308,8 +327,10 @@ class ToyLabWidget(PicturedVBox):
         elif name == "k":
             self.lab.config.k = value
         else:
-            self.lab.reset(**{name: value})
+            self.lab.reset(**{name: value})  # a new dataset replaces the drawing
             self._forget_example()
+            if name == "dataset":
+                self._show_drawing([])
             self.redraw()
 
     def _reset(self) -> None:
@@ -362,6 +383,7 @@ class ToyLabWidget(PicturedVBox):
         self.play.playing, self._stages = False, None
         self.caption.value = f"<i>loading “{name}” (a few seconds the first time, cached afterwards)…</i>"
         self.lab = load_example(name, device=self.lab.device)
+        self._show_drawing([])
         self._syncing = True  # show the example's settings without restarting the lab
         try:
             for key, control in self.controls.items():
@@ -370,6 +392,31 @@ class ToyLabWidget(PicturedVBox):
             self._syncing = False
         self.redraw()
         self.caption.value = f"<b>{name}</b> · {EXAMPLES[name].description}"
+
+    def use_drawing(self, strokes: list) -> None:
+        """Train on the drawn ``strokes`` from now on (Play starts), or on the chosen dataset when there are none."""
+        self._stages = None
+        drawing = Drawing(strokes) if strokes else None
+        self.lab.use_data(drawing)
+        self._forget_example()
+        self._describe_drawing()
+        self.redraw()
+        self.play.playing = drawing is not None  # "trains at once": the student watches G chase the drawing
+
+    def _show_drawing(self, strokes: list) -> None:
+        """Put ``strokes`` on the sketch pad without training on them (the lab has already changed its data)."""
+        self._syncing = True
+        try:
+            self.sketch.strokes = strokes
+        finally:
+            self._syncing = False
+        self._describe_drawing()
+
+    def _describe_drawing(self) -> None:
+        drawing = self.lab.drawing
+        self.drawing_info.value = (f"<small>training on <b>{self.lab.config.dataset}</b></small>" if drawing is None
+                                   else f"<small>training on <b>your drawing</b>: {len(drawing.strokes)} stroke(s), "
+                                        f"{drawing.num_points} Gaussians</small>")
 
     def _run(self, what: str, n: int) -> None:
         """One frame: ``n`` iterations of ``what`` ("D", "G" or "both") and a redraw; times it."""
