@@ -89,7 +89,8 @@ GRADED = ["01_minimax_game.ipynb", "02_vanilla_gan.ipynb"]
 
 
 def _nbgrader(course: Path, *args: str, timeout: float = 240) -> None:
-    env = {**os.environ, "GAN_LAB_FAST": "1"}
+    # nbgrader runs `alembic` from PATH: put this interpreter's scripts first (a venv used without activating it)
+    env = {**os.environ, "GAN_LAB_FAST": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -115,3 +115,12 @@ def test_a_long_scribble_is_resampled_more_coarsely_and_bad_drawings_are_explain
                            ([[(0.0, float("nan"))]], "finite")):
         with pytest.raises(ValueError, match=match):
             Drawing(strokes)
+
+
+def test_stroke_shares_find_a_missed_stroke_and_points_off_the_drawing():
+    drawing = Drawing([[(-2.0, 0.0), (2.0, 0.0)], [(0.0, 2.0)]])
+    assert drawing.stroke_shares(drawing.sample(4000)) == pytest.approx([0.5, 0.5], abs=0.03)
+    on_line = torch.tensor([[x, 0.05] for x in np.linspace(-2, 2, 30)])
+    off = torch.tensor([[0.0, -2.0]] * 10)  # far from both strokes
+    shares = drawing.stroke_shares(torch.cat([on_line, off]))
+    assert shares == pytest.approx([0.75, 0.0]) and 1 - shares.sum() == pytest.approx(0.25)

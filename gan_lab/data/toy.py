@@ -207,6 +207,19 @@ class Drawing:
         centres = [_resample(line, spacing) for line in lines]
         weights = np.concatenate([np.full(len(c), 1 / len(c)) for c in centres])  # each stroke weighs 1
         self.mixture = GaussianMixture(np.concatenate(centres), self.std, weights, self.name, self.extent)
+        self._stroke_of = np.concatenate([np.full(len(c), i) for i, c in enumerate(centres)])  # Gaussian → stroke
+
+    def stroke_shares(self, points: torch.Tensor | np.ndarray, n_sigma: float = 3.0) -> np.ndarray:
+        """The fraction of ``points`` within ``n_sigma``·σ of each stroke (S,); the rest lie off the drawing.
+
+        The drawing gives every stroke the share 1/S: a share far below it is a missed mode, and
+        ``1 - shares.sum()`` is the fraction of points between or beyond the strokes.
+        """
+        x = torch.as_tensor(points).detach().cpu().double().numpy().reshape(-1, 2)
+        dist = np.sqrt(((x[:, None, :] - self.mixture.means) ** 2).sum(-1))  # (n, Gaussians)
+        nearest = dist.argmin(1)
+        on = dist[np.arange(len(x)), nearest] <= n_sigma * self.std
+        return np.bincount(self._stroke_of[nearest[on]], minlength=len(self.strokes)) / max(len(x), 1)
 
     @property
     def num_points(self) -> int:

@@ -1,8 +1,10 @@
 """A drawing surface for the toy lab: the student draws the real data with the mouse (or a finger).
 
 An ``anywidget`` whose JavaScript is the string below, shipped inside the package: nothing is
-fetched from a CDN, so it works offline, in JupyterLab, Notebook 7, Voilà, VS Code and Colab
-(where anywidget's front end is installed with the package). The browser draws the strokes
+fetched from a CDN, so it works offline in JupyterLab, Notebook 7 and Voilà (anywidget's front end
+is installed with the package; tests/test_browser.py draws on it in the first two). anywidget also
+documents VS Code and Colab (there through Colab's custom widget manager, which the course's first
+cell turns on and which loads the front end itself); those two are not tested here. The browser draws the strokes
 while the pointer moves; when a stroke ends it is sent to the kernel as a list of (x, y) points
 in the plane's coordinates (``extent``), and ``strokes`` changes — the toy lab observes it and
 trains on the drawing at once. ``undo`` and ``clear`` are Python methods (the lab's buttons call
