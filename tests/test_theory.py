@@ -217,3 +217,13 @@ def test_new_exercise_checks(capsys):
     assert ex.check_best_gaussian_jsd((3.0, 0.7), modes=3.0)  # further apart, the JSD picks one mode
     out = capsys.readouterr().out
     assert out.count(": correct.") == 7 and out.count(": not yet.") == 7 and "expected a pair" in out
+
+
+def test_prediction_checks_of_notebook_01_accept_the_reasoned_answer_only():
+    from gan_lab.exercises import minimax as ex
+
+    assert ex.check_stroke_share(0.333) and ex.check_stroke_share(1 / 3)
+    assert not ex.check_stroke_share(0.1) and not ex.check_stroke_share(0.5)
+    assert ex.check_curve_dimension(1) and not ex.check_curve_dimension(2)
+    assert ex.check_cheaper_failure("Missing a mode") and not ex.check_cheaper_failure("mass between the modes")
+    assert not ex.check_cheaper_failure(...)

@@ -129,3 +129,31 @@ def check_best_gaussian_jsd(answer, modes: float = 2.0) -> Feedback:
         notes.append(f"JSD = {best['value']:.3f} nats: the minimax objective prefers {kind} here; compare the "
                      "non-saturating objective's choice above.")
     return Feedback(name, ok, notes, hint).show()
+
+
+# ---- predictions: answered before the experiment that shows the answer ---------------------------------
+def check_stroke_share(answer, num_strokes: int = 3) -> Feedback:
+    """The share of the real samples that the dot of a ``num_strokes``-stroke drawing holds (a number)."""
+    return check_value("share of the data on the dot", answer, 1 / num_strokes, rtol=1e-2,
+                       hint="every stroke weighs the same, however long it is, and a click is a stroke of one "
+                            "point (section 4c).",
+                       why="a dot is a mode as heavy as a long curve: squeezed into a tiny area, it is the densest "
+                           "part of the drawing.")
+
+
+def check_curve_dimension(answer) -> Feedback:
+    """The dimension of the set of points G can produce from 1-D noise (a whole number)."""
+    return check_value("dimension of G's outputs with 1-D noise", answer, 1,
+                       hint="G is a continuous function of z. If z runs along a line, where can G(z) go? "
+                            "Look at the grey mesh of the lab with 'noise dim' 1.",
+                       why="G(z) for z on a line traces a curve: however long it trains, p_g lives on a "
+                           "1-D set, which has zero area, so p_g never matches a 2-D Gaussian.")
+
+
+def check_cheaper_failure(answer) -> Feedback:
+    """Which costs the non-saturating objective less: "missing a mode" or "mass between the modes"?"""
+    return check_value("what the non-saturating objective forgives", answer, "missing a mode",
+                       hint="of its two terms, KL(p_g ‖ p_data) = ∫ p_g log(p_g / p_data) is weighted by p_g: "
+                            "where does it blow up, and where is it zero? (section 3)",
+                       why="KL(p_g ‖ p_data) is weighted by p_g: mass where p_data ≈ 0 costs a lot, a mode "
+                           "that G leaves empty costs almost nothing. The JSD term is bounded by log 2.")
