@@ -233,7 +233,7 @@ def estimate_divergences(real, fake, extent, resolution: int = 64, bandwidth: fl
 
     Both densities go through the same estimator, so its smoothing bias is shared.
     Finite samples leave a floor: two independent sets of 2 000 ring samples
-    already differ by a few thousandths of a nat.
+    already differ by a few thousandths of a nat in JS (about 0.015 in KL).
 
     Returns:
         {"JS": JSD in nats (≤ log 2), "KL": KL(p_data ‖ p_g) in nats}.

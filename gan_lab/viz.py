@@ -1,7 +1,7 @@
 """Pure plotting helpers: tensors or histories in, arrays, PNG bytes or figures out.
 
 Widgets redraw through :func:`png_bytes` (PIL, a few ms) rather than
-re-plotting matplotlib figures (hundreds of ms), so sliders stay responsive.
+re-plotting matplotlib figures (a tenth of a second or more), so sliders stay responsive.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ under ``<repo>/data/phantoms``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import os
@@ -57,6 +56,8 @@ _ANGLES = 128  # outline radii are tabulated at this many angles
 _K = 6  # harmonics k = 2..K+1 perturb every outline (k = 1 would only shift it)
 
 # Mean intensity in [0, 1] of each tissue, per contrast (T1-weighted MR; CT at a soft-tissue window).
+# The tumour is drawn bright in both, as it looks after a contrast agent: on a T1 image without one most
+# tumours are dark or iso-intense. The phantom's own convention, not a claim about any one tumour type.
 _CONTRAST = {
     "mr": dict(fat=0.86, muscle=0.36, bone=0.07, parenchyma=0.5, liver=0.6, kidney=0.4, stomach=0.16,
                vertebra=0.4, cyst=0.1, tumour=0.88),

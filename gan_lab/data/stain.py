@@ -127,7 +127,10 @@ def reinhard(images: torch.Tensor, target_mean: torch.Tensor, target_std: torch.
 
 
 def grey_normalise(images: torch.Tensor, std: float = 0.3) -> torch.Tensor:
-    """Cho et al.'s (2017) first stage: luminance, standardised per image to mean 0 and standard deviation ``std``.
+    """Cho et al.'s (2017) first stage, gray-normalisation, in gan_lab's form: luminance, standardised per image.
+
+    The luminance is shifted and scaled to mean 0 and standard deviation ``std`` (this per-image
+    standardisation is gan_lab's choice).
 
     Throwing the colour away removes most of the stain's signature; standardising the
     grey levels removes the rest of what a global stain change does to brightness and

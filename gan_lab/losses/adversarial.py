@@ -51,7 +51,8 @@ def least_squares_g_loss(fake_out: torch.Tensor) -> torch.Tensor:
 def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """WGAN critic loss (Arjovsky et al. 2017): L_C = E_z[C(G(z))] − E_x[C(x)].
 
-    Its negation estimates the Wasserstein-1 distance when C is 1-Lipschitz.
+    Its negation is a lower bound on the Wasserstein-1 distance when C is
+    1-Lipschitz, equal to it for the best such C (Kantorovich–Rubinstein).
     """
     return fake_scores.mean() - real_scores.mean()
 
@@ -66,7 +67,8 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *critic_arg
 
     x̂ = ε·x + (1 − ε)·G(z) with ONE ε ~ U[0, 1] per sample (not per pixel),
     and the norm is taken over each sample's whole gradient (all of C, H, W),
-    the two details that widely copied implementations got wrong.
+    two details that several widely copied implementations got wrong (e.g.
+    caogang/wgan-gp issue #27, eriklindernoren/PyTorch-GAN issue #20 on GitHub).
 
     Args:
         critic: callable returning one score per sample, shape (B,).

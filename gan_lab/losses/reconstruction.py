@@ -52,12 +52,13 @@ def frequency_mse(fake: torch.Tensor, real: torch.Tensor, magnitude: bool = True
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Anisotropic total variation (Rudin, Osher & Fatemi 1992), averaged per difference.
+    """Anisotropic total variation, averaged per difference.
 
         TV(x) = mean_{i,j} |x_{i+1,j} − x_{i,j}| + mean_{i,j} |x_{i,j+1} − x_{i,j}|,
 
     over the batch, channels and the (H−1)·W vertical and H·(W−1) horizontal
-    neighbour pairs. As a loss term it penalises oscillation between
+    neighbour pairs: the ℓ1 variant of the isotropic TV of Rudin, Osher &
+    Fatemi (1992), ∫ ‖∇x‖₂. As a loss term it penalises oscillation between
     neighbouring pixels (noise, checkerboard artefacts of upsampling layers)
     and leaves edges cheaper than a squared penalty would.
 

@@ -79,7 +79,7 @@ def sgan_unsupervised_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor)
 
 def sgan_discriminator_loss(labelled_logits: torch.Tensor, y: torch.Tensor, unlabelled_logits: torch.Tensor,
                             fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(L_supervised, L_unsupervised) of Salimans et al. (2016), eq. (5); D minimises their sum."""
+    """(L_supervised, L_unsupervised) of Salimans et al. (2016), §5; D minimises their sum."""
     return sgan_supervised_loss(labelled_logits, y), sgan_unsupervised_loss(unlabelled_logits, fake_logits)
 
 

@@ -3,7 +3,7 @@
 Images are tensors (N, C, H, W) in [-1, 1] (gan_lab's convention), so the data
 range is 2. Masks are tensors (N, 1, H, W) (or (N, H, W)) with values in {0, 1}.
 Each metric has a per-image variant returning a tensor (N,) and an aggregate
-returning the mean over images as a float — the number papers report (for
+returning the mean over images as a float — the number most papers report (for
 PSNR that is the mean of per-image PSNRs, not the PSNR of the pooled error).
 
 PSNR, SSIM, MAE, Dice and IoU come from torchmetrics; sharpness (the variance

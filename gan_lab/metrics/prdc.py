@@ -20,7 +20,7 @@ real features {x_i} (N), fake features {y_j} (M):
 
 The ``prdc`` package (Naeem et al.'s reference code, NumPy + scikit-learn)
 computes the same quantities; this is the same algorithm on torch tensors,
-checked against it, so that no unmaintained dependency is needed.
+checked against it, so that no extra dependency is needed.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ score interval** (Wilson 1927) is
 
     (p̂ + z²/2n ± z √(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n),   z = 1.96,
 
-which, unlike p̂ ± z √(p̂(1 − p̂)/n), stays inside [0, 1] and keeps its coverage
-for small n. An interval that contains 0.5 says: this reader cannot be shown to
+which, unlike p̂ ± z √(p̂(1 − p̂)/n), stays inside [0, 1] and stays close to its
+nominal coverage even for small n. An interval that contains 0.5 says: this reader cannot be shown to
 tell the images apart at this n. ``p_value`` is the two-sided exact binomial test
 of "accuracy = 0.5".
 

@@ -4,9 +4,12 @@ Image-level Dice is dominated by large objects and interiors. Two finer views:
 
 * the boundary F-score (Csurka et al. 2013; Perazzi et al. 2016): precision and
   recall of the predicted contour against the true one, within ``tolerance`` px;
-* object Dice (Sirinukunwattana et al. 2017): Dice of every true object with the
-  predicted objects that touch it, grouped by object area — small objects that
-  a pixel loss can afford to miss show up here.
+* object Dice, after the object-level Dice of Sirinukunwattana et al. (2017): Dice
+  of every true object with the predicted objects that touch it, grouped by object
+  area — small objects that a pixel loss can afford to miss show up here. (The
+  GlaS definition pairs each object with the one object that overlaps it most and
+  adds the same sum over predicted objects, both area-weighted; this one-sided,
+  union-of-touching form is gan_lab's.)
 
 Masks are tensors (N, 1, H, W) or (N, H, W) with values in {0, 1}, as in
 :mod:`gan_lab.metrics.image`.

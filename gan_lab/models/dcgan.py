@@ -1,6 +1,6 @@
 """DCGAN generator and discriminator (Radford et al. 2016) for 28, 32 and 64 px.
 
-The architecture guidelines of the paper, one per line in the code:
+The architecture guidelines of the paper, all followed in the code:
 strided (transposed) convolutions instead of pooling, batch norm in both
 networks (not on G's output or D's input layer), ReLU in G with tanh on
 the output, LeakyReLU(0.2) in D, no fully connected hidden layers.
@@ -63,9 +63,11 @@ class DCGANDiscriminator(nn.Module):
 
     Args:
         channels, size, width: as for :class:`DCGANGenerator`.
-        critic: a WGAN critic head: no batch norm (WGAN-GP's penalty is per
-            sample, which batch norm would couple) and the raw score is the
-            output, read as a distance rather than a probability.
+        critic: a WGAN critic: no batch norm (WGAN-GP's penalty is per
+            sample, which batch norm would couple). The output is the same
+            raw score either way; a WGAN reads the difference of its means
+            over real and fake images as a distance estimate instead of
+            passing it through a sigmoid.
     """
 
     def __init__(self, channels: int = 1, size: int = 28, width: int = 64, critic: bool = False):

@@ -1,6 +1,6 @@
 """The registration generator of Yan et al. (2018): a CNN that reads (fixed, moving) and outputs a transform.
 
-Its output is not an image but the three rigid parameters (angle, t_x, t_y);
+Its output is not an image but a rigid transform: here, in 2-D, the three parameters (angle, t_x, t_y);
 ``warp`` below turns them into the warped moving image. The
 discriminator of adversarial registration is an ordinary image critic that
 sees the pair (fixed, warped) as two channels (``DCGANDiscriminator(2, ...)``).

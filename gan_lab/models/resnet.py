@@ -3,10 +3,10 @@
 The layout follows Zhu et al.'s reference code (``ResnetGenerator``): a 7×7
 stem behind reflection padding, two stride-2 downsamplings, ``n_blocks``
 residual blocks at the bottleneck, two transposed-convolution upsamplings and
-a 7×7 head with tanh. Reflection padding (instead of zeros) keeps the image
-border from reading as an edge, which would otherwise leave dark frames in
-translated images. Instance norm normalises each image on its own, so the
-output does not depend on the rest of the batch.
+a 7×7 head with tanh. Reflection padding (instead of zeros), which the paper
+uses "to reduce artifacts", keeps the image border from reading as an edge.
+Instance norm normalises each image on its own, so the output does not depend
+on the rest of the batch.
 
 Sizes: 28 px → 14 → 7 at the bottleneck (3 blocks are enough to see all of
 it); 64 px → 16 (6 blocks, as the paper uses for 128 px).
@@ -29,7 +29,7 @@ def default_blocks(size: int) -> int:
 
 
 class ResnetBlock(nn.Module):
-    """x + conv(relu(norm(conv(x)))), both 3×3 convolutions behind reflection padding; shape unchanged."""
+    """x + norm(conv(relu(norm(conv(x))))), both 3×3 convolutions behind reflection padding; shape unchanged."""
 
     def __init__(self, channels: int, norm: str = "instance", dropout: float = 0.0):
         super().__init__()

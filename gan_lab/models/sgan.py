@@ -22,7 +22,9 @@ class SGANDiscriminator(nn.Module):
     The trunk is DCGAN's discriminator *without* batch norm (``critic=True``):
     D sees labelled, unlabelled and generated batches, and batch statistics
     of fakes must not leak into how real test images are classified. Dropout
-    before the head, as in Salimans et al., because K·few labels overfit fast.
+    before the head (gan_lab's placement; Salimans et al.'s CIFAR-10
+    discriminator applies dropout to its input and between its conv blocks),
+    because K·few labels overfit fast.
 
     Args:
         num_classes: K, the real classes.

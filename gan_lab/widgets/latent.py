@@ -7,7 +7,9 @@ The shown code is
 with z_A, z_B drawn from two seeds, t the interpolation slider and α_i the
 direction sliders. The directions v_i are either the raw axes of z or its
 *principal directions*: the directions in z along which the generated
-images change most (the GANSpace recipe of Härkönen et al. 2020):
+images change most (the GANSpace recipe of Härkönen et al. 2020, which
+applies PCA to an intermediate representation, StyleGAN's w or an early layer
+of BigGAN; here it is applied to the output images):
 
 1. draw many z ~ N(0, I) and generate X = G(z), flattened to (n, C·H·W);
 2. PCA of X: its top components are the main axes of variation of the

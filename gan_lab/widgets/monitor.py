@@ -11,8 +11,9 @@ two ways:
   checks after every step.
 
 Redraws happen every ``callback_every`` steps (~100), so rendering the
-curves with a small matplotlib figure (~50 ms, no pyplot state, safe in a
-thread) costs well under 1 % of training time.
+curves with a small matplotlib figure (no pyplot state, safe in a thread)
+costs a few percent of training time: one redraw, curves and samples, took
+about 0.16 s against 5 s for 100 steps of notebook 02's DCGAN on one CPU core.
 """
 
 from __future__ import annotations
