@@ -120,7 +120,7 @@ def test_voila_lecture_mode(workdir):
         page.goto(f"{url}/?token={token}", timeout=300_000)
         page.wait_for_selector(".widget-slider", state="attached", timeout=300_000)
         page.wait_for_function("() => document.querySelectorAll('img.widget-image').length > 0", timeout=60_000)
-        code = page.get_by_text("LatentExplorer(dcgan.G")
+        code = page.get_by_text("LatentExplorer(dcgan.generator")
         assert code.count() == 0 or not code.first.is_visible(), "Voilà showed the notebook's code"
         latency = _move_slider_and_time(page, "img.widget-image")
         page.screenshot(path=str(SHOTS / "latent_explorer_voila.png"), full_page=True)

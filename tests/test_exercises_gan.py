@@ -45,3 +45,10 @@ def test_slerp_check_and_not_implemented(capsys):
 
     assert not ex.check_slerp(todo)
     assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_ema_weight_accepts_beta_to_the_n_only():
+    from gan_lab.exercises import gan as ex
+
+    assert ex.check_ema_weight(0.99 ** 100) and ex.check_ema_weight(0.366)
+    assert not ex.check_ema_weight(0.01) and not ex.check_ema_weight(0.99 ** 100 * 0.01)

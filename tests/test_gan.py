@@ -80,7 +80,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
               progress=False)
     resumed = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path / "b", resume=True, progress=False)
     assert resumed.history == straight.history
-    for net in ("G", "D"):
+    for net in ("G", "D", "G_ema"):
         a, b = getattr(straight, net).state_dict(), getattr(resumed, net).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), net
 
@@ -95,6 +95,7 @@ def test_load_gan_rebuilds_the_run(tmp_path):
     run = train_gan(_data(), GANConfig(**TINY), device="cpu", checkpoint_dir=tmp_path, progress=False)
     loaded = load_gan(tmp_path)
     assert loaded.config == run.config and loaded.history == run.history and loaded.data_name == "tensor"
+    assert loaded.G_ema is not None and not loaded.G_ema.training
     assert torch.equal(loaded.sample(4), run.sample(4))
 
 
@@ -156,3 +157,23 @@ def test_config_rejects_bad_values(bad):
 def test_train_gan_rejects_flat_images():
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         train_gan(torch.zeros(4, 28, 28), GANConfig(**TINY), device="cpu", progress=False)
+
+
+def test_samples_come_from_the_moving_average_of_G():
+    config = GANConfig(**{**TINY, "num_steps": 1}, ema_decay=0.9)
+    run = new_run(_data(), config, device="cpu")
+    start = _params(run.G)
+    assert all(torch.equal(a, b) for a, b in zip(start, run.G_ema.parameters()))  # the average starts at G
+    train_gan(_data(), config, device="cpu", run=run, progress=False)
+    for s0, g, e in zip(start, run.G.parameters(), run.G_ema.parameters()):  # one step: 0.9 θ_0 + 0.1 θ_1
+        assert torch.allclose(e, 0.9 * s0 + 0.1 * g.detach(), atol=1e-6)
+    assert not torch.equal(run.sample(4), gan.in_batches(run.G, gan.draw_z(4, run.G.z_dim, "cpu", 0)))
+    assert torch.equal(run.sample(4), gan.in_batches(run.G_ema, gan.draw_z(4, run.G.z_dim, "cpu", 0)))
+
+
+def test_without_an_average_samples_come_from_G_and_the_checkpoint_holds_no_G_ema(tmp_path):
+    run = train_gan(_data(), GANConfig(**TINY, ema_decay=0), device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert run.G_ema is None and run.generator is run.G
+    assert load_gan(tmp_path).G_ema is None
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        GANConfig(ema_decay=1.0)
