@@ -29,8 +29,8 @@ def test_precision_check(capsys):
 
 
 def test_mode_dropping_check():
-    assert ex.check_mode_dropping(" Recall ") and ex.check_mode_dropping("coverage")
-    assert "REAL image has a fake nearby" in str(ex.check_mode_dropping("recall"))  # why it is right
+    assert ex.check_mode_dropping(" (B) ")
+    assert "REAL image has a fake nearby" in str(ex.check_mode_dropping("b"))  # why it is right
     assert not ex.check_mode_dropping("precision")
     assert "no answer yet" in str(ex.check_mode_dropping(...))
 
@@ -40,7 +40,7 @@ def test_not_implemented_and_summary(capsys):
         raise NotImplementedError
 
     assert "not implemented yet" in str(ex.check_precision(stub))
-    ex.check_mode_dropping("recall")
+    ex.check_mode_dropping("b")
     summary = exercises.summary()
     assert "✗ k-NN precision" in summary and "✓ dropping a class" in summary
 
@@ -65,3 +65,38 @@ def test_classical_baseline_check():
     assert "ON TOP of classical augmentation" in str(ex.check_classical_baseline("b"))
     assert not ex.check_classical_baseline("a")
     assert "no answer yet" in str(ex.check_classical_baseline(...))
+
+
+def test_mode_dropping_has_one_right_letter():
+    assert not ex.check_mode_dropping("a") and not ex.check_mode_dropping("c")
+    assert "which two metrics look from the other side" in str(ex.check_mode_dropping("a")).lower()
+    assert "answer with the letter that names the pair" in str(ex.check_mode_dropping("coverage"))
+
+
+def test_two_sample_null_check():
+    right = ex.check_two_sample_null(" c ")
+    assert right and "not rejecting is not proving" in str(right)
+    proof = ex.check_two_sample_null("b")  # "0.5 proves p_g = p_data"
+    assert not proof and "Can failing to find a difference prove there is none?" in str(proof)
+    assert "nothing to separate" in str(ex.check_two_sample_null("d"))
+    assert "no answer yet" in str(ex.check_two_sample_null(...))
+
+
+def test_reader_power_check():
+    from math import comb
+
+    from gan_lab.metrics.reader_study import wilson_interval
+
+    shown = [k for k in range(21) if wilson_interval(k, 20, 0.95)[0] > 0.5]
+    power = sum(comb(20, k) * 0.65**k * 0.35 ** (20 - k) for k in shown)
+    right = ex.check_reader_power(power)
+    assert right and "k ≥ 15 of 20" in str(right) and "44 images" in str(right)
+    assert ex.check_reader_power(round(power, 3))
+    assert "ONE image right" in str(ex.check_reader_power(0.65))
+    assert "FAILS" in str(ex.check_reader_power(1 - power))
+    expected_score = sum(comb(20, k) * 0.65**k * 0.35 ** (20 - k) for k in range(13, 21))
+    assert "expected score" in str(ex.check_reader_power(expected_score))
+    exactly = ex.check_reader_power(comb(20, 15) * 0.65**15 * 0.35**5)
+    assert not exactly and "every k ≥ k_min" in str(exactly)
+    assert not ex.check_reader_power("a quarter") and "no answer yet" in str(ex.check_reader_power(...))
+    assert ex.reader_power(20, 0.5)[1] < 0.05  # a guesser is rarely shown to beat guessing

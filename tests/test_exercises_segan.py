@@ -55,3 +55,29 @@ def test_unfinished_or_crashing_answers_do_not_raise():
     assert not ex.check_multiscale_l1(lambda a, b: None)
     crashed = ex.check_soft_dice_loss(lambda prob, y: 1 / 0)
     assert not crashed and "ZeroDivisionError" in str(crashed)
+
+
+def test_questions_accept_the_right_letter_and_explain_it():
+    detach = ex.check_detach(" (C) ")
+    assert detach and "cuts the gradient" in str(detach)
+    threshold = ex.check_test_threshold("b")
+    assert threshold and "biased upwards" in str(threshold)
+    no_dice = ex.check_no_dice("c")
+    assert no_dice and "needs no critic" in str(no_dice)
+
+
+def test_questions_give_the_hint_for_the_wrong_letter():
+    assert "changes no number" in str(ex.check_detach("a"))
+    harmless = ex.check_detach("b")  # "each optimiser only updates its own network"
+    assert not harmless and "what gradient would ℓ_mae send to S?" in str(harmless)
+    assert "largest of several noisy scores" in str(ex.check_test_threshold("a"))
+    paper = ex.check_no_dice("b")  # forgets the critic-free input term
+    assert not paper and "f_C^0" in str(paper)
+    assert "answer with one letter" in str(ex.check_no_dice("dice"))
+    assert "no answer yet" in str(ex.check_detach(...))
+
+
+def test_the_lambda_dice_answer_follows_the_critics_feature_list(monkeypatch):
+    assert ex._input_term_in_loss()  # gan_lab's critic returns the masked image first, weight 1
+    monkeypatch.setattr(ex, "_input_term_in_loss", lambda: False)  # a critic without the input term
+    assert ex.check_no_dice("b") and not ex.check_no_dice("c")

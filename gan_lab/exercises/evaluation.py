@@ -12,13 +12,15 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ..metrics.prdc import prdc
 from ..metrics.reader_study import wilson_interval
-from .core import Feedback, check_function, check_value
+from .core import Feedback, _word, check_function, check_value
 
 
 class _Identity(nn.Module):
@@ -78,13 +80,55 @@ def check_precision(fn) -> Feedback:
                                "fakes that count.")
 
 
+def _choice_hint(answer, hints: dict[str, str], default: str) -> str:
+    """The hint written for the wrong letter the student chose, else ``default``."""
+    return hints.get(_word(answer), default) if isinstance(answer, str) else default
+
+
 def check_mode_dropping(answer) -> Feedback:
-    """Which metric falls most when a generator draws only normal X-rays: precision, recall, density or coverage?"""
-    return check_value("dropping a class", answer, {"recall", "coverage"},
-                       why="the pneumonia part of the real manifold has no fakes near it, and recall and "
-                           "coverage ask whether every REAL image has a fake nearby.",
-                       hint="every normal-looking fake still lies on the real manifold (precision and density "
-                            "barely move); which metric asks whether every REAL image has a fake nearby?")
+    """A generator draws realistic images of one class only: which metrics fall? A letter, a–d.
+
+    (a) precision and density; (b) recall and coverage; (c) all four; (d) none of them.
+    """
+    hints = {
+        "a": "precision and density ask whether each FAKE lies near real images, and every fake here is a real "
+             "X-ray of one class. Which two metrics look from the other side, from each REAL image?",
+        "c": "the four split into two questions: is each fake near real data (precision, density), and is each "
+             "real image near some fake (recall, coverage)? Which question does a set of real one-class images "
+             "fail?",
+        "d": "the metrics compare SETS, not single images: does every real image, those of the missing class "
+             "included, have a fake nearby?",
+    }
+    for word in ("recall", "coverage"):
+        hints[word] = f"{word} is one of them: answer with the letter that names the pair that falls."
+    for word in ("precision", "density"):
+        hints[word] = hints["a"]
+    return check_value("dropping a class", answer, "b",
+                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
+                       why="the part of the real manifold that belongs to the missing class has no fake near it, "
+                           "and recall and coverage ask whether every REAL image has a fake nearby; each fake is a "
+                           "realistic image on the real manifold, so precision and density, which ask about each "
+                           "FAKE, hardly move.")
+
+
+def check_two_sample_null(answer) -> Feedback:
+    """What accuracy a classifier two-sample test gives when p_g = p_data, and what 0.5 means: a letter, a–d."""
+    hints = {
+        "a": "with p_g = p_data a real and a fake image come from the same distribution, so the label says nothing "
+             "about the image. What does ANY rule score on held-out halves of equal size then?",
+        "b": "the first half is right. But a classifier that learned nothing (too weak, too few steps, too few "
+             "images) also scores about 0.5. Can failing to find a difference prove there is none?",
+        "d": "if p_g = p_data there is nothing to separate: no classifier, however strong, beats guessing on images "
+             "it was not trained on.",
+    }
+    return check_value("what a two-sample accuracy of 0.5 means", answer, "c",
+                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
+                       why="if p_g = p_data the label is independent of the image, so every classifier scores 0.5 "
+                           "on balanced held-out halves, up to binomial noise. The converse does not hold: not "
+                           "rejecting is not proving. A classifier too weak or trained on too few images also "
+                           "scores about 0.5 (exercise 6e weakens it on purpose), so read an accuracy near 0.5 next "
+                           "to the real-vs-real baseline and to what this classifier can find, as the checkerboard "
+                           "below tests.")
 
 
 def _items_needed(accuracy: float, confidence: float) -> int:
@@ -117,3 +161,46 @@ def check_classical_baseline(answer) -> Feedback:
                        hint="compare each GAN setting with the baseline it was added to. Which comparison is "
                             "Frid-Adar et al.'s?")
 
+
+
+def reader_power(n: int, skill: float, confidence: float = 0.95) -> tuple[int, float]:
+    """(k_min, P(k ≥ k_min)): the fewest right answers of n whose Wilson interval lies above 0.5, and the
+    probability that a reader who is right with probability ``skill`` gets at least that many."""
+    shown = [k for k in range(n + 1) if wilson_interval(k, n, confidence)[0] > 0.5]
+    if not shown:
+        return n + 1, 0.0
+    k_min = shown[0]
+    return k_min, sum(math.comb(n, k) * skill**k * (1 - skill) ** (n - k) for k in range(k_min, n + 1))
+
+
+def check_reader_power(answer, n: int = 20, skill: float = 0.65, confidence: float = 0.95) -> Feedback:
+    """The probability that an n-image test shows a reader with true accuracy ``skill`` beats guessing (a number)."""
+    k_min, power = reader_power(n, skill, confidence)
+    p_k = lambda k: math.comb(n, k) * skill**k * (1 - skill) ** (n - k)
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        value = None
+    hint = (f"k, the number of right answers, is Binomial({n}, {skill}). Find the k for which "
+            f"wilson_interval(k, {n}, {confidence})[0] > 0.5 (all k from some k_min up) and add their "
+            f"probabilities math.comb({n}, k) · {skill}^k · {1 - skill:.2f}^({n} − k).")
+    close = lambda a, b: value is not None and math.isclose(value, b, rel_tol=1e-3, abs_tol=1e-4)
+    if close(value, skill):
+        hint = (f"{skill} is the chance of getting ONE image right. The question is about the whole test: how "
+                "likely is the number of right answers high enough for the interval to exclude 0.5?")
+    elif close(value, p_k(k_min)):
+        hint = "that is the probability of exactly k_min right answers; every k ≥ k_min shows it too: add them up."
+    elif close(value, 1 - power):
+        hint = "that is the probability that the test FAILS to show it: 1 minus the answer."
+    elif k_min > round(skill * n) and close(value, sum(p_k(k) for k in range(round(skill * n), n + 1))):
+        hint = (f"{round(skill * n)} right answers (the reader's expected score) are not enough: find the smallest "
+                f"k whose Wilson interval lies above 0.5.")
+    n_80 = 2
+    while reader_power(n_80, skill, confidence)[1] < 0.8:
+        n_80 += 2
+    return check_value(f"power of a {n}-image reader test", answer, power, rtol=0, atol=5e-4, hint=hint,
+                       why=f"the test needs k ≥ {k_min} of {n} right ({k_min / n:.2f}); a reader who is right "
+                           f"{skill:.0%} of the time gets there in only {power:.0%} of tests, so most {n}-image "
+                           f"tests of a real but modest skill end in 'cannot tell'. Exercise 3's "
+                           f"{_items_needed(skill, confidence)} images only show a reader who scores exactly "
+                           f"{skill:.0%}; to show such a reader's skill in 4 tests out of 5, {n_80} images are needed.")

@@ -18,8 +18,8 @@ import torch
 from ..losses.segmentation import multiscale_l1, soft_dice_loss
 from ..metrics.image import dice_per_image
 from ..models.segan import SegANCritic
-from ..train.segan import critic_features
-from .core import Feedback, check_function
+from ..train.segan import SegANConfig, critic_features
+from .core import Feedback, _word, check_function, check_value
 
 
 def _feature_lists(seed: int, batch: int = 2) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -90,3 +90,82 @@ def check_best_threshold(fn) -> Feedback:
                           labels=[f"6 tiles, thresholds {thresholds} (best mean Dice {scores[best]:.3f})"],
                           hint="binarise with (probs > t).float() for each t, score with dice_per_image(...).mean() "
                                "and return the t (not its Dice) with the largest mean Dice.")
+
+
+# ---- questions: why the code is as it is, and predictions -------------------------------------------------
+def _choice_hint(answer, hints: dict[str, str], default: str) -> str:
+    """The hint written for the wrong letter the student chose, else ``default``."""
+    return hints.get(_word(answer), default) if isinstance(answer, str) else default
+
+
+def check_detach(answer) -> Feedback:
+    """Why ``c_step`` detaches ``prob`` while the segmentor's loss must not: a letter, a–d."""
+    hints = {
+        "a": "detach() changes no number: prob.detach() holds the same soft probabilities. It only cuts the "
+             "path along which gradients flow back.",
+        "b": "look at S's loss: ℓ_mae depends on S's weights only through prob. With prob detached there, what "
+             "gradient would ℓ_mae send to S?",
+        "d": "clipping clamps C's weights after C's update (clip_weights runs under torch.no_grad()); it never "
+             "looks at prob.",
+    }
+    return check_value("detach in c_step, not in the segmentor's loss", answer, "c",
+                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d. Ask, for each "
+                                                        "step: which network learns, and along which path does "
+                                                        "ℓ_mae depend on S's weights?"),
+                       why="detach() keeps the values and cuts the gradient. S's only way to learn from the "
+                           "critic is the gradient of ℓ_mae back through C into prob, so S's loss must keep it. In "
+                           "C's step only C learns; the gradient of −ℓ_mae with respect to S would push S towards "
+                           "masks that look MORE unlike the truth. In gan_lab the two steps also share one forward "
+                           "pass of S (train_segan), so C's backward pass would free the graph that s_step "
+                           "still needs.")
+
+
+def check_test_threshold(answer) -> Feedback:
+    """What is wrong with choosing the threshold on the test tiles and reporting their Dice: a letter, a–d."""
+    hints = {
+        "a": "one number is enough: picking the best of several thresholds BY their test Dice reports the "
+             "largest of several noisy scores. Would that score hold on new tiles?",
+        "c": "the test tiles have masks: section 5 scores Dice on them.",
+        "d": "nothing forces the test tiles' best threshold to be lower or higher; the problem is what the "
+             "reported number then measures.",
+    }
+    return check_value("choosing the threshold on test tiles", answer, "b",
+                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
+                       why="every choice made by looking at the test tiles (a threshold, a checkpoint, a "
+                           "hyper-parameter) turns them into training data: the best of several test scores is "
+                           "biased upwards. Choose on data the final score never sees: training tiles, or better a "
+                           "validation split of held-out training IMAGES (the tiles of training images overlap in "
+                           "content, and S has been fitted to them).")
+
+
+def _input_term_in_loss() -> bool:
+    """Whether gan_lab's ℓ_mae, with SegANConfig's default weights, holds the critic-free input term f_C^0."""
+    critic = SegANCritic(1, width=4, size=16)
+    x = torch.rand(2, 1, 16, 16)
+    with torch.no_grad():
+        first = critic(x)[0]
+    weights = SegANConfig().scale_weights
+    return first.shape == x.shape and torch.equal(first, x) and (weights is None or weights[0] > 0)
+
+
+def check_no_dice(answer) -> Feedback:
+    """What does S learn from with λ_dice = 0 (and λ_bce = 0): a letter, a–d."""
+    input_term = _input_term_in_loss()
+    hints = {
+        "a": "λ_adv·ℓ_mae is still in S's loss, and ℓ_mae depends on prob: the gradient flows back through C "
+             "(exercise 4).",
+        "b": "look at C's feature list (section 3 prints its shapes): what is its first entry, f_C^0? Which "
+             "scales does multiscale_l1 average over with the default weights?",
+        "d": "λ_dice weighs the Dice term; λ_adv weighs ℓ_mae. With λ_dice = 0 the Dice term is gone.",
+    }
+    if not input_term:
+        hints["c"] = "C's first feature here is not the masked image, or its weight is 0: ℓ_mae holds C's layers only."
+    return check_value("what λ_dice = 0 leaves", answer, "c" if input_term else "b",
+                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
+                       why=("ℓ_mae alone, and gan_lab's ℓ_mae starts with the masked image itself (f_C^0, "
+                            "weighted like every other scale): mean |x∘S(x) − x∘y| = mean |x|·|S(x) − y| is a pixel "
+                            "loss weighted by intensity that needs no critic, so S is pointed at the right pixels "
+                            "from the first step, while C's features are still random. The paper's objective has "
+                            "no such term: a scale weight of 0 for the input drops it (exercise 8)." if input_term else
+                            "ℓ_mae over C's layers alone: S learns only from the gradients that come back through "
+                            "C, as in the paper."))
