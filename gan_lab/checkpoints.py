@@ -38,6 +38,10 @@ INDEX = "checkpoint.json"
 WEIGHTS_NAME = re.compile(r"weights-\d{1,12}\.safetensors")
 #: temporary files an interrupted save may leave behind (see ``_atomic_write``)
 _TEMPORARY = re.compile(r"\.(checkpoint\.json|weights-\d+\.safetensors)\..+\.tmp")
+#: the key under which a checkpoint's config records a fingerprint of its training data
+#: (``gan_lab.train.common.data_fingerprint``): same name and shape but other images → another digest.
+DATA_FINGERPRINT = "data_fingerprint"
+_ABSENT = "(absent)"
 
 
 class CheckpointError(RuntimeError):
@@ -294,25 +298,55 @@ def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> 
     """How ``wanted`` differs from ``stored``, one "key: stored → wanted" line per dotted key.
 
     Both are compared as JSON (tuples equal lists); keys in ``ignore`` (dotted,
-    e.g. "gan.log_every") are skipped. An empty list means "same config".
+    e.g. "gan.log_every") are skipped. An empty list means "same config". A changed
+    :data:`DATA_FINGERPRINT` is said in words, not as two digests.
 
     Example:
         >>> config_changes({"gan": {"lr": 1e-3, "k": 1}}, {"gan": {"lr": 2e-4, "k": 1}})
         ['gan.lr: 0.001 → 0.0002']
+        >>> config_changes({"data": "x", "data_fingerprint": "0a1b"}, {"data": "x", "data_fingerprint": "2c3d"})
+        ["the training data changed: same name 'x', other images"]
     """
-    old, new = _flatten(json.loads(json.dumps(stored))), _flatten(json.loads(json.dumps(wanted)))
-    missing = "(absent)"
-    return [f"{k}: {old.get(k, missing)} → {new.get(k, missing)}" for k in sorted(set(old) | set(new))
-            if k not in ignore and old.get(k, missing) != new.get(k, missing)]
+    old, new = _flattened(stored), _flattened(wanted)
+    return [_describe(key, old, new) for key in _changed_keys(old, new, ignore)]
+
+
+def _flattened(config: dict) -> dict:
+    return _flatten(json.loads(json.dumps(config)))
+
+
+def _changed_keys(old: dict, new: dict, ignore: tuple[str, ...]) -> list[str]:
+    return [k for k in sorted(set(old) | set(new)) if k not in ignore and old.get(k, _ABSENT) != new.get(k, _ABSENT)]
+
+
+def _is_fingerprint(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] == DATA_FINGERPRINT
+
+
+def _describe(key: str, old: dict, new: dict) -> str:
+    """One line of :func:`config_changes`: "key: stored → wanted", or the data fingerprint's change in words."""
+    if not _is_fingerprint(key) or key not in new:
+        return f"{key}: {old.get(key, _ABSENT)} → {new.get(key, _ABSENT)}"
+    if key not in old:
+        return "no fingerprint of the training data: cached before checkpoints recorded one"
+    return f"the training data changed: {_other_images(key, old, new)}"
+
+
+def _other_images(key: str, old: dict, new: dict) -> str:
+    """"same name 'x', other images" when the data's name (the "data" key next to ``key``) did not change."""
+    name_key = key[:-len(DATA_FINGERPRINT)] + "data"
+    name = old.get(name_key)
+    return f"same name {name!r}, other images" if name is not None and name == new.get(name_key) else "other images"
 
 
 def cache_status(directory: str | os.PathLike, wanted: dict, *, num_steps: int, ignore: tuple[str, ...] = (),
                  retrain: bool = False) -> str:
     """The rule every ``load_or_train_*`` follows, read from the checkpoint's JSON alone.
 
-    Returns "load" (same config, trained to ``num_steps``), "resume" (same config, unfinished)
-    or "train" (absent, ``retrain``, made with a different setting, or no longer loadable because
-    the networks' code changed since it was cached), and says which.
+    Returns "load" (same config and data, trained to ``num_steps``), "resume" (same config and data,
+    unfinished) or "train" (absent, ``retrain``, made with a different setting, trained on other data —
+    its :data:`DATA_FINGERPRINT` differs, or it has none —, or no longer loadable because the networks'
+    code changed since it was cached), and says which.
     """
     try:
         stored = None if retrain else stored_config(directory)
@@ -321,7 +355,17 @@ def cache_status(directory: str | os.PathLike, wanted: dict, *, num_steps: int, 
         return "train"
     if stored is None:
         return "train"
-    changes = config_changes(stored, wanted, ignore)
+    old, new = _flattened(stored), _flattened(wanted)
+    keys = _changed_keys(old, new, ignore)
+    if keys and all(_is_fingerprint(k) and k in new for k in keys):  # the data alone changed: say it in words
+        if all(k in old for k in keys):
+            print(f"Training again: the checkpoint in {directory} was trained on different data "
+                  f"({_other_images(keys[0], old, new)}).")
+        else:
+            print(f"Training again: the checkpoint in {directory} was cached before checkpoints recorded "
+                  "a fingerprint of their training data, so it cannot show that it was trained on this data.")
+        return "train"
+    changes = [_describe(k, old, new) for k in keys]
     if not changes:
         try:  # same config, but a cache made by an older version of a network may not load any more
             load_checkpoint(directory, device="cpu")

@@ -30,12 +30,13 @@ TINY = ["--steps", "4", "--width", "4", "--z-dim", "8", "--batch-size", "8", "--
 
 @pytest.fixture
 def fake_data(monkeypatch):
-    """40 random images for any dataset name; ``calls`` counts the loads."""
+    """40 random images for any dataset name, the same at every load (a resumed run finds its data again);
+    ``calls`` counts the loads."""
     calls = []
 
     def load(name, split="train", size=28, **kwargs):
         calls.append(name)
-        images = torch.rand(40, 1, size, size) * 2 - 1
+        images = torch.rand(40, 1, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
         return ImageData(images, torch.zeros(40, dtype=torch.long), ["x"], name, "real: test")
     monkeypatch.setattr(gan_lab.data, "load", load)
     return calls

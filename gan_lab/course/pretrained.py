@@ -3,8 +3,14 @@
 ``python -m gan_lab pretrain`` calls every entry before class, so the
 notebooks find their networks in the checkpoint cache and skip training.
 Each entry loads-or-trains into ``gan_lab.checkpoints.cache_dir(name)`` with
-exactly the data and config its notebook uses (``load_or_train_*`` retrains
-when they differ, so a stale entry costs time, never a wrong result).
+exactly the data and config its notebook uses (``load_or_train_*`` compares the
+config and a fingerprint of the training data's values, and retrains when either
+differs, so a stale entry costs time, never a wrong result). A checkpoint made
+before checkpoints recorded that fingerprint is trained once more. The notebook
+then loads the entry only if it computes its data bit for bit as ``pretrain`` did:
+data made with ``exp``/``log`` or FFTs in float32 (low-dose pairs, k-space
+undersampling) can differ in the last bit on a CPU of another family, and is
+trained again there.
 
 Adding a notebook's checkpoint is a three-line change::
 

@@ -1,4 +1,5 @@
-"""What every trainer shares: the base config, the cache rule, freezing a player, Adam, data metadata.
+"""What every trainer shares: the base config, the cache rule, freezing a player, Adam, data metadata
+and the fingerprint of the training data that makes a cache notice other data.
 
 An algorithm file then holds only what is its own: its config's fields, ``build``,
 its step functions (``d_step`` / ``c_step`` / ``g_step`` / ``s_step``) and a thin
@@ -8,6 +9,7 @@ its step functions (``d_step`` / ``c_step`` / ``g_step`` / ``s_step``) and a thi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -246,22 +248,60 @@ def data_name(data: ImageData | torch.Tensor) -> str:
     return data.name if isinstance(data, ImageData) else "tensor"  # (a torch.Tensor has a .name too: None)
 
 
-def data_meta(data: ImageData | torch.Tensor) -> dict:
-    """What a checkpoint records about its training images: name, count, channels and size."""
+def data_fingerprint(*tensors: torch.Tensor | None) -> str:
+    """A short hex digest (16 characters) of the tensors a run trains on: their shapes, dtypes and values.
+
+    Two data sets with the same name, count and size but other pixels (shifted pairs, one pixel
+    changed, other labels) get other fingerprints, so a cache trained on the one is not loaded for the
+    other. It depends only on the values, in order: not on the device, the memory layout (a
+    non-contiguous view or a channels-last copy hashes like its contiguous copy) or ``requires_grad``;
+    integer tensors (labels) hash as int64, so int32 and int64 labels agree. Float dtypes are kept
+    apart (a float16 copy of the images is other training data). ``None`` (e.g. no masks) counts as
+    an entry of its own. One pass over the bytes, about 1 ms per MB: 16 ms for PneumoniaMNIST's training
+    split (15 MB), 73 ms for 2000 phantoms of 64 px with their masks (66 MB).
+
+    Example:
+        >>> data_fingerprint(torch.zeros(2, 1, 4, 4)) == data_fingerprint(torch.zeros(2, 1, 4, 4))
+        True
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    for t in tensors:
+        if t is None:
+            digest.update(b"None;")
+            continue
+        t = t.detach()
+        if not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool):
+            t = t.long()
+        t = t.resolve_conj().resolve_neg().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def fingerprint_entry(*tensors: torch.Tensor | None) -> dict:
+    """``{"data_fingerprint": data_fingerprint(*tensors)}``: the entry every ``checkpoint_meta`` holds, so that
+    :func:`load_or_train` retrains when the training data changed although its name and shape did not."""
+    return {checkpoints.DATA_FINGERPRINT: data_fingerprint(*tensors)}
+
+
+def data_meta(data: ImageData | torch.Tensor, *also: torch.Tensor | None) -> dict:
+    """What a checkpoint records about its training images: name, count, channels, size and a fingerprint.
+
+    The fingerprint covers the images and ``also``: whatever else the run trains on (labels, masks).
+    """
     images = images_of(data)
     return {"data": data_name(data), "num_images": images.shape[0], "channels": images.shape[1],
-            "size": images.shape[-1]}
-
-
+            "size": images.shape[-1], **fingerprint_entry(images, *also)}
 
 
 def load_or_train(directory: str | Path, config: TrainConfig, meta: dict, train: Callable[..., Run],
                   load: Callable[[str | Path], Run], *, retrain: bool = False) -> Run:
     """Load the run cached in ``directory`` if it was made with this config on this data, else train it.
 
-    The stored JSON is compared with ``meta`` (the config and what the data was), ignoring
-    :data:`LOOP_ONLY_FIELDS`. Same → ``load(directory)`` (no training); same but the run stopped
-    early (Ctrl-C) → resume it; different, absent or unloadable → train from scratch there.
+    The stored JSON is compared with ``meta`` (the config and what the data was, its fingerprint
+    included: other images under the same name retrain), ignoring :data:`LOOP_ONLY_FIELDS`.
+    Same → ``load(directory)`` (no training); same but the run stopped early (Ctrl-C) → resume it;
+    different, absent or unloadable → train from scratch there.
     Every algorithm's ``load_or_train_X(directory, <its data>, config, ...)`` is this rule.
 
     Args:

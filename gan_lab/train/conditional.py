@@ -266,8 +266,9 @@ def train_cgan(data: ImageData, config: CGANConfig | None = None, *, device=None
 
 
 def checkpoint_meta(config: CGANConfig, data: ImageData) -> dict:
-    """The JSON stored with a checkpoint: enough to rebuild the run and to tell whether it is stale."""
-    return {**config.checkpoint_entry(), **data_meta(data), "class_names": list(data.class_names)}
+    """The JSON stored with a checkpoint: enough to rebuild the run and to tell whether it is stale
+    (the fingerprint covers the images and their labels)."""
+    return {**config.checkpoint_entry(), **data_meta(data, data.labels), "class_names": list(data.class_names)}
 
 
 def load_cgan(directory: str | Path, device=None) -> CGANRun:

@@ -29,7 +29,18 @@ from ..losses.translation import cycle_loss, identity_loss
 from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.resnet import ResnetGenerator
-from .common import Run, TrainConfig, begin, fit_run, frozen, images_of, in_batches, load_or_train, load_run
+from .common import (
+    Run,
+    TrainConfig,
+    begin,
+    fingerprint_entry,
+    fit_run,
+    frozen,
+    images_of,
+    in_batches,
+    load_or_train,
+    load_run,
+)
 from .common import data_name as name_of
 from .image_pool import ImagePool
 from .loop import sample_batch
@@ -193,7 +204,8 @@ def checkpoint_meta(config: CycleGANConfig, data_X, data_Y, names=("X", "Y"), da
     """The JSON stored with a CycleGAN checkpoint: the config, the domain names and what the data was."""
     x, y = _domains(data_X, data_Y, config.lambda_id)
     return {**config.checkpoint_entry(), "names": list(names), "data": _data_name_of(data_X, data_Y, data_name),
-            "num_images": [x.shape[0], y.shape[0]], "channels": [x.shape[1], y.shape[1]], "size": x.shape[-1]}
+            "num_images": [x.shape[0], y.shape[0]], "channels": [x.shape[1], y.shape[1]], "size": x.shape[-1],
+            **fingerprint_entry(x, y)}
 
 
 def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, device=None,

@@ -2,7 +2,8 @@
 
 Yang et al. (2018) ("WGAN-VGG") observed that a denoiser trained with the
 mean squared error returns the *average* of all clean images compatible with
-the noisy one: high PSNR, but over-smoothed texture that radiologists reject.
+the noisy one: high PSNR, but over-smoothed images that can hide important
+structural detail.
 They trained G instead with
 
     L_G = −E_y[C(G(y))] + λ_P · L_P(G(y), x),
@@ -17,7 +18,8 @@ gan_lab uses its own domain feature network instead (see
 The three weights in :class:`DenoiseConfig` cover the paper's variants:
 MSE-only (``lambda_adv=0, lambda_perceptual=0, lambda_mse=1``), WGAN-VGG (the
 defaults), WGAN-MSE, CNN-VGG. The paper weighs the terms 1 : 0.1 for VGG
-features over 10⁵ iterations; with gan_lab's feature network and a few hundred
+features, trained for 100 epochs in the code published with it
+(github.com/yyqqss09/ldct_denoising); with gan_lab's feature network and a few hundred
 steps, an adversarial term that strong out-runs the critic and paints
 checkerboard artefacts, so the defaults are λ_adv = 0.1, λ_P = 1.
 """
@@ -37,7 +39,7 @@ from ..losses import wasserstein_generator_loss
 from ..losses.reconstruction import perceptual_loss
 from ..models.dcgan import DCGANDiscriminator
 from ..models.unet import UNet
-from .common import Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
+from .common import Run, TrainConfig, begin, fingerprint_entry, fit_run, frozen, in_batches, load_or_train, load_run
 from .loop import sample_batch
 from .wgan import c_step as wgan_c_step  # the WGAN-GP critic update, reused
 
@@ -54,7 +56,7 @@ class DenoiseConfig(TrainConfig):
         n_critic, lambda_gp: critic updates per G update and the penalty weight λ.
         lr, lr_C: Adam learning rates of G and C. The critic's is higher (the two time-scale
             rule of Heusel et al. 2017) so that it keeps ahead of G in a short training.
-        beta2: Adam's β2 for both networks (paper: β = (0.5, 0.9)).
+        beta2: Adam's β2 for both networks (the paper's code: β = (0.5, 0.9)).
         The loop fields, Adam's betas and the seed: see ``TrainConfig``.
     """
 
@@ -106,7 +108,7 @@ def build_denoiser(config: DenoiseConfig, channels: int = 1, size: int = 28) -> 
     """A fresh U-Net G and, when λ_adv > 0, a DCGAN critic C without batch norm.
 
     C keeps PyTorch's default initialisation: DCGAN's N(0, 0.02) starts it with input gradients
-    of norm ≈ 0.01, and the penalty then spends hundreds of steps lifting them towards 1.
+    of norm ≈ 0.02 (28 px, width 32), and the penalty then spends hundreds of steps lifting them towards 1.
     """
     torch.manual_seed(config.seed)
     G = UNet(channels, channels, width=config.width, size=size)
@@ -159,10 +161,11 @@ class DenoiseRun(Run):
         return in_batches(self.G, noisy, batch_size=batch_size)
 
 
-def checkpoint_meta(config: DenoiseConfig, noisy: torch.Tensor) -> dict:
-    """The JSON stored with a denoiser's checkpoint: the config and the images' count and shape."""
+def checkpoint_meta(config: DenoiseConfig, noisy: torch.Tensor, clean: torch.Tensor) -> dict:
+    """The JSON stored with a denoiser's checkpoint: the config, the images' count and shape, and the pairs'
+    fingerprint."""
     return {**config.checkpoint_entry(), "num_images": noisy.shape[0], "channels": noisy.shape[1],
-            "size": noisy.shape[-1]}
+            "size": noisy.shape[-1], **fingerprint_entry(noisy, clean)}
 
 
 def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConfig | None = None, *,
@@ -204,7 +207,7 @@ def train_denoiser(noisy: torch.Tensor, clean: torch.Tensor, config: DenoiseConf
         clean_batch, noisy_batch = sample_batch(x, config.batch_size, y)
         return out | g_step(G, C, optimizers["G"], noisy_batch, clean_batch, config, phi)
 
-    return fit_run(run, step_fn, models, checkpoint_meta(config, noisy),
+    return fit_run(run, step_fn, models, checkpoint_meta(config, noisy, clean),
                    desc="denoiser" + (" (WGAN-GP)" if C is not None else ""), checkpoint_dir=checkpoint_dir,
                    resume=resume, callbacks=callbacks, stop_event=stop_event, progress=progress)
 
@@ -221,6 +224,6 @@ def load_or_train_denoiser(directory: str | Path, noisy: torch.Tensor, clean: to
     The rule of :func:`gan_lab.train.common.load_or_train`; ``train_options`` go to :func:`train_denoiser`
     (``phi``, ``callbacks``, ``progress``, ``stop_event``).
     """
-    return load_or_train(directory, config, checkpoint_meta(config, noisy),
+    return load_or_train(directory, config, checkpoint_meta(config, noisy, clean),
                          partial(train_denoiser, noisy, clean, config, device=device, **train_options),
                          partial(load_denoiser, device=device), retrain=retrain)

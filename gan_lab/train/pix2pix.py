@@ -15,7 +15,7 @@ randomness is dropout, applied at training and at test time. Here
 test-time output is deterministic, unlike the paper's.
 
 With ``lambda_adv = 0`` the very same code trains the U-Net with L1 alone,
-the "FCN" baseline: no D is built, no D step runs. L1 finds the median of
+the lecture's "FCN" baseline (pix2pix's "L1" ablation): no D is built, no D step runs. L1 finds the median of
 all outputs compatible with x — sharp where the answer is certain, blurred
 where it is not; the adversarial term punishes the blur.
 """
@@ -36,7 +36,19 @@ from ..losses import adversarial_losses
 from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.unet import UNet
-from .common import GAN_LOSSES, Run, TrainConfig, begin, fit_run, frozen, images_of, in_batches, load_or_train, load_run
+from .common import (
+    GAN_LOSSES,
+    Run,
+    TrainConfig,
+    begin,
+    fingerprint_entry,
+    fit_run,
+    frozen,
+    images_of,
+    in_batches,
+    load_or_train,
+    load_run,
+)
 from .common import data_name as name_of
 from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
@@ -51,7 +63,7 @@ class Pix2PixConfig(TrainConfig):
         lambda_L1: λ_L1 of the L1 term (paper: 100).
         loss: adversarial loss, "nonsaturating" (paper), "minimax" or "least_squares".
         width: U-Net width (channels after the stem).
-        d_width: PatchGAN width (paper: 64; 32 suffices at 28–64 px and halves D's cost).
+        d_width: PatchGAN width (paper: 64; 32 suffices at 28–64 px and cuts D's cost to about a quarter).
         n_layers: PatchGAN depth (None: 2 up to 32 px, 3 above). Each verdict's receptive field is
             34 px for 2 and 70 px for 3 (the paper's "70×70 PatchGAN", on 256 px images), so at
             28–64 px a verdict sees most or all of the image; see ``PatchGANDiscriminator.receptive_field``.
@@ -179,7 +191,7 @@ def checkpoint_meta(config: Pix2PixConfig, inputs, targets, data_name: str | Non
     """The JSON stored with a pix2pix checkpoint: the config and what the pairs were."""
     x, y = _pairs(inputs, targets)
     return {**config.checkpoint_entry(), "data": data_name or name_of(inputs), "num_images": x.shape[0],
-            "in_channels": x.shape[1], "out_channels": y.shape[1], "size": x.shape[-1]}
+            "in_channels": x.shape[1], "out_channels": y.shape[1], "size": x.shape[-1], **fingerprint_entry(x, y)}
 
 
 def train_pix2pix(inputs: ImageData | torch.Tensor, targets: ImageData | torch.Tensor,

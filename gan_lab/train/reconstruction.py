@@ -44,7 +44,18 @@ from ..models.dcgan import init_dcgan_weights
 from ..models.patchgan import PatchGANDiscriminator
 from ..models.srresnet import SRResNet
 from ..models.unet import UNet
-from .common import GAN_LOSSES, Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
+from .common import (
+    GAN_LOSSES,
+    Run,
+    TrainConfig,
+    begin,
+    fingerprint_entry,
+    fit_run,
+    frozen,
+    in_batches,
+    load_or_train,
+    load_run,
+)
 from .loop import sample_batch
 
 ARCHS = ("unet", "srresnet")
@@ -213,7 +224,7 @@ def checkpoint_meta(config: ReconstructionConfig, inputs: torch.Tensor, targets:
     """The JSON stored with a checkpoint: the config and what the pairs were."""
     x, y = _pairs(inputs, targets)
     return {**config.checkpoint_entry(), "data": data_name, "num_images": x.shape[0], "channels": x.shape[1],
-            "size_in": x.shape[-1], "size_out": y.shape[-1]}
+            "size_in": x.shape[-1], "size_out": y.shape[-1], **fingerprint_entry(x, y)}
 
 
 def train_reconstruction(inputs: torch.Tensor, targets: torch.Tensor, config: ReconstructionConfig | None = None,

@@ -26,7 +26,7 @@ from ..data.volumes import add_noise, random_patches
 from ..device import get_device
 from ..losses import wasserstein_generator_loss
 from ..models.red3d import Critic3D, RED3DGenerator
-from .common import Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
+from .common import Run, TrainConfig, begin, fingerprint_entry, fit_run, frozen, in_batches, load_or_train, load_run
 from .loop import sample_batch
 from .wgan import c_step as wgan_c_step  # the WGAN-GP critic update, reused
 
@@ -128,7 +128,7 @@ class RedWGANRun(Run):
 def checkpoint_meta(config: RedWGANConfig, clean: torch.Tensor, data_name: str = "tensor") -> dict:
     """The JSON stored with a RED-WGAN checkpoint: the config and what the volumes were."""
     return {**config.checkpoint_entry(), "data": data_name, "num_volumes": clean.shape[0],
-            "shape": list(clean.shape[1:])}
+            "shape": list(clean.shape[1:]), **fingerprint_entry(clean)}
 
 
 def train_red_wgan(clean: torch.Tensor, config: RedWGANConfig | None = None, *, device=None,

@@ -30,7 +30,18 @@ from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator
 from ..models.registration import RigidRegressor, invert_rigid, random_rigid, warp
-from .common import GAN_LOSSES, Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
+from .common import (
+    GAN_LOSSES,
+    Run,
+    TrainConfig,
+    begin,
+    fingerprint_entry,
+    fit_run,
+    frozen,
+    in_batches,
+    load_or_train,
+    load_run,
+)
 from .loop import sample_batch
 
 
@@ -167,9 +178,11 @@ class RegistrationRun(Run):
         return in_batches(self.G, fixed, moving, batch_size=batch_size)
 
 
-def checkpoint_meta(config: RegistrationConfig, fixed: torch.Tensor, data_name: str = "tensor") -> dict:
+def checkpoint_meta(config: RegistrationConfig, fixed: torch.Tensor, aligned: torch.Tensor,
+                    data_name: str = "tensor") -> dict:
     """The JSON stored with a registration checkpoint: the config and what the pairs were."""
-    return {**config.checkpoint_entry(), "data": data_name, "num_images": fixed.shape[0], "size": fixed.shape[-1]}
+    return {**config.checkpoint_entry(), "data": data_name, "num_images": fixed.shape[0], "size": fixed.shape[-1],
+            **fingerprint_entry(fixed, aligned)}
 
 
 def train_registration(fixed: torch.Tensor, aligned: torch.Tensor, config: RegistrationConfig | None = None, *,
@@ -211,7 +224,7 @@ def train_registration(fixed: torch.Tensor, aligned: torch.Tensor, config: Regis
             out = d_step(D, optimizers["D"], f, m, p_true, p_hat, loss_D_fn)
         return out | g_step(G, D, optimizers["G"], f, m, p_true, config, loss_G_fn)
 
-    return fit_run(run, step_fn, models, checkpoint_meta(config, fixed, data_name),
+    return fit_run(run, step_fn, models, checkpoint_meta(config, fixed, aligned, data_name),
                    desc="registration" + (" (adversarial)" if D is not None else " (supervised)"),
                    checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, stop_event=stop_event,
                    progress=progress)
@@ -230,7 +243,7 @@ def load_or_train_registration(directory: str | Path, fixed: torch.Tensor, align
     The rule of :func:`gan_lab.train.common.load_or_train`; ``data_name`` is part of what is compared.
     ``train_options`` go to :func:`train_registration` (``callbacks``, ``progress``, ``stop_event``).
     """
-    return load_or_train(directory, config, checkpoint_meta(config, fixed, data_name),
+    return load_or_train(directory, config, checkpoint_meta(config, fixed, aligned, data_name),
                          partial(train_registration, fixed, aligned, config, device=device, data_name=data_name,
                                  **train_options),
                          partial(load_registration, device=device), retrain=retrain)

@@ -41,7 +41,7 @@ from ..device import get_device
 from ..losses.segmentation import multiscale_l1, soft_dice_loss
 from ..models.segan import SegANCritic
 from ..models.unet import UNet
-from .common import Run, TrainConfig, begin, fit_run, frozen, in_batches, load_or_train, load_run
+from .common import Run, TrainConfig, begin, fingerprint_entry, fit_run, frozen, in_batches, load_or_train, load_run
 from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
 
@@ -307,8 +307,10 @@ def train_segan(data: ImageData, config: SegANConfig | None = None, *, device=No
 
 
 def checkpoint_meta(config: SegANConfig, data: ImageData) -> dict:
-    """The JSON stored with a SegAN checkpoint: the config and what the tiles were."""
-    return {**config.checkpoint_entry(), "data": data.name, "channels": data.channels, "size": data.size}
+    """The JSON stored with a SegAN checkpoint: the config and what the tiles were (a fingerprint of the tiles
+    and their masks)."""
+    return {**config.checkpoint_entry(), "data": data.name, "channels": data.channels, "size": data.size,
+            **fingerprint_entry(*_check_data(data))}
 
 
 def load_segan(directory: str | Path, device=None) -> SegANRun:

@@ -193,8 +193,9 @@ def train_sgan(data: ImageData, config: SGANConfig | None = None, *, device=None
 
 
 def checkpoint_meta(config: SGANConfig, data: ImageData) -> dict:
-    """The JSON stored with the checkpoint: the config and what the data was."""
-    return {**config.checkpoint_entry(), **data_meta(data), "class_names": list(data.class_names)}
+    """The JSON stored with the checkpoint: the config and what the data was (images and labels: the labelled
+    subset is drawn from them)."""
+    return {**config.checkpoint_entry(), **data_meta(data, data.labels), "class_names": list(data.class_names)}
 
 
 def load_sgan(directory: str | Path, device=None) -> SGANRun:

@@ -30,7 +30,7 @@ from torch import nn
 
 from ..data.stain import grey_normalise
 from ..device import get_device
-from .common import Run, TrainConfig, begin, fit_run, in_batches, load_or_train, load_run
+from .common import Run, TrainConfig, begin, fingerprint_entry, fit_run, in_batches, load_or_train, load_run
 from .loop import sample_batch
 from .pix2pix import Pix2PixConfig, build_pix2pix, pix2pix_step
 
@@ -102,7 +102,8 @@ class StainRun(Run):
 
 def checkpoint_meta(config: StainConfig, target: torch.Tensor, data_name: str) -> dict:
     """The JSON stored with a colouriser checkpoint: the config and what the tiles were."""
-    return {**config.checkpoint_entry(), "data": data_name, "num_images": target.shape[0], "size": target.shape[-1]}
+    return {**config.checkpoint_entry(), "data": data_name, "num_images": target.shape[0], "size": target.shape[-1],
+            **fingerprint_entry(target)}
 
 
 def train_stain(target: torch.Tensor, config: StainConfig | None = None, *, device=None,
