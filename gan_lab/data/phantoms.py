@@ -175,7 +175,9 @@ def low_dose_pairs(clean: torch.Tensor, dose: float = 0.25, seed: int = 0, photo
     if dose <= 0:
         raise ValueError(f"dose must be > 0, got {dose}")
     gen = torch.Generator().manual_seed(seed)
-    x = clean.detach().float().cpu()
+    # float64, cast back at the end: float32 exp/log differ in the last bit between CPU instruction sets, and a
+    # network cached on one machine must find the same training data (the same data fingerprint) on another
+    x = clean.detach().double().cpu()
     k = 3.0  # attenuation of the brightest pixel: exp(-3) keeps ~5% of the photons
     p = k * (x + 1) / 2
     expected = photons * dose * torch.exp(-p)
