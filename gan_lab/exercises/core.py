@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,3 +159,19 @@ def check_value(name: str, answer, expected, *, hint: str = "", why: str = "", r
     if _close(answer, expected, rtol, atol):
         return Feedback(name, True, [f"{_short(answer)} ✓"] + ([why] if why else []), hint).show(verbose)
     return Feedback(name, False, [f"you answered {_short(answer)}"], hint).show(verbose)
+
+
+def check_choice(name: str, answer, right: str, hints: Mapping[str, str], *, why: str = "",
+                 default: str = "answer with one letter, a, b, c or d.", verbose: bool = True) -> Feedback:
+    """A multiple-choice answer (a letter): ✓ and ``why`` for ``right``, else the hint written for the letter chosen.
+
+    Args:
+        hints: wrong letter → a hint that answers that particular mistake.
+        default: the hint for an answer that is no letter with a hint of its own.
+
+    Example:
+        >>> bool(check_choice("which", "B", "b", {"a": "no"}, verbose=False))
+        True
+    """
+    hint = hints.get(_word(answer), default) if isinstance(answer, str) else default
+    return check_value(name, answer, right, hint=hint, why=why, verbose=verbose)

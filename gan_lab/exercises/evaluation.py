@@ -20,7 +20,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ..metrics.prdc import prdc
 from ..metrics.reader_study import wilson_interval
-from .core import Feedback, _word, check_function, check_value
+from .core import Feedback, check_choice, check_function, check_value
 
 
 class _Identity(nn.Module):
@@ -80,10 +80,6 @@ def check_precision(fn) -> Feedback:
                                "fakes that count.")
 
 
-def _choice_hint(answer, hints: dict[str, str], default: str) -> str:
-    """The hint written for the wrong letter the student chose, else ``default``."""
-    return hints.get(_word(answer), default) if isinstance(answer, str) else default
-
 
 def check_mode_dropping(answer) -> Feedback:
     """A generator draws realistic images of one class only: which metrics fall? A letter, a–d.
@@ -103,12 +99,11 @@ def check_mode_dropping(answer) -> Feedback:
         hints[word] = f"{word} is one of them: answer with the letter that names the pair that falls."
     for word in ("precision", "density"):
         hints[word] = hints["a"]
-    return check_value("dropping a class", answer, "b",
-                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
-                       why="the part of the real manifold that belongs to the missing class has no fake near it, "
-                           "and recall and coverage ask whether every REAL image has a fake nearby; each fake is a "
-                           "realistic image on the real manifold, so precision and density, which ask about each "
-                           "FAKE, hardly move.")
+    return check_choice("dropping a class", answer, "b", hints,
+                        why="the part of the real manifold that belongs to the missing class has no fake near it, "
+                            "and recall and coverage ask whether every REAL image has a fake nearby; each fake is a "
+                            "realistic image on the real manifold, so precision and density, which ask about each "
+                            "FAKE, hardly move.")
 
 
 def check_two_sample_null(answer) -> Feedback:
@@ -121,14 +116,13 @@ def check_two_sample_null(answer) -> Feedback:
         "d": "if p_g = p_data there is nothing to separate: no classifier, however strong, beats guessing on images "
              "it was not trained on.",
     }
-    return check_value("what a two-sample accuracy of 0.5 means", answer, "c",
-                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
-                       why="if p_g = p_data the label is independent of the image, so every classifier scores 0.5 "
-                           "on balanced held-out halves, up to binomial noise. The converse does not hold: not "
-                           "rejecting is not proving. A classifier too weak or trained on too few images also "
-                           "scores about 0.5 (exercise 6e weakens it on purpose), so read an accuracy near 0.5 next "
-                           "to the real-vs-real baseline and to what this classifier can find, as the checkerboard "
-                           "below tests.")
+    return check_choice("what a two-sample accuracy of 0.5 means", answer, "c", hints,
+                        why="if p_g = p_data the label is independent of the image, so every classifier scores 0.5 "
+                            "on balanced held-out halves, up to binomial noise. The converse does not hold: not "
+                            "rejecting is not proving. A classifier too weak or trained on too few images also "
+                            "scores about 0.5 (exercise 6e weakens it on purpose), so read an accuracy near 0.5 next "
+                            "to the real-vs-real baseline and to what this classifier can find, as the checkerboard "
+                            "below tests.")
 
 
 def _items_needed(accuracy: float, confidence: float) -> int:

@@ -19,7 +19,7 @@ from ..losses.segmentation import multiscale_l1, soft_dice_loss
 from ..metrics.image import dice_per_image
 from ..models.segan import SegANCritic
 from ..train.segan import SegANConfig, critic_features
-from .core import Feedback, _word, check_function, check_value
+from .core import Feedback, check_choice, check_function
 
 
 def _feature_lists(seed: int, batch: int = 2) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -93,11 +93,6 @@ def check_best_threshold(fn) -> Feedback:
 
 
 # ---- questions: why the code is as it is, and predictions -------------------------------------------------
-def _choice_hint(answer, hints: dict[str, str], default: str) -> str:
-    """The hint written for the wrong letter the student chose, else ``default``."""
-    return hints.get(_word(answer), default) if isinstance(answer, str) else default
-
-
 def check_detach(answer) -> Feedback:
     """Why ``c_step`` detaches ``prob`` while the segmentor's loss must not: a letter, a–d."""
     hints = {
@@ -108,16 +103,15 @@ def check_detach(answer) -> Feedback:
         "d": "clipping clamps C's weights after C's update (clip_weights runs under torch.no_grad()); it never "
              "looks at prob.",
     }
-    return check_value("detach in c_step, not in the segmentor's loss", answer, "c",
-                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d. Ask, for each "
-                                                        "step: which network learns, and along which path does "
-                                                        "ℓ_mae depend on S's weights?"),
-                       why="detach() keeps the values and cuts the gradient. S's only way to learn from the "
-                           "critic is the gradient of ℓ_mae back through C into prob, so S's loss must keep it. In "
-                           "C's step only C learns; the gradient of −ℓ_mae with respect to S would push S towards "
-                           "masks that look MORE unlike the truth. In gan_lab the two steps also share one forward "
-                           "pass of S (train_segan), so C's backward pass would free the graph that s_step "
-                           "still needs.")
+    return check_choice("detach in c_step, not in the segmentor's loss", answer, "c", hints,
+                        default="answer with one letter, a, b, c or d. Ask, for each step: which network learns, "
+                                "and along which path does ℓ_mae depend on S's weights?",
+                        why="detach() keeps the values and cuts the gradient. S's only way to learn from the "
+                            "critic is the gradient of ℓ_mae back through C into prob, so S's loss must keep it. In "
+                            "C's step only C learns; the gradient of −ℓ_mae with respect to S would push S towards "
+                            "masks that look MORE unlike the truth. In gan_lab the two steps also share one forward "
+                            "pass of S (train_segan), so C's backward pass would free the graph that s_step "
+                            "still needs.")
 
 
 def check_test_threshold(answer) -> Feedback:
@@ -129,13 +123,12 @@ def check_test_threshold(answer) -> Feedback:
         "d": "nothing forces the test tiles' best threshold to be lower or higher; the problem is what the "
              "reported number then measures.",
     }
-    return check_value("choosing the threshold on test tiles", answer, "b",
-                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
-                       why="every choice made by looking at the test tiles (a threshold, a checkpoint, a "
-                           "hyper-parameter) turns them into training data: the best of several test scores is "
-                           "biased upwards. Choose on data the final score never sees: training tiles, or better a "
-                           "validation split of held-out training IMAGES (the tiles of training images overlap in "
-                           "content, and S has been fitted to them).")
+    return check_choice("choosing the threshold on test tiles", answer, "b", hints,
+                        why="every choice made by looking at the test tiles (a threshold, a checkpoint, a "
+                            "hyper-parameter) turns them into training data: the best of several test scores is "
+                            "biased upwards. Choose on data the final score never sees: training tiles, or better a "
+                            "validation split of held-out training IMAGES (the tiles of training images overlap in "
+                            "content, and S has been fitted to them).")
 
 
 def _input_term_in_loss() -> bool:
@@ -160,12 +153,11 @@ def check_no_dice(answer) -> Feedback:
     }
     if not input_term:
         hints["c"] = "C's first feature here is not the masked image, or its weight is 0: ℓ_mae holds C's layers only."
-    return check_value("what λ_dice = 0 leaves", answer, "c" if input_term else "b",
-                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
-                       why=("ℓ_mae alone, and gan_lab's ℓ_mae starts with the masked image itself (f_C^0, "
-                            "weighted like every other scale): mean |x∘S(x) − x∘y| = mean |x|·|S(x) − y| is a pixel "
-                            "loss weighted by intensity that needs no critic, so S is pointed at the right pixels "
-                            "from the first step, while C's features are still random. The paper's objective has "
-                            "no such term: a scale weight of 0 for the input drops it (exercise 8)." if input_term else
-                            "ℓ_mae over C's layers alone: S learns only from the gradients that come back through "
-                            "C, as in the paper."))
+    return check_choice("what λ_dice = 0 leaves", answer, "c" if input_term else "b", hints,
+                        why=("ℓ_mae alone, and gan_lab's ℓ_mae starts with the masked image itself (f_C^0, "
+                             "weighted like every other scale): mean |x∘S(x) − x∘y| = mean |x|·|S(x) − y| is a pixel "
+                             "loss weighted by intensity that needs no critic, so S is pointed at the right pixels "
+                             "from the first step, while C's features are still random. The paper's objective has "
+                             "no such term: a scale weight of 0 for the input drops it (exercise 8)." if input_term else
+                             "ℓ_mae over C's layers alone: S learns only from the gradients that come back through "
+                             "C, as in the paper."))

@@ -22,7 +22,7 @@ import torch
 from scipy import ndimage
 
 from ..data import load
-from .core import Feedback, _short, _word, check_function, check_value
+from .core import Feedback, _short, _word, check_choice, check_function, check_value
 
 SPLITS = ("train", "val", "test")
 LESION_SIZES = (28, 64)
@@ -58,10 +58,6 @@ def _pick(answer: Mapping, key):
             return v
     return None
 
-
-def _choice_hint(answer, hints: Mapping[str, str], default: str) -> str:
-    """The hint written for the wrong letter the student chose, else ``default``."""
-    return hints.get(_word(answer), default) if isinstance(answer, str) else default
 
 
 # ---- exercise 1: class imbalance --------------------------------------------------------------------------
@@ -182,13 +178,12 @@ def check_cyclegan_lesions(answer) -> Feedback:
         "d": "over training D_CT sees thousands of G's outputs: if 90 % of them show a lesion and 10 % of real CT "
              "images do, a lesion is a sign of a fake (D*(x) = p_CT(x) / (p_CT(x) + p_G(x))).",
     }
-    return check_value("a CycleGAN and unequal lesion rates", answer, "b",
-                       hint=_choice_hint(answer, hints, "answer with one letter, a, b, c or d."),
-                       why="D_CT learns the CT set, where only 1 image in 10 has a lesion; to fool it G has to "
-                           "bring the lesion rate of its outputs from 0.9 down to 0.1, removing most lesions (about "
-                           "8 in 9). The cycle loss does not stop it: G can keep a faint, nearly invisible trace "
-                           "from which F puts the lesion back (Chu et al. 2017). Cohen et al. (2018) showed tumours "
-                           "removed and added this way; notebook 04 trains it.")
+    return check_choice("a CycleGAN and unequal lesion rates", answer, "b", hints,
+                        why="D_CT learns the CT set, where only 1 image in 10 has a lesion; to fool it G has to "
+                            "bring the lesion rate of its outputs from 0.9 down to 0.1, removing most lesions (about "
+                            "8 in 9). The cycle loss does not stop it: G can keep a faint, nearly invisible trace "
+                            "from which F puts the lesion back (Chu et al. 2017). Cohen et al. (2018) showed tumours "
+                            "removed and added this way; notebook 04 trains it.")
 
 
 # ---- exercise 4: the noise of a low dose -------------------------------------------------------------------
