@@ -25,6 +25,7 @@ from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
+from ..models.diffaugment import AugmentedDiscriminator, check_policy
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from .common import (
     GAN_LOSSES,
@@ -74,6 +75,9 @@ class GANConfig(TrainConfig):
             every G step, from which ``GANRun.sample`` draws (0: no average, sample the trained G). 0.99
             is gan_lab's choice: of 0.99 and 0.999, measured on PneumoniaMNIST by ``benchmarks/ema.py``,
             0.99 gave the lower FID and two-sample-test accuracy within the default's step counts.
+        augment: a DiffAugment policy (Zhao et al. 2020; ``gan_lab.models.diffaugment``), e.g.
+            "color,translation,cutout": every image D sees, real or fake, in both players' updates, is
+            augmented differentiably. "" (the default) shows D the images as they are.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -89,11 +93,13 @@ class GANConfig(TrainConfig):
     lr_G: float = 2e-4
     lr_D: float = 2e-4
     ema_decay: float = 0.99
+    augment: str = ""
 
     def __post_init__(self):
         super().__post_init__()
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1) (0 turns the average off), not {self.ema_decay!r}.")
+        check_policy(self.augment)
         if self.arch not in ("dcgan", "mlp"):
             raise ValueError(f"arch must be 'dcgan' or 'mlp', not {self.arch!r}.")
         if self.loss not in GAN_LOSSES:
@@ -262,7 +268,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     # DDP averages the gradients of the network being updated: D_sync in d_step, G_sync in g_step. The other
     # network is passed unwrapped: G only makes fakes there (no gradient), and D is frozen in g_step, where a
     # wrapped D would wait for gradients that never come.
-    G_sync, D_sync = (parallel.wrap(G), parallel.wrap(D)) if parallel else (G, D)
+    D_seen = AugmentedDiscriminator(D, config.augment) if config.augment else D  # D as the steps see it
+    G_sync, D_sync = (parallel.wrap(G), parallel.wrap(D_seen)) if parallel else (G, D_seen)
 
     def step_fn(step: int) -> dict:
         if parallel:
@@ -274,7 +281,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
                 fake = G(z)  # G is fixed during D's update
             out = d_step(D_sync, optimizers["D"], real, fake, loss_D_fn)
         z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
-        out.update(g_step(G_sync, D, optimizers["G"], z, loss_G_fn))
+        out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn))
         if averager is not None:
             averager.update_parameters(G)  # θ_ema ← β θ_ema + (1 − β) θ (BatchNorm statistics too)
         return parallel.average(out) if parallel else out
