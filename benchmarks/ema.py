@@ -13,7 +13,8 @@ Run from the repository root (one torch thread; about 10 min for 7000 steps on a
 
     GAN_LAB_DATA=../shared/data python benchmarks/ema.py --steps 7000 --seed 1
 
-It prints one JSON line per evaluation and writes ``benchmarks/ema_seed<seed>.json``.
+It prints one JSON line per evaluation, writes ``benchmarks/ema_seed<seed>.json`` and redraws
+``benchmarks/ema.png`` from every ``ema_seed*.json`` there (``--plot-only`` just redraws it).
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--decays", type=float, nargs="+", default=[0.99, 0.995, 0.999])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/ema_seed<seed>.json)")
+    parser.add_argument("--plot-only", action="store_true", help="only redraw benchmarks/ema.png")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        plot()
+        return []
     torch.set_num_threads(1)  # CPU seconds of one thread: comparable on a shared machine
 
     train = load("pneumoniamnist", split="train", size=28)
@@ -81,7 +86,39 @@ def main(argv=None) -> list[dict]:
                                "data": "pneumoniamnist 28 px; scored against its test split (624 images)",
                                "config": "GANConfig() defaults, ema_decay=0 (the averages kept beside it)",
                                "seed": args.seed, "rows": rows}, indent=1))
+    plot()
     return rows
+
+
+def plot(folder: Path = HERE) -> Path | None:
+    """FID and two-sample accuracy against training CPU seconds, one line per generator and seed: ``ema.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = [json.loads(path.read_text()) for path in sorted(folder.glob("ema_seed*.json"))]
+    if not results:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    names = [k for k in results[0]["rows"][0] if k not in ("step", "train_cpu_s")]
+    for colour, name in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], names):
+        for i, result in enumerate(results):
+            seconds = [row["train_cpu_s"] for row in result["rows"]]
+            for ax, metric in zip(axes, ("fid", "two_sample_accuracy")):
+                ax.plot(seconds, [row[name][metric] for row in result["rows"]], marker=".", color=colour,
+                        ls=("-", "--", ":")[i % 3], label=f"{name}, seed {result['seed']}")
+    axes[0].set(yscale="log", xlabel="training CPU seconds (one thread)", ylabel="domain FID (log scale)",
+                title="FID against held-out PneumoniaMNIST (lower is better)")
+    axes[1].set(xlabel="training CPU seconds (one thread)", ylabel="held-out accuracy",
+                title="two-sample test (0.5 = indistinguishable)")
+    axes[1].axhline(0.5, color="grey", lw=0.8)
+    axes[1].legend(fontsize="x-small", ncol=2)
+    fig.tight_layout()
+    out = folder / "ema.png"
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 if __name__ == "__main__":

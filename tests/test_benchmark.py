@@ -131,3 +131,16 @@ def test_the_gpu_check_script_runs_its_stages_on_any_device(tmp_path, shared_dat
         assert metrics["steps"] == 4 and metrics["distributed"]["processes"] == 1
         assert metrics["precision"] == precision
     assert "precision" in (out / "doctor.txt").read_text()
+
+
+def test_the_ema_benchmark_plots_every_generator_and_seed_it_finds(tmp_path):
+    from benchmarks import ema
+
+    assert ema.plot(tmp_path) is None  # nothing measured yet: no picture
+    for seed in (0, 1):
+        rows = [{"step": s, "train_cpu_s": 25.0 * s / 1000,
+                 **{name: {"fid": 10.0 / s, "two_sample_accuracy": 0.9} for name in ("G", "ema_0.99")}}
+                for s in (1000, 2000)]
+        (tmp_path / f"ema_seed{seed}.json").write_text(json.dumps({"seed": seed, "rows": rows}))
+    out = ema.plot(tmp_path)
+    assert out == tmp_path / "ema.png" and out.read_bytes()[:4] == b"\x89PNG"
