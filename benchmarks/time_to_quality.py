@@ -40,6 +40,8 @@ from gan_lab.course.pretrained import notebook_02_configs
 from gan_lab.data import load
 from gan_lab.metrics import feature_net
 from gan_lab.metrics.fidelity import RealReference
+from gan_lab.metrics.two_sample import two_sample_test
+from gan_lab.models.diffaugment import POLICY
 from gan_lab.precision import PRECISIONS, use_precision
 from gan_lab.train.gan import GANConfig, GANRun, new_run, train_gan
 
@@ -49,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 #: 64 feature maps, z ∈ R^100,
 #: batch 64, Adam 2e-4 with β = (0.5, 0.999), one D step per G step, non-saturating loss.
 REFERENCE = GANConfig(arch="dcgan", loss="nonsaturating", width=64, z_dim=100, batch_size=64, k=1,
-                      lr_G=2e-4, lr_D=2e-4, beta1=0.5, beta2=0.999)
+                      lr_G=2e-4, lr_D=2e-4, beta1=0.5, beta2=0.999, ema_decay=0)  # samples from G itself
 
 
 def candidates() -> dict[str, GANConfig]:
@@ -57,6 +59,8 @@ def candidates() -> dict[str, GANConfig]:
     base = dataclasses.replace(REFERENCE, width=32, z_dim=64)  # notebook 02's DCGAN before this benchmark
     return {
         "notebook_02": notebook_02_configs()["dcgan"],
+        "notebook_02_no_ema": dataclasses.replace(notebook_02_configs()["dcgan"], ema_decay=0),
+        "notebook_02_diffaugment": dataclasses.replace(notebook_02_configs()["dcgan"], augment=POLICY),
         "reference": REFERENCE,
         "w32_b64": base,
         "w32_b32": dataclasses.replace(base, batch_size=32),
@@ -117,19 +121,26 @@ class QualityCurve:
         budget, every: seconds of training in all, and between two evaluations.
         n: fakes per FID (compare FIDs only at equal n).
         stop: the event ``train_gan`` watches.
+        held_out: real images the generator never saw; when given, each evaluation also runs the classifier
+            two-sample test (``gan_lab.metrics.two_sample``) of as many fakes against them.
     """
 
     def __init__(self, run: GANRun, reference: RealReference, clock: TrainingClock, budget: float, every: float,
-                 n: int, stop: threading.Event):
+                 n: int, stop: threading.Event, held_out: torch.Tensor | None = None):
         self.run, self.reference, self.clock, self.n, self.stop = run, reference, clock, n, stop
+        self.held_out = held_out
         self.budget, self.every, self.next_at, self.points = budget, every, every, []
 
     def evaluate(self, step: int) -> None:
         self.clock.stop()
         seconds = self.clock.read()
-        fid = self.reference.fid(self.run.sample(self.n, seed=0))
-        self.points.append({"seconds": round(seconds[self.clock.kind], 2), "wall_seconds": round(seconds["wall"], 2),
-                            "cpu_seconds": round(seconds["cpu"], 2), "step": step, "fid": round(fid, 3)})
+        fake = self.run.sample(self.n, seed=0)
+        point = {"seconds": round(seconds[self.clock.kind], 2), "wall_seconds": round(seconds["wall"], 2),
+                 "cpu_seconds": round(seconds["cpu"], 2), "step": step, "fid": round(self.reference.fid(fake), 3)}
+        if self.held_out is not None:
+            point["two_sample_accuracy"] = round(two_sample_test(self.held_out, fake[:len(self.held_out)],
+                                                                 device="cpu").accuracy, 3)
+        self.points.append(point)
         self.clock.start()
 
     def __call__(self, step: int, history: dict) -> None:
@@ -143,7 +154,7 @@ class QualityCurve:
 
 
 def time_to_quality(data, config: GANConfig, reference: RealReference, budget: float, every: float, n: int,
-                    clock: str = "cpu") -> list[dict]:
+                    clock: str = "cpu", held_out: torch.Tensor | None = None) -> list[dict]:
     """Train ``config`` on ``data`` for ``budget`` seconds of ``clock``; FID at 0, every, 2·every, …, budget.
 
     Returns:
@@ -152,7 +163,7 @@ def time_to_quality(data, config: GANConfig, reference: RealReference, budget: f
     # callback every step (the clock is read each step), no checkpoints, and enough steps never to end first
     config = dataclasses.replace(config, num_steps=10**9, callback_every=1, checkpoint_every=0)
     run, stop, timer = new_run(data, config, device="cpu"), threading.Event(), TrainingClock(clock)
-    curve = QualityCurve(run, reference, timer, budget, every, n, stop)
+    curve = QualityCurve(run, reference, timer, budget, every, n, stop, held_out)
     timer.start()
     curve.evaluate(step=0)  # the untrained G
     train_gan(data, config, device="cpu", callbacks=[curve], stop_event=stop, progress=False, run=run)
@@ -173,24 +184,34 @@ def load_average() -> list[float] | None:
 
 
 def summary(runs: list[dict]) -> list[dict]:
-    """Per checkpoint index: mean, min and max FID over seeds (checkpoints reached by every seed)."""
+    """Per checkpoint index: mean, min and max FID (and two-sample accuracy, where measured) over seeds.
+
+    Only checkpoints reached by every seed count.
+    """
     length = min(len(r["curve"]) for r in runs)
     rows = []
     for i in range(length):
-        fids = [r["curve"][i]["fid"] for r in runs]
-        rows.append({"seconds": statistics.mean(r["curve"][i]["seconds"] for r in runs),
-                     "step": statistics.mean(r["curve"][i]["step"] for r in runs),
-                     "fid_mean": statistics.mean(fids), "fid_min": min(fids), "fid_max": max(fids)})
+        points = [r["curve"][i] for r in runs]
+        row = {"seconds": statistics.mean(p["seconds"] for p in points),
+               "step": statistics.mean(p["step"] for p in points)}
+        for metric, short in (("fid", "fid"), ("two_sample_accuracy", "two_sample")):
+            values = [p[metric] for p in points if metric in p]
+            if len(values) == len(points):
+                row |= {f"{short}_mean": statistics.mean(values), f"{short}_min": min(values),
+                        f"{short}_max": max(values)}
+        rows.append(row)
     return rows
 
 
 def table(result: dict) -> str:
     """The curves as text: one line per configuration and checkpoint (mean over seeds [min, max])."""
-    lines = [f"{'config':<22}{'s':>7}{'steps':>8}{'FID mean':>10}  [min, max]"]
+    lines = [f"{'config':<26}{'s':>7}{'steps':>8}{'FID mean':>10}  [min, max]   two-sample accuracy [min, max]"]
     for name, entry in result["configs"].items():
         for row in entry["summary"]:
-            lines.append(f"{name:<22}{row['seconds']:>7.0f}{row['step']:>8.0f}{row['fid_mean']:>10.2f}  "
-                         f"[{row['fid_min']:.2f}, {row['fid_max']:.2f}]")
+            judged = (f"   {row['two_sample_mean']:.3f} [{row['two_sample_min']:.3f}, {row['two_sample_max']:.3f}]"
+                      if "two_sample_mean" in row else "")
+            lines.append(f"{name:<26}{row['seconds']:>7.0f}{row['step']:>8.0f}{row['fid_mean']:>10.2f}  "
+                         f"[{row['fid_min']:.2f}, {row['fid_max']:.2f}]{judged}")
     floor = result["real_floor"]
     lines.append(f"held-out real images ({floor['split']} split, n={floor['n']}): FID {floor['fid']:.2f} (the floor)")
     return "\n".join(lines)
@@ -203,14 +224,23 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    judged = all("two_sample_mean" in r for e in result["configs"].values() for r in e["summary"])
+    fig, axes = plt.subplots(1, 2 if judged else 1, figsize=(13 if judged else 7, 4.2), squeeze=False)
+    ax = axes[0, 0]
     for i, (name, entry) in enumerate(result["configs"].items()):
-        for run in entry["runs"]:
-            ax.plot([p["seconds"] for p in run["curve"]], [p["fid"] for p in run["curve"]], color=f"C{i}", alpha=0.3)
         rows = entry["summary"]
         seeds = len(entry["runs"])  # dashed: one seed only, so no spread to judge it by
-        ax.plot([r["seconds"] for r in rows], [r["fid_mean"] for r in rows], color=f"C{i}", marker="o",
-                ls="-" if seeds > 1 else "--", label=f"{name} ({seeds} seed{'s' * (seeds > 1)})")
+        for a, metric, mean in ((ax, "fid", "fid_mean"),) + (((axes[0, 1], "two_sample_accuracy",
+                                                               "two_sample_mean"),) if judged else ()):
+            for run in entry["runs"]:
+                a.plot([p["seconds"] for p in run["curve"]], [p[metric] for p in run["curve"]], color=f"C{i}",
+                       alpha=0.3)
+            a.plot([r["seconds"] for r in rows], [r[mean] for r in rows], color=f"C{i}", marker="o",
+                   ls="-" if seeds > 1 else "--", label=f"{name} ({seeds} seed{'s' * (seeds > 1)})")
+    if judged:
+        axes[0, 1].axhline(0.5, color="grey", ls=":", label="indistinguishable")
+        axes[0, 1].set(ylabel="two-sample test accuracy (held-out test images)",
+                       title="can a classifier tell the samples from real ones?")
     floor = result["real_floor"]
     ax.axhline(floor["fid"], color="grey", ls=":", label=f"held-out real images (n={floor['n']})")
     s = result["settings"]
@@ -219,6 +249,9 @@ def plot(result: dict, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_title(f"time to quality on {s['data']} {s['size']} px")
     ax.legend(fontsize="small")
+    if judged:
+        axes[0, 1].set_xlabel(ax.get_xlabel())
+        axes[0, 1].legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -239,6 +272,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=HERE / "time_to_quality.json")
     parser.add_argument("--plot", default=str(HERE / "time_to_quality.png"), help="PNG path ('' for none)")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these result files instead of measuring")
+    parser.add_argument("--two-sample", action="store_true",
+                        help="also run the classifier two-sample test against the test split at each evaluation")
     args = parser.parse_args(argv)
     unknown = {name for name in args.configs
                if split_name(name)[0] not in candidates() or split_name(name)[1] not in PRECISIONS}
@@ -259,6 +294,7 @@ def measure(args: argparse.Namespace) -> dict:
     reference = RealReference(data.images, phi)
     held_out = load(args.data, split="val", size=args.size).images[:args.n]  # what a perfect G would score
     floor = {"fid": round(reference.fid(held_out), 3), "n": len(held_out), "split": "val"}
+    test_images = load(args.data, split="test", size=args.size).images[:args.n] if args.two_sample else None
     result = {"settings": {"budget": args.budget, "every": args.every, "clock": args.clock, "threads":
                            torch.get_num_threads(), "n": args.n, "seeds": args.seeds, "data": data.name,
                            "source": data.source, "size": args.size, "n_train": len(data)},
@@ -271,7 +307,8 @@ def measure(args: argparse.Namespace) -> dict:
             config = dataclasses.replace(candidates()[base], seed=seed)
             load_start = load_average()
             with use_precision(precision):  # train_gan's steps (gan_lab.precision); the FIDs between them: fp32
-                curve = time_to_quality(data, config, reference, args.budget, args.every, args.n, args.clock)
+                curve = time_to_quality(data, config, reference, args.budget, args.every, args.n, args.clock,
+                                        test_images)
             result["configs"][name]["runs"].append({"seed": seed, "curve": curve, "load_average":
                                                     {"start": load_start, "end": load_average()}})
             print(f"{name} seed {seed}: FID {curve[-1]['fid']:.2f} after {curve[-1]['step']} steps", flush=True)

@@ -118,3 +118,20 @@ def test_merge_joins_runs_of_separate_processes_and_refuses_unlike_ones(ttq, tmp
     (tmp_path / "other.json").write_text(json.dumps(result("a", 2, budget=60.0)))
     with pytest.raises(ValueError, match="other settings"):
         ttq.merge([paths[0], tmp_path / "other.json"])
+
+
+def test_two_sample_accuracy_is_measured_at_every_evaluation_when_asked(ttq, monkeypatch, tmp_path):
+    from gan_lab.metrics import two_sample
+
+    tiny = ClassifierConfig(width=8, feature_dim=16, num_steps=20, batch_size=32)
+    monkeypatch.setattr(ttq, "two_sample_test", lambda real, fake, **kw: two_sample.two_sample_test(real, fake,
+                                                                                                   cfg=tiny, **kw))
+    phi = tiny_phi("phantoms")
+    monkeypatch.setattr(ttq, "feature_net", lambda *args, **kwargs: phi)
+    out, png = tmp_path / "ttq.json", tmp_path / "ttq.png"
+    assert ttq.main(["--data", "phantoms", "--budget", "0.6", "--every", "0.2", "--n", "64", "--two-sample",
+                     "--configs", "w16_b64", "--out", str(out), "--plot", str(png)]) == 0
+    result = json.loads(out.read_text())
+    curve = result["configs"]["w16_b64"]["runs"][0]["curve"]
+    assert all(0 <= p["two_sample_accuracy"] <= 1 for p in curve) and len(curve) >= 3
+    assert "two_sample_mean" in result["configs"]["w16_b64"]["summary"][-1] and png.stat().st_size > 1000
