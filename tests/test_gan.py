@@ -175,5 +175,13 @@ def test_without_an_average_samples_come_from_G_and_the_checkpoint_holds_no_G_em
     run = train_gan(_data(), GANConfig(**TINY, ema_decay=0), device="cpu", checkpoint_dir=tmp_path, progress=False)
     assert run.G_ema is None and run.generator is run.G
     assert load_gan(tmp_path).G_ema is None
-    with pytest.raises(ValueError, match="ema_decay must be in"):
+    with pytest.raises(ValueError, match="ema_decay must be a number in"):
         GANConfig(ema_decay=1.0)
+
+
+def test_training_on_without_an_average_drops_the_old_one():
+    config = GANConfig(**{**TINY, "num_steps": 2})
+    run = train_gan(_data(), config, device="cpu", progress=False)
+    assert run.G_ema is not None
+    train_gan(_data(), dataclasses.replace(config, num_steps=4, ema_decay=0), device="cpu", run=run, progress=False)
+    assert run.G_ema is None and run.generator is run.G

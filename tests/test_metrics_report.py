@@ -76,3 +76,15 @@ def test_runs_that_cannot_be_evaluated_say_why(tmp_path):
                                 config={"data": "tensor", "size": 28})
     with pytest.raises(checkpoints.CheckpointError, match="which dataset"):
         load_generator(tmp_path / "tensor")
+
+
+def test_the_generator_scored_is_the_one_the_run_samples_from(tmp_path):
+    from gan_lab.train.gan import GANConfig, train_gan
+
+    data = load("phantoms", split="train", size=28, n=64)
+    tiny = dict(width=4, z_dim=8, batch_size=8, num_steps=3, log_every=1, checkpoint_every=3)
+    run = train_gan(data, GANConfig(**tiny), device="cpu", checkpoint_dir=tmp_path / "avg", progress=False)
+    G, meta = load_generator(tmp_path / "avg")
+    assert meta["generator"] == "G_ema" and torch.equal(sample_generator(G, 4), run.sample(4))
+    train_gan(data, GANConfig(**tiny, ema_decay=0), device="cpu", checkpoint_dir=tmp_path / "raw", progress=False)
+    assert load_generator(tmp_path / "raw")[1]["generator"] == "G"

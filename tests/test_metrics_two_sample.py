@@ -42,3 +42,13 @@ def test_the_result_is_seeded_and_summarised():
 def test_bad_input_is_explained(real, fake, n, message):
     with pytest.raises(ValueError, match=message):
         two_sample_test(real, fake, n=n, cfg=FAST)
+
+
+def test_the_test_leaves_the_callers_random_numbers_alone():
+    tiny = ClassifierConfig(width=4, feature_dim=8, num_steps=3, batch_size=8)
+    torch.manual_seed(7)
+    two_sample_test(torch.rand(16, 1, 8, 8), torch.rand(16, 1, 8, 8), cfg=tiny)
+    after_a = torch.rand(3)
+    torch.manual_seed(8)
+    two_sample_test(torch.rand(16, 1, 8, 8), torch.rand(16, 1, 8, 8), cfg=tiny)
+    assert not torch.equal(torch.rand(3), after_a)  # a test that reseeded the global RNG would make these equal

@@ -36,7 +36,11 @@ REPORT_FILE = "evaluation.json"
 
 
 def load_generator(run_dir: str | Path, device=None) -> tuple[nn.Module, dict]:
-    """G of a run and its checkpoint config (which names "data", "size", "channels")."""
+    """The generator a run samples from, and its checkpoint config (which names "data", "size", "channels").
+
+    That is the moving average of G's weights (``G_ema``) where the run keeps one, as ``GANRun.sample`` and
+    the ``sample`` command use it, else G; the config's ``"generator"`` says which was loaded.
+    """
     ckpt = checkpoints.load_checkpoint(run_dir, device)
     if "G" not in ckpt.models:
         raise checkpoints.CheckpointError(f"{run_dir} holds no generator 'G' (models: {sorted(ckpt.models)}); "
@@ -46,7 +50,8 @@ def load_generator(run_dir: str | Path, device=None) -> tuple[nn.Module, dict]:
         raise checkpoints.CheckpointError(f"{run_dir} does not say which dataset it was trained on (config "
                                           f"{sorted(ckpt.config)}); train it on a named dataset, e.g. "
                                           "train_gan(gan_lab.data.load('pneumoniamnist'), ...).")
-    return ckpt.models["G"].eval(), ckpt.config | {"step": ckpt.step}
+    name = "G_ema" if ckpt.models.get("G_ema") is not None else "G"
+    return ckpt.models[name].eval(), ckpt.config | {"step": ckpt.step, "generator": name}
 
 
 @torch.no_grad()

@@ -76,9 +76,13 @@ def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
 TRANSFORMS = {"color": (brightness, saturation, contrast), "translation": (translation,), "cutout": (cutout,)}
 
 
+def _names(policy: str) -> list[str]:
+    return [name.strip() for name in policy.split(",") if name.strip()]
+
+
 def check_policy(policy: str) -> str:
     """``policy`` if every comma-separated name is a known transform ("" = none), else a ValueError naming them."""
-    unknown = [name for name in policy.split(",") if name and name not in TRANSFORMS]
+    unknown = [name for name in _names(policy) if name not in TRANSFORMS]
     if unknown:
         raise ValueError(f"Unknown augmentation {unknown}: a policy is a comma-separated list of "
                          f"{sorted(TRANSFORMS)}, e.g. {POLICY!r}, or '' for none.")
@@ -87,8 +91,8 @@ def check_policy(policy: str) -> str:
 
 def diff_augment(x: torch.Tensor, policy: str = POLICY) -> torch.Tensor:
     """Apply the transforms of ``policy`` in order, each with fresh random parameters per image."""
-    for name in check_policy(policy).split(","):
-        for transform in TRANSFORMS.get(name, ()):
+    for name in _names(check_policy(policy)):
+        for transform in TRANSFORMS[name]:
             x = transform(x)
     return x
 

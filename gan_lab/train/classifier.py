@@ -51,7 +51,14 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
         raise ValueError(f"Expected images (N, C, H, W) and labels (N,); got {tuple(images.shape)} and "
                          f"{tuple(labels.shape)}.")
     device = get_device(device)
-    torch.manual_seed(cfg.seed)
+    # seeded, but on a forked RNG: a classifier trained in the middle of a GAN's training (a two-sample test
+    # between steps) must not reset the batches and codes the GAN draws next
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        return _fit_classifier(images, labels, num_classes, cfg, device, progress, desc)
+
+
+def _fit_classifier(images, labels, num_classes, cfg, device, progress, desc):
     C = DomainClassifier(images.shape[1], num_classes, cfg.width, cfg.feature_dim).to(device)
     opt = torch.optim.Adam(C.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     x, y = images.to(device), labels.to(device)

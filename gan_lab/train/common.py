@@ -77,9 +77,9 @@ class TrainConfig:
             raise ValueError(f"Adam's betas must lie in [0, 1); got beta1={self.beta1}, beta2={self.beta2}.")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name.startswith("lr") and value is not None and not (_is_number(value) and value > 0):
+            if f.name.startswith("lr") and value is not None and not (is_number(value) and value > 0):
                 raise ValueError(f"{f.name} must be a finite number > 0, not {value!r}.")
-            if f.name.startswith("lambda_") and value is not None and not (_is_number(value) and value >= 0):
+            if f.name.startswith("lambda_") and value is not None and not (is_number(value) and value >= 0):
                 raise ValueError(f"{f.name} must be a finite number ≥ 0, not {value!r}.")
 
     def checkpoint_entry(self) -> dict:
@@ -157,7 +157,8 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
+    """A finite int or float (a bool is not a number here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -40,6 +40,7 @@ from .common import (
     frozen,
     images_of,
     in_batches,
+    is_number,
     load_or_train,
     load_run,
 )
@@ -98,8 +99,11 @@ class GANConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1) (0 turns the average off), not {self.ema_decay!r}.")
+        if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
+            raise ValueError(f"ema_decay must be a number in [0, 1) (0 turns the average off), not {self.ema_decay!r}.")
+        if not isinstance(self.augment, str):
+            raise ValueError(f"augment must be a DiffAugment policy string such as 'color,translation,cutout', or '' "
+                             f"for none; not {self.augment!r}.")
         check_policy(self.augment)
         if self.arch not in ("dcgan", "mlp"):
             raise ValueError(f"arch must be 'dcgan' or 'mlp', not {self.arch!r}.")
@@ -220,6 +224,7 @@ def _frozen_copy(net: nn.Module) -> nn.Module:
 def _averager(run: GANRun, config: GANConfig) -> AveragedModel | None:
     """torch's EMA over ``run.G_ema`` itself (so checkpoints hold the average), continuing a resumed one."""
     if config.ema_decay == 0:
+        run.G_ema = None  # training on without an average: an old one would no longer match G
         return None
     if run.G_ema is None:  # a run made without an average (e.g. ema_decay was 0) now asked for one
         run.G_ema = _frozen_copy(run.G)
@@ -333,7 +338,7 @@ def load_or_train_gan(directory: str | Path, data: ImageData | torch.Tensor, con
         run.G.load_state_dict(loaded.G.state_dict())
         run.D.load_state_dict(loaded.D.state_dict())
         if loaded.G_ema is not None:
-            run.G_ema = run.G_ema or _frozen_copy(run.G)
+            run.G_ema = _frozen_copy(run.G) if run.G_ema is None else run.G_ema
             run.G_ema.load_state_dict(loaded.G_ema.state_dict())
         run.history, run.checkpoint_dir = loaded.history, loaded.checkpoint_dir
         return run
