@@ -5,6 +5,7 @@ checked before any work, --resume continues only the same run, numbers are range
 and SIGTERM / kill -9 of a real training process leave a checkpoint that loads, samples and resumes.
 """
 
+import json
 import os
 import random
 import signal
@@ -275,3 +276,14 @@ def test_pretrain_checks_its_checkpoint_folder_before_training(tmp_path, capsys,
                         pretrained.Pretrained("", lambda: pytest.fail("trained before the check")))
     assert cli.main(["pretrain", "--only", "02_mlp_gan"]) == 2
     _one_line_error(capsys, "checkpoint folder", "cannot be written")
+
+
+def test_resume_of_a_run_made_by_an_older_gan_lab_says_so(tmp_path, fake_data, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY]) == 0
+    index = json.loads((out / "checkpoint.json").read_text())
+    del index["config"]["gan"]["ema_decay"], index["config"]["data_fingerprint"]  # what an older version wrote
+    (out / "checkpoint.json").write_text(json.dumps(index))
+    capsys.readouterr()
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY, "--resume"]) == 2
+    _one_line_error(capsys, "older version of gan_lab", "--overwrite")

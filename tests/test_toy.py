@@ -124,3 +124,8 @@ def test_stroke_shares_find_a_missed_stroke_and_points_off_the_drawing():
     off = torch.tensor([[0.0, -2.0]] * 10)  # far from both strokes
     shares = drawing.stroke_shares(torch.cat([on_line, off]))
     assert shares == pytest.approx([0.75, 0.0]) and 1 - shares.sum() == pytest.approx(0.25)
+
+
+def test_a_drawing_refuses_a_nan_width():
+    with pytest.raises(ValueError, match="std and spacing must be > 0"):
+        Drawing([[(0.0, 0.0)]], std=float("nan"))

@@ -323,3 +323,17 @@ def test_widget_trains_on_a_drawing_at_once_and_undo_and_clear_go_back():
     assert w.sketch.strokes == [] and w.lab.data.name == "grid" and "grid" in w.drawing_info.value
     with pytest.raises(Exception, match="stroke 0 must be a list of"):
         w.sketch.strokes = [["not a point"]]
+
+
+def test_a_drawing_shows_no_stale_mode_numbers_and_bad_data_is_refused(tmp_path):
+    w = toy_lab_widget(dataset="ring", size=120, **SMALL)
+    w.step_button.click()
+    assert "modes" in w.status.value  # the ring has countable modes
+    w.sketch.strokes = [[(-1.0, 0.0), (1.0, 0.0)]]
+    w.play.playing = False
+    w.step_button.click()
+    assert "JS" in w.status.value and "modes" not in w.status.value  # not the ring's last count
+    with pytest.raises(TypeError, match="pass dataset='ring' instead"):
+        ToyLab(data="ring")
+    with pytest.raises(ValueError, match="cannot train on a drawing"):
+        train_toy_gan(ToyConfig(**SMALL), 2, checkpoint_dir=tmp_path, data=Drawing([[(0.0, 0.0)]]))

@@ -58,6 +58,10 @@ def check_resume(out: Path, wanted: dict) -> None:
         raise UsageError(f"--resume: {err}") from None
     changes = checkpoints.config_changes(stored or {}, wanted, ignore=("gan.num_steps",) + tuple(
         f"gan.{k}" for k in LOOP_ONLY_FIELDS))
+    if changes and all("(absent)" in c or "fingerprint" in c for c in changes):
+        raise UsageError(f"--resume: the run in {out} was made by an older version of gan_lab, which did not record "
+                         f"everything this one compares ({'; '.join(changes[:6])}); no flag can match it: use "
+                         "--overwrite to start a new run there, or a new --out.")
     if changes:
         raise UsageError(f"--resume: the run in {out} was made with other settings ({'; '.join(changes[:6])}); "
                          "use the same flags, or --overwrite to start a new run there.")

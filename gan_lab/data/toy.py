@@ -165,7 +165,7 @@ class Checkerboard:
 
 
 Point = tuple[float, float]
-MAX_DRAWN_POINTS = 1000  # Gaussians in a drawing at most
+MAX_DRAWN_POINTS = 1000  # Gaussians along a drawing's strokes at most (each stroke keeps at least its ends)
 
 
 @dataclass
@@ -200,7 +200,7 @@ class Drawing:
         lines = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in self.strokes]
         if not all(np.isfinite(line).all() for line in lines):
             raise ValueError("A drawing's points must be finite numbers (x, y).")
-        if self.std <= 0 or self.spacing <= 0:
+        if not (self.std > 0 and self.spacing > 0):  # also refuses NaN
             raise ValueError(f"std and spacing must be > 0; got std={self.std}, spacing={self.spacing}.")
         total = sum(float(np.linalg.norm(np.diff(line, axis=0), axis=1).sum()) for line in lines)
         spacing = max(self.spacing, total / MAX_DRAWN_POINTS)  # a long scribble: coarser, so D* stays quick
@@ -215,11 +215,10 @@ class Drawing:
         The drawing gives every stroke the share 1/S: a share far below it is a missed mode, and
         ``1 - shares.sum()`` is the fraction of points between or beyond the strokes.
         """
-        x = torch.as_tensor(points).detach().cpu().double().numpy().reshape(-1, 2)
-        dist = np.sqrt(((x[:, None, :] - self.mixture.means) ** 2).sum(-1))  # (n, Gaussians)
-        nearest = dist.argmin(1)
-        on = dist[np.arange(len(x)), nearest] <= n_sigma * self.std
-        return np.bincount(self._stroke_of[nearest[on]], minlength=len(self.strokes)) / max(len(x), 1)
+        x = torch.as_tensor(points).detach().cpu().double().reshape(-1, 2)
+        dist, nearest = torch.cdist(x, torch.as_tensor(self.mixture.means)).min(1)  # no (n, Gaussians, 2) array
+        on = (dist <= n_sigma * self.std).numpy()
+        return np.bincount(self._stroke_of[nearest.numpy()[on]], minlength=len(self.strokes)) / max(len(x), 1)
 
     @property
     def num_points(self) -> int:

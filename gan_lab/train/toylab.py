@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from .. import checkpoints
-from ..data.toy import GaussianMixture, make_toy, mode_coverage
+from ..data.toy import Drawing, GaussianMixture, make_toy, mode_coverage
 from ..device import get_device, single_thread
 from ..losses import adversarial_losses
 from ..models.mlp import MLPDiscriminator, MLPGenerator
@@ -181,6 +181,9 @@ class ToyLab:
                  data=None, **changes):
         self.device, self.n_eval, self.resolution = get_device(device), n_eval, resolution
         self.config = dataclasses.replace(config or ToyConfig(), **changes)
+        if data is not None and not isinstance(data, Drawing):
+            raise TypeError(f"data must be a gan_lab.data.toy.Drawing (or None for config.dataset), not "
+                            f"{type(data).__name__}; to use a named dataset, pass dataset={data!r} instead.")
         self.drawing = data  # a hand-drawn distribution (``gan_lab.data.toy.Drawing``) in place of config.dataset
         self.reset()
 
@@ -463,6 +466,9 @@ def train_toy_gan(config: ToyConfig | None = None, num_steps: int = 2000, *, dev
         >>> lab = train_toy_gan(ToyConfig(dataset="ring"), 2000, loss="wasserstein", k=5)  # doctest: +SKIP
         >>> C = lab.heatmap()  # the critic on a grid (raw scores)
     """
+    if "data" in changes:  # the cache is keyed by the config alone: a drawing would load another drawing's lab
+        raise ValueError("train_toy_gan caches by config and cannot train on a drawing; use ToyLab(config, "
+                         "data=drawing).update('both', n) instead.")
     lab = ToyLab(config, device=device, **changes)
     meta = {"toy": dataclasses.asdict(lab.config), "num_steps": num_steps, "eval_every": eval_every,
             "log_every": log_every}

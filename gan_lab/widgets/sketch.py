@@ -37,9 +37,11 @@ function render({ model, el }) {
   el.appendChild(canvas);
   const ctx = canvas.getContext("2d");
   const toPixel = ([x, y]) => [(x - x0) / (x1 - x0) * size, (y1 - y) / (y1 - y0) * size];
-  const toPlane = (e) => {
+  const clamp = (v) => Math.min(size, Math.max(0, v));
+  const toPlane = (e) => {  // inside the border, and clamped: a drag past the edge stays on the plane shown
     const box = canvas.getBoundingClientRect();
-    const px = (e.clientX - box.left) * size / box.width, py = (e.clientY - box.top) * size / box.height;
+    const px = clamp((e.clientX - box.left - canvas.clientLeft) * size / canvas.clientWidth);
+    const py = clamp((e.clientY - box.top - canvas.clientTop) * size / canvas.clientHeight);
     return [+(x0 + px / size * (x1 - x0)).toFixed(3), +(y1 - py / size * (y1 - y0)).toFixed(3)];
   };
   let current = null;  // the stroke being drawn, in plane coordinates
@@ -79,27 +81,30 @@ function render({ model, el }) {
   }
 
   canvas.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0 || !e.isPrimary) return;  // the left button or one finger; a second finger is ignored
     canvas.setPointerCapture(e.pointerId);
     current = [toPlane(e)];
     draw();
   });
   canvas.addEventListener("pointermove", (e) => {
-    if (!current) return;
+    if (!current || !e.isPrimary) return;
+    if (e.buttons === 0) { finish(); return; }  // released where no pointerup reached us (e.g. a context menu)
     const p = toPlane(e), last = current[current.length - 1];
     const [ax, ay] = toPixel(p), [bx, by] = toPixel(last);
     if (Math.hypot(ax - bx, ay - by) >= 3) { current.push(p); draw(); }  // a point every 3 px is enough
   });
-  const finish = () => {
+  function finish() {
     if (!current) return;
     model.set("strokes", [...model.get("strokes"), current]);
     current = null;
     model.save_changes();
     draw();
-  };
+  }
   canvas.addEventListener("pointerup", finish);
   canvas.addEventListener("pointercancel", finish);
   model.on("change:strokes", draw);
   draw();
+  return () => model.off("change:strokes", draw);  // a view removed stops listening
 }
 export default { render };
 """

@@ -456,7 +456,10 @@ class ToyLabWidget(PicturedVBox):
     def _show_status(self) -> None:
         h, keys = self.lab.history, ("loss_D", "loss_G", "grad_G", "JS", "KL", "modes", "quality")
         slow = f" · slow-motion stage {self.last_stage_ms:.0f} ms" if self.last_stage_ms else ""
-        values = " · ".join(f"{k} {h[k][-1]:.3g}" for k in keys if h.get(k))
+        evaluated = len(h.get("eval_step", []))
+        # a measurement that the last evaluation did not make (modes on a drawing) would show a stale number
+        fresh = [k for k in keys if h.get(k) and (k in ("loss_D", "loss_G", "grad_G") or len(h[k]) == evaluated)]
+        values = " · ".join(f"{k} {h[k][-1]:.3g}" for k in fresh)
         self.status.value = (f"<tt>step {self.lab.num_steps} · {values}<br>frame {self.last_frame_ms:.0f} ms "
                              f"(drawing {self.last_draw_ms:.0f} ms){slow} · grad_G = mean ‖∇ₓℓ_G‖ over fakes</tt>")
 
