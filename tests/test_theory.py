@@ -222,8 +222,20 @@ def test_new_exercise_checks(capsys):
 def test_prediction_checks_of_notebook_01_accept_the_reasoned_answer_only():
     from gan_lab.exercises import minimax as ex
 
-    assert ex.check_stroke_share(0.333) and ex.check_stroke_share(1 / 3)
-    assert not ex.check_stroke_share(0.1) and not ex.check_stroke_share(0.5)
+    assert ex.check_drawing_size(133) and not ex.check_drawing_size(132) and not ex.check_drawing_size(3)
     assert ex.check_curve_dimension(1) and not ex.check_curve_dimension(2)
     assert ex.check_cheaper_failure("Missing a mode") and not ex.check_cheaper_failure("mass between the modes")
     assert not ex.check_cheaper_failure(...)
+
+
+def test_the_drawing_check_counts_the_drawing_notebook_01_trains_on():
+    import ast
+    import json
+
+    from gan_lab import config
+    from gan_lab.exercises import minimax as ex
+
+    cells = json.loads((config.REPO_ROOT / "notebooks" / "01_minimax_game.ipynb").read_text())["cells"]
+    (code,) = ["".join(c["source"]) for c in cells if "".join(c["source"]).startswith("drawing = Drawing(")]
+    call = ast.parse(code).body[0].value  # drawing = Drawing([...]): the literal the cell trains on
+    assert ast.literal_eval(call.args[0]) == ex.SECTION_4C_STROKES

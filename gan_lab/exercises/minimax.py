@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..data.toy import gaussian_mixture_1d
+from ..data.toy import Drawing, gaussian_mixture_1d
 from ..theory import best_single_gaussian, generator_loss_curves, js_divergence, optimal_discriminator
 from .core import Feedback, _short, check_function, check_value
 
@@ -132,20 +132,11 @@ def check_best_gaussian_jsd(answer, modes: float = 2.0) -> Feedback:
 
 
 # ---- predictions: answered before the experiment that shows the answer ---------------------------------
-def check_stroke_share(answer, num_strokes: int = 3) -> Feedback:
-    """The share of the real samples that the dot of a ``num_strokes``-stroke drawing holds (a number)."""
-    return check_value("share of the data on the dot", answer, 1 / num_strokes, rtol=1e-2,
-                       hint="every stroke weighs the same, however long it is, and a click is a stroke of one "
-                            "point (section 4c).",
-                       why="a dot is a mode as heavy as a long curve: squeezed into a tiny area, it is the densest "
-                           "part of the drawing.")
-
-
 def check_curve_dimension(answer) -> Feedback:
-    """The dimension of the set of points G can produce from 1-D noise (a whole number)."""
+    """The dimension, at most, of the set of points a ReLU G can produce from 1-D noise (a whole number)."""
     return check_value("dimension of G's outputs with 1-D noise", answer, 1,
-                       hint="G is a continuous function of z. If z runs along a line, where can G(z) go? "
-                            "Look at the grey mesh of the lab with 'noise dim' 1.",
+                       hint="a ReLU network is piecewise linear in z: on each piece, G(z) = a·z + b. If z runs along "
+                            "a line, where can G(z) go? Look at the grey mesh of the lab with 'noise dim' 1.",
                        why="G(z) for z on a line traces a curve: however long it trains, p_g lives on a "
                            "1-D set, which has zero area, so p_g never matches a 2-D Gaussian.")
 
@@ -157,3 +148,19 @@ def check_cheaper_failure(answer) -> Feedback:
                             "where does it blow up, and where is it zero? (section 3)",
                        why="KL(p_g ‖ p_data) is weighted by p_g: mass where p_data ≈ 0 costs a lot, a mode "
                            "that G leaves empty costs almost nothing. The JSD term is bounded by log 2.")
+
+
+#: the drawing of notebook 01's section 4c: a zigzag, a line and a click
+SECTION_4C_STROKES = [[(-2.0, -1.5), (-1.0, 0.5), (0.0, -1.5), (1.0, 0.5), (2.0, -1.5)], [(-2.0, 2.0), (2.0, 2.0)],
+                      [(2.2, -2.4)]]
+
+
+def check_drawing_size(answer) -> Feedback:
+    """How many Gaussians section 4c's drawing becomes (a whole number), computed by ``Drawing`` itself."""
+    return check_value("Gaussians in section 4c's drawing", answer, Drawing(SECTION_4C_STROKES).num_points,
+                       hint="resample each stroke every 0.1 along its length, both ends included: a stroke of "
+                            "length L gives ⌈L / 0.1⌉ + 1 points. The zigzag has 4 segments of length √(1² + 2²); "
+                            "a click is one Gaussian.",
+                       why="the count follows the ink, not the mouse: a slow and a fast stroke of the same shape "
+                           "give the same Gaussians. Each stroke still weighs 1/3, so the dot's single Gaussian "
+                           "holds as much mass as the zigzag's 91.")
