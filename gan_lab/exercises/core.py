@@ -136,6 +136,13 @@ def check_function(name: str, fn: Callable, cases: Iterable[tuple[tuple, object]
     return Feedback(name, passed, notes, hint).show(verbose)
 
 
+def unanswered(name: str, answer, hint: str = "", verbose: bool = True) -> Feedback | None:
+    """The "no answer yet" verdict while ``answer`` is still the placeholder ``...``, else None."""
+    if answer is NotImplemented or answer is Ellipsis:
+        return Feedback(name, False, ["no answer yet: replace ... with your answer."], hint).show(verbose)
+    return None
+
+
 def check_value(name: str, answer, expected, *, hint: str = "", why: str = "", rtol: float = 1e-4,
                 atol: float = 1e-6, verbose: bool = True) -> Feedback:
     """Compare a single answer (a number, array, choice string or bool) with the expected one.
@@ -154,8 +161,8 @@ def check_value(name: str, answer, expected, *, hint: str = "", why: str = "", r
         >>> bool(check_value("which loss", " Recall", {"recall", "coverage"}, verbose=False))
         True
     """
-    if answer is NotImplemented or answer is Ellipsis:
-        return Feedback(name, False, ["no answer yet: replace ... with your answer."], hint).show(verbose)
+    if (missing := unanswered(name, answer, hint, verbose)) is not None:
+        return missing
     if _close(answer, expected, rtol, atol):
         return Feedback(name, True, [f"{_short(answer)} ✓"] + ([why] if why else []), hint).show(verbose)
     return Feedback(name, False, [f"you answered {_short(answer)}"], hint).show(verbose)

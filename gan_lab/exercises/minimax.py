@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data.toy import Drawing, gaussian_mixture_1d
 from ..theory import best_single_gaussian, generator_loss_curves, js_divergence, optimal_discriminator
-from .core import Feedback, _short, check_function, check_value
+from .core import Feedback, _short, check_function, check_value, unanswered
 
 _GAUSSIAN_PAIRS = [(0.0, 1.0, 2.0, 1.0), (-1.0, 0.5, 1.0, 2.0), (0.0, 1.0, 0.0, 1.0)]  # (μ_d, σ_d, μ_g, σ_g)
 
@@ -114,8 +114,8 @@ def check_best_gaussian_jsd(answer, modes: float = 2.0) -> Feedback:
     name = "best single Gaussian under the minimax objective (JSD)"
     hint = ("call best_single_gaussian with an objective that returns js_divergence(p_data, p_g, dx) (or "
             "2·JSD − log 4: the same minimiser) on the grid of the cell; return (result['mean'], result['std']).")
-    if answer is Ellipsis or answer is NotImplemented:
-        return Feedback(name, False, ["no answer yet: replace ... with your answer."], hint).show()
+    if (missing := unanswered(name, answer, hint)) is not None:
+        return missing
     try:
         mu, sigma = (float(v) for v in answer)
     except (TypeError, ValueError):

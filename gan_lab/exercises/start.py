@@ -22,7 +22,7 @@ import torch
 from scipy import ndimage
 
 from ..data import load
-from .core import Feedback, _short, _word, check_choice, check_function, check_value
+from .core import Feedback, _short, _word, check_choice, check_function, check_value, unanswered
 
 SPLITS = ("train", "val", "test")
 LESION_SIZES = (28, 64)
@@ -34,10 +34,6 @@ def _quiet(fn, *args, **kwargs):
     """``fn(...)`` without its printout: the banner of a phantom fallback was shown when the student loaded."""
     with contextlib.redirect_stdout(io.StringIO()):
         return fn(*args, **kwargs)
-
-
-def _no_answer(answer) -> bool:
-    return answer is Ellipsis or answer is NotImplemented
 
 
 def _number(x) -> float | None:
@@ -72,8 +68,8 @@ def check_imbalance(answer) -> Feedback:
     hint = ("for each split, counts = load('breastmnist', split=split, size=28).class_counts(); the ratio is "
             "max(counts.values()) / min(counts.values()): how many images of the larger class per image of the "
             "smaller one (a number ≥ 1).")
-    if _no_answer(answer):
-        return Feedback(name, False, ["no answer yet: replace ... with your answer."], hint).show()
+    if (missing := unanswered(name, answer, hint)) is not None:
+        return missing
     if not isinstance(answer, Mapping):
         return Feedback(name, False, [f"expected a dict {{'train': ..., 'val': ..., 'test': ...}}, got "
                                       f"{_short(answer)}"], hint).show()
@@ -132,8 +128,8 @@ def check_lesion_fraction(answer) -> Feedback:
     name = "lesion pixels at 28 and 64 px"
     hint = ("for each size, data = load('phantoms', size=size, n=300); the fraction of lesion pixels is "
             "data.masks.float().mean().item(), over all 300 images (the healthy ones have empty masks).")
-    if _no_answer(answer):
-        return Feedback(name, False, ["no answer yet: replace ... with your answer."], hint).show()
+    if (missing := unanswered(name, answer, hint)) is not None:
+        return missing
     if not isinstance(answer, Mapping):
         return Feedback(name, False, [f"expected a dict {{28: ..., 64: ...}}, got {_short(answer)}"], hint).show()
     stats = {size: lesion_stats(size) for size in LESION_SIZES}
