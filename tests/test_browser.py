@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -45,6 +46,22 @@ def _toy_notebook(path: Path) -> None:
                                           "lab = toy_lab_widget(dataset='ring', steps_per_frame=5)\nlab")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
+
+
+@contextmanager
+def _toy_lab(workdir: Path, ui: str, ready: str):
+    """A notebook that shows the toy lab, opened and run in front end ``ui``; yields the page and the locator
+    ``ready`` (a CSS selector inside the output) once it is there and no dialog is in the way."""
+    _toy_notebook(workdir / "toy.ipynb")
+    with server(ui, workdir) as (url, token), browser() as page:
+        page.goto(f"{url}/{FRONT_ENDS[ui]}/toy.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        run_all_cells(page)
+        control = page.locator(ready)
+        control.wait_for(state="visible", timeout=180_000)
+        dismiss_dialogs(page)
+        control.scroll_into_view_if_needed()
+        yield page, control
 
 
 def _move_slider_and_time(page, img_selector: str, img_index: int = 0, pixels: int = 40) -> float:
@@ -96,16 +113,8 @@ def test_latent_explorer_in_jupyter(workdir, ui):
 
 @pytest.mark.parametrize("ui", FRONT_ENDS)
 def test_toy_lab_step_changes_heat_map(workdir, ui):
-    _toy_notebook(workdir / "toy.ipynb")
-    with server(ui, workdir) as (url, token), browser() as page:
-        page.goto(f"{url}/{FRONT_ENDS[ui]}/toy.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        run_all_cells(page)
-        step = page.locator(".jp-OutputArea button", has_text="step D+G")
-        step.wait_for(state="attached", timeout=180_000)
-        dismiss_dialogs(page)
+    with _toy_lab(workdir, ui, ".jp-OutputArea button:has-text('step D+G')") as (page, step):
         before = page.evaluate(WATCH_IMG, [".jp-OutputArea img.widget-image", 0])
-        step.scroll_into_view_if_needed()
         for _ in range(3):
             step.click()
         page.wait_for_function("() => window.__changed !== null", timeout=30_000)
@@ -143,15 +152,7 @@ def test_voila_refuses_without_token(workdir):
 
 def test_toy_lab_slow_motion_and_a_ready_example(workdir):
     """Advance slow motion stage by stage (the caption names each, the picture follows), then load an example."""
-    _toy_notebook(workdir / "toy.ipynb")
-    with server("lab", workdir) as (url, token), browser() as page:
-        page.goto(f"{url}/lab/tree/toy.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        run_all_cells(page)
-        stage = page.locator(".jp-OutputArea button", has_text="next stage")
-        stage.wait_for(state="attached", timeout=180_000)
-        dismiss_dialogs(page)
-        stage.scroll_into_view_if_needed()
+    with _toy_lab(workdir, "lab", ".jp-OutputArea button:has-text('next stage')") as (page, stage):
         pictures = []
         for name in ("D before", "D after", "G before", "G after"):
             stage.click()
@@ -168,15 +169,7 @@ def test_toy_lab_slow_motion_and_a_ready_example(workdir):
 @pytest.mark.parametrize("ui", FRONT_ENDS)
 def test_toy_lab_draw_the_real_data_with_the_mouse(workdir, ui):
     """Draw an L and a dot on the sketch pad: the lab trains on the drawing, the big panel shows it; undo works."""
-    _toy_notebook(workdir / "toy.ipynb")
-    with server(ui, workdir) as (url, token), browser() as page:
-        page.goto(f"{url}/{FRONT_ENDS[ui]}/toy.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        run_all_cells(page)
-        pad = page.locator(".jp-OutputArea canvas.gan-lab-sketch")
-        pad.wait_for(state="visible", timeout=180_000)
-        dismiss_dialogs(page)
-        pad.scroll_into_view_if_needed()
+    with _toy_lab(workdir, ui, ".jp-OutputArea canvas.gan-lab-sketch") as (page, pad):
         before = page.evaluate(WATCH_IMG, [".jp-OutputArea img.widget-image", 0])
         box = pad.bounding_box()
         x, y, w = box["x"], box["y"], box["width"]
