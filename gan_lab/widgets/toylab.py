@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
@@ -339,16 +340,34 @@ class ToyLabWidget(PicturedVBox):
         self._forget_example()
         self.redraw()
 
+    @contextlib.contextmanager
+    def _syncing_controls(self):
+        """Set the widget's own controls without their observers acting (no restart, no training)."""
+        self._syncing = True
+        try:
+            yield
+        finally:
+            self._syncing = False
+
     def _forget_example(self) -> None:
         """The lab no longer shows the chosen example (fresh networks): say so in the drop-down."""
-        self._syncing, self.example.value, self._syncing = True, "", False
+        with self._syncing_controls():
+            self.example.value = ""
+
+    def _shown_layers(self) -> list[str]:
+        return [name for name, box in self.layers.items() if box.value]
+
+    def _draw_stage(self, stage: Stage) -> None:
+        self.canvas.value = jpeg_bytes(render_stage(stage, self.lab.data.extent, self.lab.config.loss, self.size,
+                                                    self._shown_layers()))
+
+    def _draw_curves(self) -> None:
+        self.curves.value = jpeg_bytes(render_curves(self.lab.history, (self.size, self.size * 2 // 3)))
 
     def _redraw_layers(self) -> None:
         """A layer was switched on or off: redraw the slow-motion stage on screen, or the normal panels."""
         if self._stages is not None and self._stage is not None:
-            layers = [name for name, box in self.layers.items() if box.value]
-            self.canvas.value = jpeg_bytes(render_stage(self._stage, self.lab.data.extent, self.lab.config.loss,
-                                                        self.size, layers))
+            self._draw_stage(self._stage)
         else:
             self.redraw()
 
@@ -365,11 +384,9 @@ class ToyLabWidget(PicturedVBox):
             self._stages = None
             self.status.value = f"<b style='color:#b2182b'>{err}</b> Press reset."
             return None
-        layers = [name for name, box in self.layers.items() if box.value]
-        self.canvas.value = jpeg_bytes(render_stage(stage, self.lab.data.extent, self.lab.config.loss, self.size,
-                                                    layers))
+        self._draw_stage(stage)
         if stage.name.endswith("after"):  # a player moved: the curves have a new entry
-            self.curves.value = jpeg_bytes(render_curves(self.lab.history, (self.size, self.size * 2 // 3)))
+            self._draw_curves()
         self.caption.value = f"<b>{stage.name}</b> · {stage.caption}"
         self._stage = stage
         self.last_stage_ms = 1e3 * (time.perf_counter() - start)
@@ -384,12 +401,9 @@ class ToyLabWidget(PicturedVBox):
         self.caption.value = f"<i>loading “{name}” (a few seconds the first time, cached afterwards)…</i>"
         self.lab = load_example(name, device=self.lab.device)
         self._show_drawing([])
-        self._syncing = True  # show the example's settings without restarting the lab
-        try:
+        with self._syncing_controls():  # show the example's settings without restarting the lab
             for key, control in self.controls.items():
                 control.value = getattr(self.lab.config, key)
-        finally:
-            self._syncing = False
         self.redraw()
         self.caption.value = f"<b>{name}</b> · {EXAMPLES[name].description}"
 
@@ -405,11 +419,8 @@ class ToyLabWidget(PicturedVBox):
 
     def _show_drawing(self, strokes: list) -> None:
         """Put ``strokes`` on the sketch pad without training on them (the lab has already changed its data)."""
-        self._syncing = True
-        try:
+        with self._syncing_controls():
             self.sketch.strokes = strokes
-        finally:
-            self._syncing = False
         self._describe_drawing()
 
     def _describe_drawing(self) -> None:
@@ -443,10 +454,9 @@ class ToyLabWidget(PicturedVBox):
             densities = lab.density_estimates(fake)
             if lab.num_steps and lab.history.get("eval_step", [None])[-1] != lab.num_steps:
                 lab.evaluate(fake, densities)  # once per training state, not on every layer toggle
-            layers = [name for name, box in self.layers.items() if box.value]
-            canvas = render_canvas(lab, fake, densities[1], self.size, layers)
+            canvas = render_canvas(lab, fake, densities[1], self.size, self._shown_layers())
         self.canvas.value = jpeg_bytes(canvas)
-        self.curves.value = jpeg_bytes(render_curves(lab.history, (self.size, self.size * 2 // 3)))
+        self._draw_curves()
         self.densities.value = jpeg_bytes(render_densities(*densities, self.size // 3))
         if self._stages is None:
             self.caption.value = ""
