@@ -94,6 +94,15 @@ def by_mode(full, fast):
     return fast if fast_mode() else full
 
 
+def reference_record_path() -> Path | None:
+    """``$GAN_LAB_RECORD_REFERENCE``: the file ``course.reference.compare`` appends each result to (None: off).
+
+    Set by ``scripts/reference_values.py`` while it executes the notebooks; a lecture never sets it.
+    """
+    value = os.environ.get("GAN_LAB_RECORD_REFERENCE", "").strip()
+    return Path(value) if value else None
+
+
 def download_url(dataset: str, default: str) -> str:
     """``$GAN_LAB_<DATASET>_URL`` if set (a mirror, or a test server), else ``default``."""
     return os.environ.get(f"GAN_LAB_{dataset.upper()}_URL", "").strip() or default

@@ -24,3 +24,13 @@ def test_patch_count_check():
     assert check_patch_count(36)
     assert not check_patch_count(25)
     assert not check_patch_count(...)
+
+
+def test_l1_prediction_check():
+    from gan_lab.exercises.conditional import check_l1_prediction
+
+    assert check_l1_prediction(" B ")
+    assert "median" in str(check_l1_prediction("b"))  # why it is right
+    wrong = check_l1_prediction("c")
+    assert not wrong and "pixel-wise error" in str(wrong)  # the hint answers this mistake
+    assert not check_l1_prediction("e") and "one letter" in str(check_l1_prediction("e"))

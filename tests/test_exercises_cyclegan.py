@@ -37,3 +37,10 @@ def test_unfinished_or_crashing_answers_do_not_raise(capsys):
     assert not ex.check_hallucination_answer(...)
     out = capsys.readouterr().out
     assert "not implemented yet" in out and "ZeroDivisionError" in out and "no answer yet" in out
+
+
+def test_identity_prediction_check():
+    assert ex.check_identity_prediction("b")
+    wrong = ex.check_identity_prediction("c")
+    assert not wrong and "one network with one set of weights" in str(wrong)
+    assert not ex.check_identity_prediction("a") and not ex.check_identity_prediction("d")

@@ -38,3 +38,12 @@ def test_parseval_check():
     assert check_parseval(0.02 * 28 * 28)
     assert not check_parseval(0.02)  # the orthonormal FFT's answer; the exercise asks for the unnormalised one
     assert not check_parseval(...)
+
+
+def test_dealias_prediction_check():
+    from gan_lab.exercises.reconstruction import check_dealias_prediction
+
+    assert check_dealias_prediction("(b)")
+    wrong = check_dealias_prediction("d")
+    assert not wrong and "Parseval" in str(wrong)
+    assert not check_dealias_prediction("a") and "monotone" in str(check_dealias_prediction("a"))

@@ -56,6 +56,15 @@ def test_an_exercise_without_a_check_is_graded_by_hand():
         grading_notebook(nb)
 
 
+def test_a_written_answer_is_graded_by_hand():
+    nb = grading_notebook(_nb("md:**1.** Explain.", f"md:*Your explanation:*\n\n{BEGIN}\nBecause.\n{END}", "x = 1"))
+    assert "nbgrader" not in nb.cells[0].metadata  # the statement of a written answer is plain text
+    assert nb.cells[1].metadata["nbgrader"] == {"grade": True, "grade_id": f"manual_{nb.cells[1].id}", "locked": False,
+                                                "points": 1, "schema_version": 3, "solution": True}
+    student, n = student_notebook(nb)
+    assert n == 1 and student.cells[1].source == "*Your explanation:*\n\nYOUR ANSWER HERE\n"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_metadata_is_what_grading_notebook_writes(path):
     nb = nbformat.read(path, as_version=4)
@@ -80,7 +89,8 @@ def test_student_copy_has_no_instructor_text():
     assert any(INSTRUCTOR_ONLY in c.metadata.get("tags", []) for c in nb.cells)
     student, _ = student_notebook(nb, path.name)
     text = "\n".join(c.source for c in student.cells)
-    assert "SOLUTION" not in text and "Instructor" not in text
+    assert "SOLUTION" not in text and "Instructor" not in text and "A model answer" not in text
+    assert "YOUR ANSWER HERE" in text  # exercise 8's written explanation
     assert not any(INSTRUCTOR_ONLY in c.metadata.get("tags", []) for c in student.cells)
 
 
@@ -116,7 +126,7 @@ def test_nbgrader_generates_and_autogrades_the_course(tmp_path):
     for name in GRADED:
         student = nbformat.read(release / name, as_version=4)
         text = "\n".join(c.source for c in student.cells)
-        assert "SOLUTION" not in text and "Instructor" not in text
+        assert "SOLUTION" not in text and "Instructor" not in text and "A model answer" not in text
         assert "raise NotImplementedError" in text
 
     for who, version in [("empty", release), ("ace", source)]:
@@ -131,3 +141,7 @@ def test_nbgrader_generates_and_autogrades_the_course(tmp_path):
             auto = [g for g in ace.grades if g.name.endswith("_check")]  # the autograded checks
             assert auto and all(g.score == g.max_score > 0 for g in auto), [(g.name, g.score) for g in auto]
             assert all(g.score == 0 for g in empty.grades if g.name.endswith("_check"))
+            by_hand = [g for g in ace.grades if g.name.startswith("manual_")]
+            assert all(g.needs_manual_grade for g in by_hand)  # open exercises and written answers wait for a person
+    written = nbformat.read(release / GRADED[0], as_version=4)
+    assert any(c.cell_type == "markdown" and "YOUR ANSWER HERE" in c.source for c in written.cells)

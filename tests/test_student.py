@@ -46,8 +46,9 @@ def test_student_copy_is_valid_and_has_no_solutions(path):
     nb = nbformat.read(path, as_version=4)
     student, n = student_notebook(nb, path.name)
     nbformat.validate(student)
-    assert n == sum(c.source.count(BEGIN) for c in nb.cells if c.cell_type == "code")
+    assert n == sum(c.source.count(BEGIN) for c in nb.cells)  # code and written answers
     assert not _exercise_cells(student), "a solution marker survived"
+    assert not any(BEGIN in c.source for c in student.cells if c.cell_type == "markdown")
     for cell in student.cells:
         if cell.cell_type == "code":
             # stubs leave valid Python (IPython's %magic and !shell lines are not Python: commented out)

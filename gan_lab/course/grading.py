@@ -11,6 +11,9 @@ these cells and writes nbgrader's cell metadata (schema 3):
 * the markdown statement just above the answer, where there is one: ``locked`` (read-only), ``NAME_task``.
 * an answer with no check after it (an open exercise): ``solution`` and ``grade``, graded by hand in
   nbgrader (\"manually graded answer\"), grade_id ``manual_<cell id>``.
+* a written answer: a markdown cell whose model answer stands between the same two markers (the prompt
+  outside them stays for the student; nbgrader puts "YOUR ANSWER HERE" in their place): graded by hand
+  like an open exercise, grade_id ``manual_<cell id>``.
 
 grade_ids come from the checker's name, so they stay put when cells are added elsewhere. An older-style
 cell holding both the solution and the check is split in two, and a bare check call becomes an assert.
@@ -44,6 +47,14 @@ def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked:
     if grade:
         meta["points"] = POINTS
     return meta
+
+
+def _manual(cell: nbformat.NotebookNode, name: str, i: int) -> dict:
+    """The metadata of an answer graded by hand (an open exercise's code, or a written answer)."""
+    if not cell.get("id"):
+        raise GradingError(f"{name} cell {i}: an exercise with no check cell after it and no cell id "
+                           "(add `assert ex.check_NAME(answer)` in the next code cell, or give the cell an id).")
+    return _meta(f"manual_{cell.id}", solution=True, grade=True)
 
 
 def _is_check_call(node: ast.AST) -> bool:
@@ -96,15 +107,15 @@ def grading_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
 
     used: set[str] = set()
     for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and BEGIN in cell.source:  # a written answer, graded by hand
+            cell.metadata["nbgrader"] = _manual(cell, name, i)
+            continue
         if cell.cell_type != "code" or BEGIN not in cell.source:
             continue
         check = next((c for c in cells[i + 1:] if c.cell_type == "code"), None)
         found = _CHECK.search(check.source) if check is not None and BEGIN not in check.source else None
         if found is None:  # an open exercise: nbgrader's "manually graded answer"
-            if not cell.get("id"):
-                raise GradingError(f"{name} cell {i}: an exercise with no check cell after it and no cell id "
-                                   "(add `assert ex.check_NAME(answer)` in the next code cell).")
-            cell.metadata["nbgrader"] = _meta(f"manual_{cell.id}", solution=True, grade=True)
+            cell.metadata["nbgrader"] = _manual(cell, name, i)
             continue
         base = exercise = found.group(1)
         n = 2

@@ -9,8 +9,10 @@ Solutions sit between nbgrader's markers, in code cells::
 
 The student copy keeps everything else (prose, checks, experiments) and
 replaces each marked block by ``raise NotImplementedError(...)`` at the same
-indentation, so the checker that follows reports "not implemented yet". Cells tagged
-``instructor-only`` (notes on the solutions, for the instructor) are left out.
+indentation, so the checker that follows reports "not implemented yet". A written answer is a
+markdown cell with the model answer between the same markers; the student copy has
+:data:`TEXT_STUB` there. Cells tagged ``instructor-only`` (notes on the solutions, for the
+instructor) are left out.
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ INSTRUCTOR_ONLY = "instructor-only"  #: the cell tag of text students do not get
 _BLOCK = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*(\n|$)",
                     re.MULTILINE | re.DOTALL)
 STUB = "{indent}# YOUR CODE HERE: replace this line with your solution.\n{indent}raise NotImplementedError({msg!r})\n"
+TEXT_STUB = "YOUR ANSWER HERE\n"  #: what a written answer's student copy holds (nbgrader's words)
 
 
 class SolutionMarkerError(ValueError):
     """A cell has unbalanced or nested solution markers."""
 
 
-def strip_solutions(source: str, where: str = "cell") -> tuple[str, int]:
-    """Replace each marked solution block in ``source``; returns (new source, blocks replaced)."""
+def strip_solutions(source: str, where: str = "cell", text: bool = False) -> tuple[str, int]:
+    """Replace each marked solution block in ``source``; returns (new source, blocks replaced).
+
+    ``text``: the cell is markdown, so a block becomes :data:`TEXT_STUB` rather than code.
+    """
     if source.count(BEGIN) != source.count(END):
         raise SolutionMarkerError(f"{where}: {source.count(BEGIN)} '{BEGIN}' but {source.count(END)} '{END}'.")
     count = 0
@@ -40,7 +46,7 @@ def strip_solutions(source: str, where: str = "cell") -> tuple[str, int]:
     def stub(match: re.Match) -> str:
         nonlocal count
         count += 1
-        return STUB.format(indent=match.group(1), msg="complete this exercise")
+        return TEXT_STUB if text else STUB.format(indent=match.group(1), msg="complete this exercise")
 
     out = _BLOCK.sub(stub, source)
     if BEGIN in out:
@@ -58,11 +64,12 @@ def student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple
     nb.cells = [c for c in nb.cells if INSTRUCTOR_ONLY not in c.metadata.get("tags", [])]
     total = 0
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
+        if cell.cell_type not in ("code", "markdown"):
             continue
-        cell.source, n = strip_solutions(cell.source, f"{name} cell {i}")
+        cell.source, n = strip_solutions(cell.source, f"{name} cell {i}", text=cell.cell_type == "markdown")
         total += n
-        cell.outputs, cell.execution_count = [], None
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     return nb, total
 
 

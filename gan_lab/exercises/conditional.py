@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..losses import generator_loss_nonsaturating
 from ..models.conditional import ProjectionDiscriminator
 from ..models.patchgan import PatchGANDiscriminator
-from .core import Feedback, check_function, check_value
+from .core import Feedback, check_choice, check_function, check_value
 
 
 @torch.no_grad()
@@ -64,3 +64,31 @@ def check_patch_count(answer) -> Feedback:
                        hint="a 4×4 convolution with stride 2 and padding 1 halves the side; with stride 1 and "
                             "padding 1 it shrinks the side by one pixel. With n_layers=3 PatchGAN has three of "
                             "the first kind, then two of the second; one verdict per position of the last map.")
+
+
+def check_l1_prediction(answer) -> Feedback:
+    """Before section 6 runs: what L1 alone yields where the input leaves the target open, and what the
+    adversarial term changes. A letter, a–d.
+
+    (a) L1 alone gives sharp outputs; the adversarial term adds noise and lowers PSNR.
+    (b) L1 alone gives a blurred average where the target is uncertain; the adversarial term makes the output
+        sharper (closer to the target's sharpness) without raising PSNR much, if at all.
+    (c) L1 alone gives a blurred average; the adversarial term raises PSNR clearly, because D punishes blur.
+    (d) Nothing changes: with λ_L1 = 100 the adversarial term is too small to matter.
+    """
+    hints = {
+        "a": "for one input, think of all the targets that fit it. Which single image minimises the mean absolute "
+             "error to all of them, pixel by pixel? Is that image sharp where the targets disagree?",
+        "c": "the first half is right. But D rewards outputs that LOOK like targets, texture included; when the "
+             "texture is not exactly where this target's is, does the pixel-wise error fall or rise?",
+        "d": "compare the sizes of the two terms' gradients, not their weights: L1's gradient is ±λ_L1/N per pixel, "
+             "and it vanishes on average exactly where the blurred median sits between the plausible targets. "
+             "What is left to move the output there?",
+    }
+    return check_choice("L1 alone vs L1 + adversarial", answer, "b", hints,
+                        why="per pixel, L1 is minimised by the median of the targets that fit the input, and "
+                            "where they disagree that median is smooth. D judges whole patches and rejects "
+                            "smooth ones, so the adversarial term pulls the output towards a sharp, plausible "
+                            "target; pixel-wise metrics reward being close, not being plausible, so PSNR gains "
+                            "little or loses a bit (Isola et al. 2017, Section 4.2; Wolterink et al. 2017). The "
+                            "tables below show how large each effect is in your run.")

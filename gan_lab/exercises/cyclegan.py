@@ -17,7 +17,7 @@ import torch
 from ..losses.translation import cycle_loss
 from ..metrics.lesion import lesion_contrast_per_image
 from ..train.cyclegan import linear_decay
-from .core import Feedback, check_function, check_value
+from .core import Feedback, check_choice, check_function, check_value
 
 
 def _images(seed: int, shape=(2, 1, 8, 8)) -> list[torch.Tensor]:
@@ -61,3 +61,29 @@ def check_hallucination_answer(answer: str) -> Feedback:
     """Which direction hides lesions when MR trains with 50% lesions and CT with none? "G" or "F"."""
     return check_value("which generator hides lesions", answer, "G",
                        hint="D_Y has only ever seen lesion-free CT, and G's outputs are judged by D_Y.")
+
+
+def check_identity_prediction(answer) -> Feedback:
+    """Before the ablations run: what the identity loss does to MR → CT. A letter, a–d.
+
+    (a) It helps: G learns to keep the anatomy, so the CT it makes is closer to the true CT.
+    (b) It competes with the translation: G is rewarded for leaving intensities as they are, so its CT keeps
+        some of the MR's contrast and is no closer, or further, from the true CT.
+    (c) Nothing: G only ever receives MR slices in training, so a term on CT inputs cannot change what it
+        does to an MR.
+    (d) It makes G collapse to one CT slice for every input.
+    """
+    hints = {
+        "a": "the cycle loss already keeps the anatomy. What does 'return a real CT unchanged' ask of G's "
+             "intensity mapping, when the MR → CT mapping must swap which tissues are bright and which dark?",
+        "c": "G is one network with one set of weights: the identity term trains those weights on CT inputs, and "
+             "the same weights then process every MR. Can the two demands be met by different weights?",
+        "d": "collapse comes from a missing tie between input and output (the other ablation); the identity term "
+             "adds a tie. What does this tie pull G's output towards?",
+    }
+    return check_choice("the identity loss on MR → CT", answer, "b", hints,
+                        why="the identity term rewards G(y) = y for real CT slices y. The weights that do that "
+                            "also process every MR, and mapping intensities to themselves is the opposite of a "
+                            "contrast swap (fat bright in one modality, dark in the other), so the two demands "
+                            "compete. Zhu et al. (2017) added it for painting → photo, where keeping colours "
+                            "is right; compare the ablation's row with the main run's below.")

@@ -15,7 +15,7 @@ import torch
 
 from ..data.kspace import cartesian_mask, undersample
 from ..losses.reconstruction import frequency_mse, total_variation
-from .core import Feedback, check_function, check_value
+from .core import Feedback, check_choice, check_function, check_value
 
 
 def _images(seed: int, n: int = 3, size: int = 16) -> torch.Tensor:
@@ -69,3 +69,29 @@ def check_parseval(answer) -> Feedback:
                             "orthonormal one, so every squared difference grows by H·W = 28·28.",
                        why="for the orthonormal fft2c the answer would be 0.02 itself: the complex-spectrum MSE is "
                            "the image MSE, up to the FFT's constant.")
+
+
+def check_dealias_prediction(answer) -> Feedback:
+    """Before section 3's table: which de-aliasing network wins on PSNR and which on sharpness. A letter, a–d.
+
+    (a) DAGAN wins both: its extra frequency and adversarial terms only add information.
+    (b) The MSE-only U-Net scores the higher (or equal) PSNR; DAGAN's images are the sharper, closer to the
+        target's sharpness.
+    (c) The MSE-only U-Net wins both: the adversarial term only adds artefacts.
+    (d) They tie on both: the frequency term is the MSE again (Parseval), and λ_adv = 0.01 is too small to matter.
+    """
+    hints = {
+        "a": "PSNR is a monotone function of the MSE. Which of the two networks is trained to minimise the "
+             "MSE and nothing else?",
+        "c": "the MSE-optimal output is the average of all images that fit the measured lines. Is an average of "
+             "images with different fine detail sharp?",
+        "d": "half right: with the full k-space the frequency term is the image MSE again (exercise 4, Parseval). The "
+             "adversarial term is not: which property of an image does D judge that the MSE does not?",
+    }
+    return check_choice("MSE vs DAGAN: PSNR and sharpness", answer, "b", hints,
+                        why="the MSE-only network is trained for exactly what PSNR measures, so it gets the "
+                            "highest PSNR it can, by predicting the average of the plausible images, which is "
+                            "smooth. DAGAN's adversarial term trades a little of that for texture D accepts; "
+                            "Blau & Michaeli (2018) show that, in general, no method can be best at once in "
+                            "distortion (such as MSE) and in perceptual quality. Read the sizes of both effects "
+                            "in the table below.")
