@@ -3,7 +3,9 @@
 Two small training sets: BreastMNIST's training split (546 ultrasound images) and a fixed random
 500-image subset of PneumoniaMNIST's. For each, the default ``GANConfig()`` (with its average of G's
 weights) trains ``--steps`` steps once per DiffAugment policy (Zhao et al. 2020), identical but for
-``augment``: by default none, the paper's "color,translation,cutout", and "translation" alone. The
+``augment``: by default none, the paper's "color,translation,cutout", "translation" alone, and the
+paper's policy made adaptive ("ada:color,translation,cutout": ADA's probability p, Karras et al. 2020,
+steered to r_t = 0.6, with ``GANConfig``'s default ``ada_images``). The
 samples of each run (``run.sample``, the same codes z) are scored against the data set's held-out test split:
 
 * the domain FID and KID (``gan_lab.metrics``; the feature network of that data set);
@@ -15,7 +17,8 @@ Run from the repository root (one torch thread; about 15 min on a 2-core CPU)::
 
     GAN_LAB_DATA=../shared/data python benchmarks/small_data.py --steps 3000 --seeds 0
 
-It prints one JSON line per run and writes ``benchmarks/small_data.json``.
+It prints one JSON line per run and writes ``benchmarks/small_data.json`` (``--append``: only the runs
+asked for are measured again; the file's other rows stay).
 """
 
 from __future__ import annotations
@@ -62,8 +65,9 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--policies", nargs="+", default=["none", POLICY, "translation"],
-                        help="DiffAugment policies to compare ('none' = no augmentation)")
+                        help="DiffAugment policies to compare ('none' = no augmentation, 'ada:POLICY' = adaptive)")
     parser.add_argument("--out", default=str(HERE / "small_data.json"))
+    parser.add_argument("--append", action="store_true", help="keep the rows of --out that this call does not redo")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
@@ -72,17 +76,25 @@ def main(argv=None) -> list[dict]:
         reference = RealReference(test, feature_net(flag, 28, device="cpu", progress=False))
         for seed in args.seeds:
             for policy in args.policies:
-                augment = "" if policy == "none" else policy
+                ada_target = 0.6 if policy.startswith("ada:") else 0.0  # Karras et al.'s target
+                augment = "" if policy == "none" else policy.removeprefix("ada:")
                 start = time.process_time()
-                run = train_gan(train, GANConfig(num_steps=args.steps, seed=seed, augment=augment), device="cpu",
-                                progress=False)
-                row = {"data": name, "seed": seed, "augment": augment or "none", "steps": args.steps,
+                run = train_gan(train, GANConfig(num_steps=args.steps, seed=seed, augment=augment,
+                                                 ada_target=ada_target), device="cpu", progress=False)
+                row = {"data": name, "seed": seed, "augment": policy, "steps": args.steps,
                        "train_cpu_s": round(time.process_time() - start, 1), **score(run, train, test, reference)}
+                if ada_target:
+                    row["final_p"] = round(run.history["p_augment"][-1], 3)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+    if args.append and Path(args.out).exists():
+        redone = {(r["data"], r["seed"], r["augment"]) for r in rows}
+        rows = [r for r in json.loads(Path(args.out).read_text())["rows"]
+                if (r["data"], r["seed"], r["augment"]) not in redone] + rows
     Path(args.out).write_text(json.dumps({"machine": {"cpu": platform.processor() or platform.machine(),
                                                       "torch": torch.__version__, "threads": 1},
-                                          "config": "GANConfig() defaults but num_steps and augment", "rows": rows},
+                                          "config": "GANConfig() defaults but num_steps, augment and ada_target",
+                                          "rows": rows},
                                          indent=1))
     return rows
 

@@ -294,6 +294,12 @@ def stored_config(directory: str | os.PathLike) -> dict | None:
     return _read_index(directory)["config"] if exists(directory) else None
 
 
+def stored_history(directory: str | os.PathLike) -> dict | None:
+    """The training history saved in ``directory``'s checkpoint (JSON only, no weights), or None."""
+    directory = Path(directory)
+    return _read_index(directory)["history"] if exists(directory) else None
+
+
 def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> list[str]:
     """How ``wanted`` differs from ``stored``, one "key: stored → wanted" line per dotted key.
 

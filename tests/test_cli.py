@@ -142,3 +142,32 @@ def test_fid_is_skipped_with_a_reason_after_a_phantom_fallback(tmp_path, no_real
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data_source"].startswith("phantom") and "phantom" in metrics["sample_quality"]["skipped"]
+
+
+def test_an_rgb_medmnist_flag_trains_through_the_defaults(tmp_path, no_real_data, monkeypatch):
+    # a DermaMNIST-shaped file (RGB, 7 classes) in the official layout: the default DCGAN, its EMA and FID/KID
+    # (with a domain network trained on the file's RGB images) run with no setting changed but the step count
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "shared" / "medmnist"
+    folder.mkdir(parents=True)
+    np.savez(folder / "dermamnist.npz", **{f"{split}_{kind}": (rng.integers(0, 256, (n, 28, 28, 3), dtype=np.uint8)
+                                                               if kind == "images" else
+                                                               rng.integers(0, 7, (n, 1), dtype=np.uint8))
+                                           for split, n in (("train", 64), ("val", 32), ("test", 32))
+                                           for kind in ("images", "labels")})
+    from gan_lab.data import medmnist
+
+    official = medmnist.medmnist_info()["dermamnist"]["MD5"]
+    monkeypatch.setattr(medmnist, "file_md5", lambda path: official)  # our stand-in passes as the official file
+    monkeypatch.setenv("GAN_LAB_DATA", str(tmp_path / "shared"))
+    monkeypatch.setenv("GAN_LAB_FAST", "1")  # the domain network's short FAST training
+    out = tmp_path / "run"
+    assert cli.main(["train", "dcgan", "--data", "dermamnist", "--out", str(out), "--steps", "3", "--quiet",
+                     "--device", "cpu", "--fid-n", "32"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"] == "dermamnist" and metrics["data_source"].startswith("real")
+    assert metrics["config"] == {**metrics["config"], "width": 32, "batch_size": 32, "ema_decay": 0.99}
+    assert np.isfinite(metrics["sample_quality"]["fid"]) and metrics["sample_quality"]["n"] == 32
+    assert cli.main(["sample", str(out), "--n", "4", "--out", str(tmp_path / "s.npz"), "--device", "cpu"]) == 0
+    with np.load(tmp_path / "s.npz") as npz:
+        assert npz["images"].shape == (4, 28, 28, 3)

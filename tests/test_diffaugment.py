@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gan_lab.models.diffaugment import (
+    AdaptiveProbability,
     AugmentedDiscriminator,
     brightness,
     contrast,
@@ -67,7 +68,7 @@ def test_the_gan_trainer_shows_D_augmented_images_only_when_asked(monkeypatch):
     import gan_lab.models.diffaugment as da
 
     original = da.diff_augment
-    monkeypatch.setattr(da, "diff_augment", lambda x, policy: seen.append(policy) or original(x, policy))
+    monkeypatch.setattr(da, "diff_augment", lambda x, policy, p=1.0: seen.append(policy) or original(x, policy, p))
     config = GANConfig(arch="mlp", width=4, z_dim=8, batch_size=8, num_steps=2, log_every=1)
     train_gan(data, config, device="cpu", progress=False)
     assert seen == []
@@ -75,3 +76,44 @@ def test_the_gan_trainer_shows_D_augmented_images_only_when_asked(monkeypatch):
     assert seen == ["translation,cutout"] * 6  # per step: D on real and on fake, then G's update through D
     with pytest.raises(ValueError, match="Unknown augmentation"):
         GANConfig(augment="flip")
+
+
+def test_ada_applies_each_transform_to_a_fraction_p_of_the_images():
+    x = torch.zeros(2000, 1, 8, 8)
+    x[:, :, 4, 4] = 1.0
+    assert torch.equal(diff_augment(x, "cutout", p=0.0), x)  # p = 0: D sees the images as they are
+    changed = (diff_augment(x, "translation", p=0.3) != x).flatten(1).any(1).float().mean()
+    always = (diff_augment(x, "translation") != x).flatten(1).any(1).float().mean()  # a zero shift changes nothing
+    assert abs(changed / always - 0.3) < 0.05
+
+
+def test_ada_moves_p_by_the_sign_of_r_t_minus_the_target_every_interval():
+    ada = AdaptiveProbability(target=0.6, images_to_one=1000, interval=4)
+    assert [ada.update(0.9, batch_size=25) for _ in range(4)] == [0.0, 0.0, 0.0, 0.1]  # D too sure: p up by 4·25/1000
+    assert [ada.update(0.2, batch_size=25) for _ in range(4)][-1] == pytest.approx(0.0)  # not sure enough: down
+    for _ in range(40):
+        ada.update(-0.5, batch_size=25)
+    assert ada.p == 0.0  # clipped at 0
+    for _ in range(400):
+        ada.update(1.0, batch_size=25)
+    assert ada.p == 1.0  # and at 1
+
+
+def test_the_gan_trainer_adapts_p_and_a_resumed_run_keeps_it(tmp_path):
+    data = torch.rand(16, 1, 28, 28) * 2 - 1  # 16 images: D soon tells them from the fakes, so p rises
+    config = GANConfig(arch="mlp", width=8, z_dim=8, batch_size=8, num_steps=40, log_every=1, lr_D=1e-3,
+                       augment="translation,cutout", ada_target=0.6, ada_images=400, checkpoint_every=20)
+    run = train_gan(data, config, device="cpu", progress=False, checkpoint_dir=tmp_path)
+    p, r = run.history["p_augment"], run.history["r_t"]
+    assert p[0] == 0.0 and max(p) > 0 and all(0 <= v <= 1 for v in p)
+    assert max(r) > 0.6  # p rose only because D was surer of the real images than the target
+    assert all(b - a == pytest.approx(0.08) or b == a or b - a == pytest.approx(-0.08) or b in (0.0, 1.0)
+               for a, b in zip(p, p[1:]))  # steps of 4·8/400, or none, or a clip
+    longer = GANConfig(**{**config.__dict__, "num_steps": 44})
+    resumed = train_gan(data, longer, device="cpu", progress=False, checkpoint_dir=tmp_path, resume=True)
+    assert abs(resumed.history["p_augment"][40] - p[-1]) <= 0.08 + 1e-6  # it went on from where it stopped
+    for bad, message in [(dict(ada_target=0.6), "set augment too"), (dict(augment="cutout", ada_target=1.0),
+                                                                      "ada_target must be"),
+                         (dict(augment="cutout", ada_target=0.6, ada_images=0), "ada_images")]:
+        with pytest.raises(ValueError, match=message):
+            GANConfig(**bad)

@@ -47,7 +47,7 @@ def test_d_step_changes_only_D_and_g_step_only_G(arch):
         fake = G(torch.randn(8, G.z_dim))
     out = d_step(D, opt["D"], _data(8), fake, loss_D_fn)
     assert not any(_changed(G0, G)) and all(_changed(D0, D))
-    assert set(out) == {"loss_D", "D(x)", "D(G(z))"} and 0 < out["D(x)"] < 1
+    assert set(out) == {"loss_D", "D(x)", "D(G(z))", "r_t"} and 0 < out["D(x)"] < 1 and -1 <= out["r_t"] <= 1
     G0, D0, grads_D = _params(G), _params(D), [p.grad.clone() for p in D.parameters()]
     out = g_step(G, D, opt["G"], torch.randn(8, G.z_dim), loss_G_fn)
     assert not any(_changed(D0, D)) and all(_changed(G0, G))

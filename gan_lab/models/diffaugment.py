@@ -12,6 +12,11 @@ images) + contrast, "translation" = an integer shift by up to 1/8 of the side wi
 "cutout" = one square of half the side set to zero; each image draws its own parameters. Images are
 in [-1, 1], so zero padding and cutout are mid-grey, as in the official code's [-1, 1] images.
 
+Adaptive augmentation (ADA, Karras et al. 2020) applies each transform to each image only with a
+probability p and steers p during training (:class:`AdaptiveProbability`): up when D grows too sure
+of the real images, down when it does not. With p < 1 some images D sees are not augmented, so G is
+not pushed towards augmented-looking images (the "leaking" of Karras et al., Section 2.2).
+
 Example:
     >>> x = torch.rand(8, 1, 28, 28) * 2 - 1
     >>> diff_augment(x, "translation,cutout").shape
@@ -89,24 +94,63 @@ def check_policy(policy: str) -> str:
     return policy
 
 
-def diff_augment(x: torch.Tensor, policy: str = POLICY) -> torch.Tensor:
-    """Apply the transforms of ``policy`` in order, each with fresh random parameters per image."""
+def diff_augment(x: torch.Tensor, policy: str = POLICY, p: float = 1.0) -> torch.Tensor:
+    """Apply the transforms of ``policy`` in order, each with fresh random parameters per image.
+
+    ``p``: each transform is applied to each image with this probability (ADA's p); 1 (DiffAugment) always.
+    """
     for name in _names(check_policy(policy)):
         for transform in TRANSFORMS[name]:
-            x = transform(x)
+            if p >= 1:
+                x = transform(x)
+            elif p > 0:
+                chosen = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < p
+                x = torch.where(chosen, transform(x), x)
     return x
+
+
+class AdaptiveProbability:
+    """ADA's controller of p (Karras et al. 2020, Section 3; the update rule of their official code).
+
+    The overfitting heuristic r_t = E[sign(D(x))] over the augmented real images D trains on is 0 when D
+    cannot tell real from fake and 1 when it is sure of every real image. Every ``interval`` D updates,
+    p moves by ``sign(r_t − target) · interval · batch / images_to_one``, clipped to [0, 1]: up while D
+    is more confident than the target, down otherwise.
+
+    Args:
+        target: the r_t to hold (Karras et al.: 0.6).
+        images_to_one: real images shown for p to go from 0 to 1 at the fastest (Karras et al.: 500 000
+            for runs of millions of images; gan_lab's runs see about 100 000, so it is a config field).
+        interval: D updates between two adjustments (Karras et al.: 4).
+        p: the starting probability (0 for a fresh run, the last p to resume one).
+    """
+
+    def __init__(self, target: float = 0.6, images_to_one: int = 500_000, interval: int = 4, p: float = 0.0):
+        self.target, self.images_to_one, self.interval, self.p = target, images_to_one, interval, p
+        self._signs: list[float] = []
+
+    def update(self, r: float, batch_size: int) -> float:
+        """Record one D update's E[sign(D(x))] over its ``batch_size`` real images; returns the (new) p."""
+        self._signs.append(r)
+        if len(self._signs) == self.interval:
+            r_t = sum(self._signs) / self.interval
+            self._signs.clear()
+            step = (1 if r_t > self.target else -1 if r_t < self.target else 0) * self.interval * batch_size
+            self.p = min(max(self.p + step / self.images_to_one, 0.0), 1.0)
+        return self.p
 
 
 class AugmentedDiscriminator(nn.Module):
     """``D(diff_augment(x))``: the discriminator as the step functions see it when DiffAugment is on.
 
     It holds ``D`` itself (no parameters of its own), so optimisers, freezing and checkpoints keep
-    working on ``D``; only the images D is shown change.
+    working on ``D``; only the images D is shown change. ``p`` is each transform's probability (ADA's
+    trainer sets it every step; 1 = DiffAugment).
     """
 
-    def __init__(self, D: nn.Module, policy: str = POLICY):
+    def __init__(self, D: nn.Module, policy: str = POLICY, p: float = 1.0):
         super().__init__()
-        self.D, self.policy = D, check_policy(policy)
+        self.D, self.policy, self.p = D, check_policy(policy), p
 
     def forward(self, x: torch.Tensor, *args) -> torch.Tensor:
-        return self.D(diff_augment(x, self.policy), *args)
+        return self.D(diff_augment(x, self.policy, self.p), *args)

@@ -21,11 +21,12 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ..checkpoints import stored_history
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
 from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
-from ..models.diffaugment import AugmentedDiscriminator, check_policy
+from ..models.diffaugment import AdaptiveProbability, AugmentedDiscriminator, check_policy
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from .common import (
     GAN_LOSSES,
@@ -80,6 +81,11 @@ class GANConfig(TrainConfig):
         augment: a DiffAugment policy (Zhao et al. 2020; ``gan_lab.models.diffaugment``), e.g.
             "color,translation,cutout": every image D sees, real or fake, in both players' updates, is
             augmented differentiably. "" (the default) shows D the images as they are.
+        ada_target: 0 (the default) applies ``augment`` to every image; a target r in (0, 1) makes it
+            adaptive (ADA, Karras et al. 2020; they use 0.6): each transform is applied with a probability p
+            that starts at 0 and is steered so that D's r_t = E[sign D(x)] stays near r (logged as "p_augment").
+        ada_images: real images over which ADA's p can rise from 0 to 1 (Karras et al.: 500 000, for runs of
+            millions of images; gan_lab's default is its own choice for runs of about 100 000).
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -96,6 +102,8 @@ class GANConfig(TrainConfig):
     lr_D: float = 2e-4
     ema_decay: float = 0.99
     augment: str = ""
+    ada_target: float = 0.0
+    ada_images: int = 20_000
 
     def __post_init__(self):
         super().__post_init__()
@@ -105,6 +113,14 @@ class GANConfig(TrainConfig):
             raise ValueError(f"augment must be a DiffAugment policy string such as 'color,translation,cutout', or '' "
                              f"for none; not {self.augment!r}.")
         check_policy(self.augment)
+        if not (is_number(self.ada_target) and 0 <= self.ada_target < 1):
+            raise ValueError(f"ada_target must be a number in [0, 1) (0: no adaptive augmentation; Karras et al. "
+                             f"use 0.6), not {self.ada_target!r}.")
+        if self.ada_target and not self.augment:
+            raise ValueError("ada_target adapts the probability of the augment policy, which is ''; set augment "
+                             "too, e.g. augment='color,translation,cutout', ada_target=0.6.")
+        if not (isinstance(self.ada_images, int) and self.ada_images >= 1):
+            raise ValueError(f"ada_images must be a whole number ≥ 1, not {self.ada_images!r}.")
         if self.arch not in ("dcgan", "mlp"):
             raise ValueError(f"arch must be 'dcgan' or 'mlp', not {self.arch!r}.")
         if self.loss not in GAN_LOSSES:
@@ -140,7 +156,9 @@ def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake:
         loss_D_fn: ``loss_D_fn(real_logits, fake_logits)`` → scalar, e.g. ``losses.discriminator_loss`` (= −V).
 
     Returns:
-        ``{"loss_D", "D(x)", "D(G(z))"}``: detached scalars; the last two are batch means of σ(a).
+        ``{"loss_D", "D(x)", "D(G(z))", "r_t"}``: detached scalars; D(x) and D(G(z)) are batch means of σ(a),
+        r_t = E[sign(a)] over the real batch, the overfitting heuristic of Karras et al. (2020): 1 when D is
+        sure of every real image, about 0 when it cannot tell them from fakes (ADA steers by it).
     """
     real_logits, fake_logits = D(real), D(fake)
     loss_D = loss_D_fn(real_logits, fake_logits)
@@ -149,7 +167,8 @@ def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake:
     opt_D.step()
     return {"loss_D": loss_D.detach(),
             "D(x)": torch.sigmoid(real_logits.detach()).mean(),
-            "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()}
+            "D(G(z))": torch.sigmoid(fake_logits.detach()).mean(),
+            "r_t": torch.sign(real_logits.detach()).mean()}
 
 
 def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor,
@@ -234,6 +253,14 @@ def _averager(run: GANRun, config: GANConfig) -> AveragedModel | None:
     return averager
 
 
+def _adapt(ada: AdaptiveProbability, D_seen: AugmentedDiscriminator, out: dict, parallel,
+           batch_size: int) -> None:
+    """ADA after a D update: feed it r_t (averaged over the processes of a parallel run) and set D's p."""
+    r_t = (parallel.average({"r_t": out["r_t"]}) if parallel else out)["r_t"]
+    D_seen.p = ada.update(float(r_t), batch_size)
+    out["p_augment"] = torch.tensor(D_seen.p)
+
+
 def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *, device=None,
               checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(),
               stop_event=None, progress: bool = True, run: GANRun | None = None,
@@ -276,6 +303,12 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     # wrapped D would wait for gradients that never come.
     D_seen = AugmentedDiscriminator(D, config.augment) if config.augment else D  # D as the steps see it
     G_sync, D_sync = (parallel.wrap(G), parallel.wrap(D_seen)) if parallel else (G, D_seen)
+    ada = None
+    if config.ada_target:  # ADA: p starts at 0, or where a continued or resumed run left it
+        stored = stored_history(checkpoint_dir) if resume and checkpoint_dir is not None else None
+        p = float((stored or run.history).get("p_augment", [0.0])[-1])
+        ada = AdaptiveProbability(config.ada_target, config.ada_images, p=p)
+        D_seen.p = p
 
     def step_fn(step: int) -> dict:
         if parallel:
@@ -286,6 +319,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
             with torch.no_grad():
                 fake = G(z)  # G is fixed during D's update
             out = d_step(D_sync, optimizers["D"], real, fake, loss_D_fn)
+            if ada is not None:
+                _adapt(ada, D_seen, out, parallel, config.batch_size)
         z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
         out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn))
         if averager is not None:
