@@ -114,6 +114,7 @@ def test_the_gan_trainer_adapts_p_and_a_resumed_run_keeps_it(tmp_path):
     assert abs(resumed.history["p_augment"][40] - p[-1]) <= 0.08 + 1e-6  # it went on from where it stopped
     for bad, message in [(dict(ada_target=0.6), "set augment too"), (dict(augment="cutout", ada_target=1.0),
                                                                       "ada_target must be"),
-                         (dict(augment="cutout", ada_target=0.6, ada_images=0), "ada_images")]:
+                         (dict(augment="cutout", ada_target=0.6, ada_images=0), "ada_images"),
+                         (dict(augment="cutout", ada_target=0.6, loss="least_squares"), "logistic loss")]:
         with pytest.raises(ValueError, match=message):
             GANConfig(**bad)

@@ -31,6 +31,6 @@ def test_l1_prediction_check():
 
     assert check_l1_prediction(" B ")
     assert "median" in str(check_l1_prediction("b"))  # why it is right
-    wrong = check_l1_prediction("c")
+    wrong = check_l1_prediction("a")
     assert not wrong and "pixel-wise error" in str(wrong)  # the hint answers this mistake
     assert not check_l1_prediction("e") and "one letter" in str(check_l1_prediction("e"))

@@ -67,28 +67,25 @@ def check_patch_count(answer) -> Feedback:
 
 
 def check_l1_prediction(answer) -> Feedback:
-    """Before section 6 runs: what L1 alone yields where the input leaves the target open, and what the
-    adversarial term changes. A letter, a–d.
+    """Before sections 6 and 7 run: what L1 + adversarial does to PSNR and sharpness, against L1 alone. A letter.
 
-    (a) L1 alone gives sharp outputs; the adversarial term adds noise and lowers PSNR.
-    (b) L1 alone gives a blurred average where the target is uncertain; the adversarial term makes the output
-        sharper (closer to the target's sharpness) without raising PSNR much, if at all.
-    (c) L1 alone gives a blurred average; the adversarial term raises PSNR clearly, because D punishes blur.
-    (d) Nothing changes: with λ_L1 = 100 the adversarial term is too small to matter.
+    (a) L1 + adversarial wins both: higher PSNR and sharper.
+    (b) L1 + adversarial is sharper (closer to the target's sharpness); its PSNR is about the same or lower.
+    (c) L1 alone is sharper; L1 + adversarial has the higher PSNR.
+    (d) No measurable difference: with λ_L1 = 100 the adversarial term is too small to matter.
     """
     hints = {
-        "a": "for one input, think of all the targets that fit it. Which single image minimises the mean absolute "
-             "error to all of them, pixel by pixel? Is that image sharp where the targets disagree?",
-        "c": "the first half is right. But D rewards outputs that LOOK like targets, texture included; when the "
-             "texture is not exactly where this target's is, does the pixel-wise error fall or rise?",
-        "d": "compare the sizes of the two terms' gradients, not their weights: L1's gradient is ±λ_L1/N per pixel, "
-             "and it vanishes on average exactly where the blurred median sits between the plausible targets. "
-             "What is left to move the output there?",
+        "a": "sharper, yes. But PSNR rewards being close to THIS target pixel by pixel: when the texture D asks for "
+             "is not exactly where the target's is, does the pixel-wise error fall or rise?",
+        "c": "which of the two outputs is the pixel-wise median of the plausible targets (section 5), and what does "
+             "a median look like where those targets disagree?",
+        "d": "compare the gradients, not the weights: L1's expected gradient vanishes at the median, exactly where "
+             "the blur sits. What is left there to move the output?",
     }
     return check_choice("L1 alone vs L1 + adversarial", answer, "b", hints,
-                        why="per pixel, L1 is minimised by the median of the targets that fit the input, and "
-                            "where they disagree that median is smooth. D judges whole patches and rejects "
-                            "smooth ones, so the adversarial term pulls the output towards a sharp, plausible "
-                            "target; pixel-wise metrics reward being close, not being plausible, so PSNR gains "
-                            "little or loses a bit (Isola et al. 2017, Section 4.2; Wolterink et al. 2017). The "
-                            "tables below show how large each effect is in your run.")
+                        why="L1 alone settles on the pixel-wise median of the plausible targets, smooth where they "
+                            "disagree (Isola et al. 2017, Section 4.2: L1 alone gives blurry results); D rejects "
+                            "smooth patches, so the adversarial term pulls the output towards a sharp, plausible "
+                            "target. Pixel-wise metrics reward being close, not plausible, so PSNR gains little or "
+                            "loses a bit (Wolterink et al. 2017: the highest PSNR came from the voxel-wise loss "
+                            "alone). The tables below show how large each effect is in your run.")

@@ -77,13 +77,15 @@ def check_identity_prediction(answer) -> Feedback:
         "a": "the cycle loss already keeps the anatomy. What does 'return a real CT unchanged' ask of G's "
              "intensity mapping, when the MR → CT mapping must swap which tissues are bright and which dark?",
         "c": "G is one network with one set of weights: the identity term trains those weights on CT inputs, and "
-             "the same weights then process every MR. Can the two demands be met by different weights?",
+             "the same weights then process every MR. To meet both demands they must first tell the two domains "
+             "apart, which costs capacity a small G does not have to spare. What does the shared part learn?",
         "d": "collapse comes from a missing tie between input and output (the other ablation); the identity term "
              "adds a tie. What does this tie pull G's output towards?",
     }
     return check_choice("the identity loss on MR → CT", answer, "b", hints,
                         why="the identity term rewards G(y) = y for real CT slices y. The weights that do that "
                             "also process every MR, and mapping intensities to themselves is the opposite of a "
-                            "contrast swap (fat bright in one modality, dark in the other), so the two demands "
+                            "contrast swap (fat bright in one modality, dark in the other); a network could tell the "
+                            "domains apart and do both, but that costs capacity, so in a small G the two demands "
                             "compete. Zhu et al. (2017) added it for painting → photo, where keeping colours "
                             "is right; compare the ablation's row with the main run's below.")

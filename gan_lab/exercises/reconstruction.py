@@ -85,8 +85,9 @@ def check_dealias_prediction(answer) -> Feedback:
              "MSE and nothing else?",
         "c": "the MSE-optimal output is the average of all images that fit the measured lines. Is an average of "
              "images with different fine detail sharp?",
-        "d": "half right: with the full k-space the frequency term is the image MSE again (exercise 4, Parseval). The "
-             "adversarial term is not: which property of an image does D judge that the MSE does not?",
+        "d": "neither half holds: gan_lab's frequency term compares AMPLITUDE spectra (section 2), which is not the "
+             "image MSE; only the paper's complex-spectrum version would be (exercise 4, Parseval). And the "
+             "adversarial term judges a property of the image that the MSE ignores: which?",
     }
     return check_choice("MSE vs DAGAN: PSNR and sharpness", answer, "b", hints,
                         why="the MSE-only network is trained for exactly what PSNR measures, so it gets the "

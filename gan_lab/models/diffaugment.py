@@ -14,8 +14,10 @@ in [-1, 1], so zero padding and cutout are mid-grey, as in the official code's [
 
 Adaptive augmentation (ADA, Karras et al. 2020) applies each transform to each image only with a
 probability p and steers p during training (:class:`AdaptiveProbability`): up when D grows too sure
-of the real images, down when it does not. With p < 1 some images D sees are not augmented, so G is
-not pushed towards augmented-looking images (the "leaking" of Karras et al., Section 2.2).
+of the real images, down when it does not. Karras et al. (Section 2.2) show that a transform skipped
+with probability 1 − p is invertible in distribution, so G is not pushed towards augmented images
+("leaking"); for their transforms leaks were unlikely in practice while p stayed below about 0.8 (not
+measured for DiffAugment's translation and cutout).
 
 Example:
     >>> x = torch.rand(8, 1, 28, 28) * 2 - 1
@@ -112,10 +114,12 @@ def diff_augment(x: torch.Tensor, policy: str = POLICY, p: float = 1.0) -> torch
 class AdaptiveProbability:
     """ADA's controller of p (Karras et al. 2020, Section 3; the update rule of their official code).
 
-    The overfitting heuristic r_t = E[sign(D(x))] over the augmented real images D trains on is 0 when D
-    cannot tell real from fake and 1 when it is sure of every real image. Every ``interval`` D updates,
-    p moves by ``sign(r_t − target) · interval · batch / images_to_one``, clipped to [0, 1]: up while D
-    is more confident than the target, down otherwise.
+    The overfitting heuristic r_t = E[sign(D(x))] over the augmented real images D trains on (a logit of
+    the logistic loss: r_t = 2·P(D(x) > 0) − 1) is 1 when every real image gets a positive logit (Karras
+    et al.: complete overfitting) and about 0 when D's logits on real images are as often negative as
+    positive. Every ``interval`` D updates, p moves by ``sign(r_t − target) · interval · batch /
+    images_to_one``: up while D is surer than the target, down otherwise. The official code stops p at 0;
+    gan_lab also caps it at 1.
 
     Args:
         target: the r_t to hold (Karras et al.: 0.6).

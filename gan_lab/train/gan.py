@@ -83,7 +83,9 @@ class GANConfig(TrainConfig):
             augmented differentiably. "" (the default) shows D the images as they are.
         ada_target: 0 (the default) applies ``augment`` to every image; a target r in (0, 1) makes it
             adaptive (ADA, Karras et al. 2020; they use 0.6): each transform is applied with a probability p
-            that starts at 0 and is steered so that D's r_t = E[sign D(x)] stays near r (logged as "p_augment").
+            that starts at 0 and is steered so that D's r_t = E[sign D(x)] stays near r (logged as "p_augment";
+            a resumed run starts from the last logged p, a mean over ``log_every`` steps). Needs a loss whose
+            logits are centred on 0 ("nonsaturating" or "minimax": least squares trains D towards 1 and 0).
         ada_images: real images over which ADA's p can rise from 0 to 1 (Karras et al.: 500 000, for runs of
             millions of images; gan_lab's default is its own choice for runs of about 100 000).
         The loop fields and the seed: see ``TrainConfig``.
@@ -119,6 +121,9 @@ class GANConfig(TrainConfig):
         if self.ada_target and not self.augment:
             raise ValueError("ada_target adapts the probability of the augment policy, which is ''; set augment "
                              "too, e.g. augment='color,translation,cutout', ada_target=0.6.")
+        if self.ada_target and self.loss not in ("nonsaturating", "minimax"):
+            raise ValueError(f"ada_target needs the logistic loss ('nonsaturating' or 'minimax'): ADA reads the sign "
+                             f"of D's logits, and with loss={self.loss!r} D's outputs are not centred on 0.")
         if not (isinstance(self.ada_images, int) and self.ada_images >= 1):
             raise ValueError(f"ada_images must be a whole number ≥ 1, not {self.ada_images!r}.")
         if self.arch not in ("dcgan", "mlp"):
@@ -157,8 +162,9 @@ def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake:
 
     Returns:
         ``{"loss_D", "D(x)", "D(G(z))", "r_t"}``: detached scalars; D(x) and D(G(z)) are batch means of σ(a),
-        r_t = E[sign(a)] over the real batch, the overfitting heuristic of Karras et al. (2020): 1 when D is
-        sure of every real image, about 0 when it cannot tell them from fakes (ADA steers by it).
+        r_t = E[sign(a)] over the real batch, the overfitting heuristic of Karras et al. (2020): 1 when every
+        real image gets a positive logit (complete overfitting, in their words), near 0 when the logits on
+        real images are as often negative as positive (ADA steers by it).
     """
     real_logits, fake_logits = D(real), D(fake)
     loss_D = loss_D_fn(real_logits, fake_logits)
