@@ -64,6 +64,8 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_ema0.995": dataclasses.replace(notebook_02_configs()["dcgan"], ema_decay=0.995),
         "notebook_02_ema0.999": dataclasses.replace(notebook_02_configs()["dcgan"], ema_decay=0.999),
         "notebook_02_w48_ema0.995": dataclasses.replace(notebook_02_configs()["dcgan"], width=48, ema_decay=0.995),
+        "notebook_02_r1_0.01": dataclasses.replace(notebook_02_configs()["dcgan"], lambda_r1=0.01),
+        "notebook_02_r1_0.1": dataclasses.replace(notebook_02_configs()["dcgan"], lambda_r1=0.1),
         "notebook_02_b64_ema0.995": dataclasses.replace(notebook_02_configs()["dcgan"], batch_size=64,
                                                         ema_decay=0.995),
         "reference": REFERENCE,

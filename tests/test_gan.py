@@ -185,3 +185,24 @@ def test_training_on_without_an_average_drops_the_old_one():
     assert run.G_ema is not None
     train_gan(_data(), dataclasses.replace(config, num_steps=4, ema_decay=0), device="cpu", run=run, progress=False)
     assert run.G_ema is None and run.generator is run.G
+
+
+def test_r1_step_descends_the_squared_input_gradient_of_D_on_real_images():
+    from gan_lab.train.gan import r1_step
+
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1))  # D(x) = w·x + b: ∇_x D = w for every x
+    w = D[1].weight.detach().clone()
+    opt = torch.optim.SGD(D.parameters(), lr=0.1)
+    out = r1_step(D, opt, torch.randn(8, 1, 2, 2), gamma=2.0, every=4)
+    assert torch.allclose(out["R1"], w.pow(2).sum())
+    # the gradient of γ/2 · every · ‖w‖² is γ · every · w: one SGD step shrinks w by that, b does not move
+    assert torch.allclose(D[1].weight, w - 0.1 * 2.0 * 4 * w)
+
+
+def test_train_gan_applies_r1_lazily():
+    from gan_lab.train.gan import R1_EVERY
+
+    config = GANConfig(arch="mlp", width=4, z_dim=8, batch_size=8, num_steps=2 * R1_EVERY, log_every=1,
+                       lambda_r1=0.1)
+    run = train_gan(torch.rand(32, 1, 28, 28) * 2 - 1, config, device="cpu", progress=False)
+    assert len(run.history["R1"]) == 2 and all(v > 0 for v in run.history["R1"])  # at steps 16 and 32 only

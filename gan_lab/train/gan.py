@@ -88,6 +88,9 @@ class GANConfig(TrainConfig):
             logits are centred on 0 ("nonsaturating" or "minimax": least squares trains D towards 1 and 0).
         ada_images: real images over which ADA's p can rise from 0 to 1 (Karras et al.: 500 000, for runs of
             millions of images; gan_lab's default is its own choice for runs of about 100 000).
+        lambda_r1: γ of the R1 penalty (Mescheder et al. 2018), γ/2 · E‖∇_x D(x)‖² on real images, applied
+            lazily every ``R1_EVERY`` D updates with its weight multiplied by ``R1_EVERY`` (StyleGAN2's lazy
+            regularisation, Karras et al. 2020); 0 (the default): none.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -106,6 +109,7 @@ class GANConfig(TrainConfig):
     augment: str = ""
     ada_target: float = 0.0
     ada_images: int = 20_000
+    lambda_r1: float = 0.0
 
     def __post_init__(self):
         super().__post_init__()
@@ -196,6 +200,31 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
         loss_G.backward()
     opt_G.step()
     return {"loss_G": loss_G.detach()}
+
+
+#: D updates between two R1 penalties (Karras et al. 2020's lazy regularisation uses 16)
+R1_EVERY = 16
+
+
+def r1_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, gamma: float,
+            every: int = 1) -> dict[str, torch.Tensor]:
+    """One R1 update of D (Mescheder et al. 2018, Eq. 9): descend γ/2 · E_x‖∇_x D(x)‖² on real images x.
+
+    R1 penalises D for a non-zero gradient on the real data, so that near the equilibrium (p_g = p_data, D
+    constant) D cannot push G away again; Mescheder et al. (Theorem 4.1) prove that the regularised game
+    converges locally. ``every`` scales the penalty when it is applied only every ``every`` steps (lazy
+    regularisation).
+
+    Returns:
+        ``{"R1"}``: the detached E‖∇_x D(x)‖² before weighting.
+    """
+    real = real.detach().requires_grad_(True)
+    grad, = torch.autograd.grad(D(real).sum(), real, create_graph=True)  # ∇_x D(x) per image (sum over the batch)
+    penalty = grad.pow(2).flatten(1).sum(1).mean()
+    opt_D.zero_grad(set_to_none=True)
+    (gamma / 2 * every * penalty).backward()
+    opt_D.step()
+    return {"R1": penalty.detach()}
 
 
 def make_optimizers(G, D, config: GANConfig) -> dict[str, torch.optim.Optimizer]:
@@ -325,6 +354,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
             with torch.no_grad():
                 fake = G(z)  # G is fixed during D's update
             out = d_step(D_sync, optimizers["D"], real, fake, loss_D_fn)
+            if config.lambda_r1 and step % R1_EVERY == 0:
+                out |= r1_step(D_sync, optimizers["D"], real, config.lambda_r1, every=R1_EVERY)
             if ada is not None:
                 _adapt(ada, D_seen, out, parallel, config.batch_size)
         z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
