@@ -247,5 +247,8 @@ def test_the_installed_wheel_gives_the_course_and_runs_its_first_notebook(tmp_pa
     assert Path(data_dir) == home / "data" and Path(cache).is_relative_to(home)
     written = [p for p in home.rglob("*") if p.is_file()]
     assert written, "00_start_here wrote no cache into GAN_LAB_HOME"
-    strays = [p for p in (site / "gan_lab").rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc", ".ipynb")]
+    installed = {line.split(",")[0] for record in site.glob("gan_lab-*.dist-info/RECORD")
+                 for line in record.read_text().splitlines()}  # what the wheel itself put there (package data too)
+    strays = [p for p in (site / "gan_lab").rglob("*")
+              if p.is_file() and p.suffix != ".pyc" and p.relative_to(site).as_posix() not in installed]
     assert not strays and not (site / "data").exists(), f"data written into site-packages: {strays[:3]}"
