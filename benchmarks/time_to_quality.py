@@ -57,17 +57,17 @@ REFERENCE = GANConfig(arch="dcgan", loss="nonsaturating", width=64, z_dim=100, b
 def candidates() -> dict[str, GANConfig]:
     """Every configuration the benchmark knows, by name ("notebook_02" is whatever notebook 02 uses now)."""
     base = dataclasses.replace(REFERENCE, width=32, z_dim=64)  # notebook 02's DCGAN before this benchmark
+    nb02 = notebook_02_configs()["dcgan"]  # what notebook 02 trains now
     return {
-        "notebook_02": notebook_02_configs()["dcgan"],
-        "notebook_02_no_ema": dataclasses.replace(notebook_02_configs()["dcgan"], ema_decay=0),
-        "notebook_02_diffaugment": dataclasses.replace(notebook_02_configs()["dcgan"], augment=POLICY),
-        "notebook_02_ema0.995": dataclasses.replace(notebook_02_configs()["dcgan"], ema_decay=0.995),
-        "notebook_02_ema0.999": dataclasses.replace(notebook_02_configs()["dcgan"], ema_decay=0.999),
-        "notebook_02_w48_ema0.995": dataclasses.replace(notebook_02_configs()["dcgan"], width=48, ema_decay=0.995),
-        "notebook_02_r1_0.01": dataclasses.replace(notebook_02_configs()["dcgan"], lambda_r1=0.01),
-        "notebook_02_r1_0.1": dataclasses.replace(notebook_02_configs()["dcgan"], lambda_r1=0.1),
-        "notebook_02_b64_ema0.995": dataclasses.replace(notebook_02_configs()["dcgan"], batch_size=64,
-                                                        ema_decay=0.995),
+        "notebook_02": nb02,
+        "notebook_02_no_ema": dataclasses.replace(nb02, ema_decay=0),
+        "notebook_02_diffaugment": dataclasses.replace(nb02, augment=POLICY),
+        "notebook_02_ema0.995": dataclasses.replace(nb02, ema_decay=0.995),
+        "notebook_02_ema0.999": dataclasses.replace(nb02, ema_decay=0.999),
+        "notebook_02_w48_ema0.995": dataclasses.replace(nb02, width=48, ema_decay=0.995),
+        "notebook_02_r1_0.01": dataclasses.replace(nb02, lambda_r1=0.01),
+        "notebook_02_r1_0.1": dataclasses.replace(nb02, lambda_r1=0.1),
+        "notebook_02_b64_ema0.995": dataclasses.replace(nb02, batch_size=64, ema_decay=0.995),
         "reference": REFERENCE,
         "w32_b64": base,
         "w32_b32": dataclasses.replace(base, batch_size=32),

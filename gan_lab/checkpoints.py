@@ -288,16 +288,19 @@ def _load_state(name: str, model: nn.Module, tensors: dict[str, torch.Tensor]) -
     model.load_state_dict(saved)
 
 
+def _stored(directory: str | os.PathLike, key: str) -> dict | None:
+    directory = Path(directory)
+    return _read_index(directory)[key] if exists(directory) else None
+
+
 def stored_config(directory: str | os.PathLike) -> dict | None:
     """The training config saved in ``directory``'s checkpoint (JSON only, no weights), or None."""
-    directory = Path(directory)
-    return _read_index(directory)["config"] if exists(directory) else None
+    return _stored(directory, "config")
 
 
 def stored_history(directory: str | os.PathLike) -> dict | None:
     """The training history saved in ``directory``'s checkpoint (JSON only, no weights), or None."""
-    directory = Path(directory)
-    return _read_index(directory)["history"] if exists(directory) else None
+    return _stored(directory, "history")
 
 
 def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> list[str]:

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -69,16 +71,10 @@ def data_description() -> str:
 
 def merge(old: dict, new_values: dict, runs: dict) -> dict:
     """The file's new contents: the measured notebooks replaced, the others kept."""
-    merged = {"measured": old.get("measured", {}), "notebooks": dict(old.get("notebooks", {})),
-              "runs": dict(old.get("runs", {}))}
-    merged["notebooks"] |= new_values
-    merged["runs"] |= runs
-    merged["measured"] = {"data": data_description(), "machine": f"{platform.processor() or platform.machine()}, "
-                          f"{os.cpu_count()} cores, torch {__import__('torch').__version__}",
-                          "date": datetime.date.today().isoformat()}
-    merged["notebooks"] = dict(sorted(merged["notebooks"].items()))
-    merged["runs"] = dict(sorted(merged["runs"].items()))
-    return merged
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    return {"measured": {"data": data_description(), "machine": machine, "date": datetime.date.today().isoformat()},
+            "notebooks": dict(sorted((old.get("notebooks", {}) | new_values).items())),
+            "runs": dict(sorted((old.get("runs", {}) | runs).items()))}
 
 
 def main(argv: list[str] | None = None) -> int:

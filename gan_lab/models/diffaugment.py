@@ -131,13 +131,16 @@ class AdaptiveProbability:
 
     def __init__(self, target: float = 0.6, images_to_one: int = 500_000, interval: int = 4, p: float = 0.0):
         self.target, self.images_to_one, self.interval, self.p = target, images_to_one, interval, p
-        self._signs: list[float] = []
+        self._signs: list = []
 
-    def update(self, r: float, batch_size: int) -> float:
-        """Record one D update's E[sign(D(x))] over its ``batch_size`` real images; returns the (new) p."""
+    def update(self, r, batch_size: int) -> float:
+        """Record one D update's E[sign(D(x))] over its ``batch_size`` real images; returns the (new) p.
+
+        ``r`` may be a number or a 0-d tensor: a tensor is read (one host sync) only every ``interval`` updates.
+        """
         self._signs.append(r)
         if len(self._signs) == self.interval:
-            r_t = sum(self._signs) / self.interval
+            r_t = float(sum(self._signs)) / self.interval
             self._signs.clear()
             step = (1 if r_t > self.target else -1 if r_t < self.target else 0) * self.interval * batch_size
             self.p = min(max(self.p + step / self.images_to_one, 0.0), 1.0)

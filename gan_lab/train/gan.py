@@ -292,7 +292,7 @@ def _adapt(ada: AdaptiveProbability, D_seen: AugmentedDiscriminator, out: dict, 
            batch_size: int) -> None:
     """ADA after a D update: feed it r_t (averaged over the processes of a parallel run) and set D's p."""
     r_t = (parallel.average({"r_t": out["r_t"]}) if parallel else out)["r_t"]
-    D_seen.p = ada.update(float(r_t), batch_size)
+    D_seen.p = ada.update(r_t, batch_size)  # a tensor: read once per ADA interval, not every step
     out["p_augment"] = torch.tensor(D_seen.p)
 
 
