@@ -31,6 +31,7 @@ Example (two CPU processes)::
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from dataclasses import dataclass
@@ -188,10 +189,20 @@ def start(device: str | torch.device | None = None, backend: str | None = None) 
     return Distributed(rank, size, local_rank, device, backend)
 
 
-def stop() -> None:
-    """Leave the process group (a no-op when there is none)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def stop(together: bool = True) -> None:
+    """Leave the process group (a no-op when there is none).
+
+    Args:
+        together: first wait until every process has arrived here (a barrier), so no process tears its
+            connections down while another still works (rank 0 writes the run folder after training). After
+            an error, pass False: a process that failed elsewhere would never arrive.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gc.collect()  # DDP wrappers left in reference cycles hold the group: free them while it is still whole
+    if together:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def _pick(requested, backend: str | None, local_rank: int, local_size: int) -> tuple[torch.device, str]:

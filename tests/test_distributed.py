@@ -121,6 +121,26 @@ def test_checkpoints_resume_across_process_counts(tmp_path):
     assert _metrics(tmp_path / "run")["samples_seen"] == 10 * 8 and "distributed" not in _metrics(tmp_path / "run")
 
 
+# Rank 0 finishes a second after rank 1; rank 1 must not leave the group before it (exit 3 if it does).
+LEAVE_TOGETHER = """\
+import sys, time
+from pathlib import Path
+from gan_lab import distributed
+parallel = distributed.start("cpu")
+done = Path("rank0_done")
+if parallel.is_main:
+    time.sleep(1.0)
+    done.write_text("written")
+distributed.stop()
+sys.exit(0 if done.exists() else 3)
+"""
+
+
+def test_processes_leave_the_group_together(tmp_path):
+    (tmp_path / "leave.py").write_text(LEAVE_TOGETHER)
+    _torchrun(tmp_path, "leave.py")  # fails on any exit code but 0
+
+
 @pytest.fixture
 def as_rank_0_of(monkeypatch):
     """Pretend to be rank 0 of a torchrun job of ``n`` processes (the checks fail before any rendezvous)."""

@@ -143,14 +143,17 @@ def _load_and_train(args: argparse.Namespace, config: GANConfig) -> int:
         parallel = distributed.start(args.device, args.backend)
     except distributed.DistributedError as err:
         raise UsageError(str(err)) from None
+    finished = False
     try:
         device = device_for(parallel.device, config.seed, parallel.is_main and not args.quiet, args.precision)
         if parallel.is_main and not args.quiet:
             print(f"torchrun  {parallel.world_size} processes ({parallel.backend}), "
                   f"{parallel.local_batch_size(config.batch_size)} images each per step")
-        return _train(args, config, data, device, parallel)
+        code = _train(args, config, data, device, parallel)
+        finished = True
+        return code
     finally:
-        distributed.stop()
+        distributed.stop(together=finished)  # after an error, leave without waiting for the others
 
 
 def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=None) -> int:
