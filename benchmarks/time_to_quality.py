@@ -67,6 +67,8 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_w48_ema0.995": dataclasses.replace(nb02, width=48, ema_decay=0.995),
         "notebook_02_r1_0.01": dataclasses.replace(nb02, lambda_r1=0.01),
         "notebook_02_r1_0.1": dataclasses.replace(nb02, lambda_r1=0.1),
+        "notebook_02_r1_0.01_ema0.995": dataclasses.replace(nb02, lambda_r1=0.01, ema_decay=0.995),
+        "notebook_02_sn": dataclasses.replace(nb02, spectral_norm=True),  # Miyato et al. 2018's D: SN, no BN
         "notebook_02_b64_ema0.995": dataclasses.replace(nb02, batch_size=64, ema_decay=0.995),
         "reference": REFERENCE,
         "w32_b64": base,

@@ -206,3 +206,22 @@ def test_train_gan_applies_r1_lazily():
                        lambda_r1=0.1)
     run = train_gan(torch.rand(32, 1, 28, 28) * 2 - 1, config, device="cpu", progress=False)
     assert len(run.history["R1"]) == 2 and all(v > 0 for v in run.history["R1"])  # at steps 16 and 32 only
+
+
+def test_spectral_norm_bounds_every_layer_of_d_and_survives_a_checkpoint(tmp_path):
+    config = GANConfig(**{**TINY, "arch": "dcgan", "spectral_norm": True})
+    run = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in run.D.modules())  # Miyato et al.'s D: none
+    layers = [m for m in run.D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert layers and all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    for m in layers:  # one power-iteration step per forward: σ(W / σ̂) is close to 1 after a few steps
+        weight = m.weight.detach().flatten(1)
+        assert 0.7 < torch.linalg.matrix_norm(weight, ord=2) < 1.3
+    loaded = load_gan(tmp_path)
+    x = _data(4)
+    run.D.eval(), loaded.D.eval()
+    assert torch.allclose(loaded.D(x), run.D(x), atol=1e-6)  # the u, v of the power iteration are stored too
+    with pytest.raises(ValueError, match="spectral_norm must be True or False"):
+        GANConfig(spectral_norm="yes")
+    with pytest.raises(ValueError, match="applies to the DCGAN discriminator"):
+        GANConfig(arch="mlp", spectral_norm=True)

@@ -68,28 +68,49 @@ class DCGANDiscriminator(nn.Module):
             raw score either way; a WGAN reads the difference of its means
             over real and fake images as a distance estimate instead of
             passing it through a sigmoid.
+        spectral_norm: spectrally normalise every layer (Miyato et al. 2018; see
+            :func:`spectral_normalise`) and, as their discriminators do, use no batch norm.
     """
 
-    def __init__(self, channels: int = 1, size: int = 28, width: int = 64, critic: bool = False):
+    def __init__(self, channels: int = 1, size: int = 28, width: int = 64, critic: bool = False,
+                 spectral_norm: bool = False):
         super().__init__()
         start, n_down = _plan(size)
+        plain = critic or spectral_norm  # no batch norm
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(n_down - 1):
-            norm = nn.Identity() if critic else nn.BatchNorm2d(ch * 2)
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=critic), norm, nn.LeakyReLU(0.2, True)]
+            norm = nn.Identity() if plain else nn.BatchNorm2d(ch * 2)
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=plain), norm, nn.LeakyReLU(0.2, True)]
             ch *= 2
         self.features = nn.Sequential(*layers)  # (B, ch, start, start)
         self.head = nn.Conv2d(ch, 1, start, 1, 0)  # one score for the whole image
+        if spectral_norm:
+            spectral_normalise(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x)).flatten()
 
 
+def spectral_normalise(module: nn.Module) -> nn.Module:
+    """``module`` with each convolution and linear layer divided by its largest singular value, in place.
+
+    Spectral normalisation (Miyato et al. 2018) bounds each layer's Lipschitz constant by 1, estimating
+    σ(W) by one step of power iteration per forward pass (in training mode). The parametrisation keeps
+    the unnormalised weight as ``layer.parametrizations.weight.original``, which
+    :func:`init_dcgan_weights` initialises.
+    """
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(layer)
+    return module
+
+
 def init_dcgan_weights(module: nn.Module) -> None:
     """N(0, 0.02) weights as in the DCGAN paper; use with ``model.apply``."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
+        spectral = nn.utils.parametrize.is_parametrized(module, "weight")  # module.weight is then W / σ(W)
+        nn.init.normal_(module.parametrizations.weight.original if spectral else module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.BatchNorm2d):

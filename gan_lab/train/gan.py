@@ -91,6 +91,8 @@ class GANConfig(TrainConfig):
         lambda_r1: γ of the R1 penalty (Mescheder et al. 2018), γ/2 · E‖∇_x D(x)‖² on real images, applied
             lazily every ``R1_EVERY`` D updates with its weight multiplied by ``R1_EVERY`` (StyleGAN2's lazy
             regularisation, Karras et al. 2020); 0 (the default): none.
+        spectral_norm: spectrally normalise every layer of the DCGAN D (Miyato et al. 2018) and drop its batch
+            norm, as their discriminators do; False (the default): the DCGAN paper's D with batch norm.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -110,9 +112,14 @@ class GANConfig(TrainConfig):
     ada_target: float = 0.0
     ada_images: int = 20_000
     lambda_r1: float = 0.0
+    spectral_norm: bool = False
 
     def __post_init__(self):
         super().__post_init__()
+        if not isinstance(self.spectral_norm, bool):
+            raise ValueError(f"spectral_norm must be True or False, not {self.spectral_norm!r}.")
+        if self.spectral_norm and self.arch != "dcgan":
+            raise ValueError(f"spectral_norm applies to the DCGAN discriminator; arch is {self.arch!r}.")
         if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
             raise ValueError(f"ema_decay must be a number in [0, 1) (0 turns the average off), not {self.ema_decay!r}.")
         if not isinstance(self.augment, str):
@@ -147,7 +154,7 @@ def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.
         D = MLPDiscriminator((channels, size, size), width=config.width * 8)
         return G, D
     G = DCGANGenerator(config.z_dim, channels, size, config.width)
-    D = DCGANDiscriminator(channels, size, config.width)
+    D = DCGANDiscriminator(channels, size, config.width, spectral_norm=config.spectral_norm)
     G.apply(init_dcgan_weights)
     D.apply(init_dcgan_weights)
     return G, D
