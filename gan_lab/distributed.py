@@ -193,9 +193,10 @@ def stop(together: bool = True) -> None:
     """Leave the process group (a no-op when there is none).
 
     Args:
-        together: first wait until every process has arrived here (a barrier), so no process tears its
-            connections down while another still works (rank 0 writes the run folder after training). After
-            an error, pass False: a process that failed elsewhere would never arrive.
+        together: first wait until every process has arrived here (a barrier), so that no process leaves
+            while another still has collective work to do with it. Only where every process is sure to
+            arrive (after a finished run); after an error or a signal pass False, or a process that stopped
+            elsewhere would keep the others waiting until the group's timeout.
     """
     if not (dist.is_available() and dist.is_initialized()):
         return

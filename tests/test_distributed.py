@@ -58,8 +58,9 @@ def _digest(tensors) -> str:
     return hashlib.sha256(b"".join(t.detach().cpu().contiguous().numpy().tobytes() for t in tensors)).hexdigest()
 
 
-def _torchrun(cwd: Path, *args: str) -> str:
-    """``torchrun --nproc_per_node=2 --standalone ARGS`` on the CPU; returns its stdout (fails on exit code ≠ 0)."""
+def _torchrun(cwd: Path, *args: str, check: bool = True) -> str:
+    """``torchrun --nproc_per_node=2 --standalone ARGS`` on the CPU; returns its stdout (``check``: fails on exit
+    code ≠ 0), else stdout and stderr together after the exit code."""
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     env["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", *args]
@@ -70,6 +71,8 @@ def _torchrun(cwd: Path, *args: str) -> str:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
+    if not check:
+        return f"exit {proc.returncode}\n{out}{err}"
     assert proc.returncode == 0, err[-3000:]
     return out
 
@@ -139,6 +142,26 @@ sys.exit(0 if done.exists() else 3)
 def test_processes_leave_the_group_together(tmp_path):
     (tmp_path / "leave.py").write_text(LEAVE_TOGETHER)
     _torchrun(tmp_path, "leave.py")  # fails on any exit code but 0
+
+
+# Rank 0 fails while writing the run folder, after training; the job must end with the error, not wait.
+FAILING_WRITE = """\
+import os, sys
+from gan_lab import cli
+
+def broken(*args, **kwargs):
+    raise OSError("no space left on the test's device")
+
+if os.environ["RANK"] == "0":
+    cli.commands.write_run_outputs = broken
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_failure_after_training_ends_the_job_with_its_error(tmp_path):
+    (tmp_path / "fail.py").write_text(FAILING_WRITE)
+    result = _torchrun(tmp_path, "fail.py", *TINY, "--out", "r", check=False)
+    assert result.startswith("exit 1\n") and "no space left on the test's device" in result  # not a kill (-9)
 
 
 @pytest.fixture

@@ -209,7 +209,12 @@ def test_train_gan_applies_r1_lazily():
 
 
 def test_spectral_norm_bounds_every_layer_of_d_and_survives_a_checkpoint(tmp_path):
+    from gan_lab.train.gan import build_gan
+
     config = GANConfig(**{**TINY, "arch": "dcgan", "spectral_norm": True})
+    fresh = build_gan(config)[1].eval()  # the power iteration restarted from the initialised weights: σ̂ ≈ σ
+    for m in (m for m in fresh.modules() if isinstance(m, torch.nn.Conv2d)):
+        assert 0.9 < torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2) < 1.1
     run = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in run.D.modules())  # Miyato et al.'s D: none
     layers = [m for m in run.D.modules() if isinstance(m, torch.nn.Conv2d)]

@@ -143,17 +143,14 @@ def _load_and_train(args: argparse.Namespace, config: GANConfig) -> int:
         parallel = distributed.start(args.device, args.backend)
     except distributed.DistributedError as err:
         raise UsageError(str(err)) from None
-    finished = False
     try:
         device = device_for(parallel.device, config.seed, parallel.is_main and not args.quiet, args.precision)
         if parallel.is_main and not args.quiet:
             print(f"torchrun  {parallel.world_size} processes ({parallel.backend}), "
                   f"{parallel.local_batch_size(config.batch_size)} images each per step")
-        code = _train(args, config, data, device, parallel)
-        finished = True
-        return code
-    finally:
-        distributed.stop(together=finished)  # after an error, leave without waiting for the others
+        return _train(args, config, data, device, parallel)
+    finally:  # a finished run has left the group already; after an error or a signal, leave without waiting
+        distributed.stop(together=False)
 
 
 def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=None) -> int:
@@ -167,11 +164,17 @@ def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=N
               file=sys.stderr)
         return 128 + stop.signum
     seconds = time.perf_counter() - start
-    checksums = parallel.checksums({"G": run.G, "D": run.D}) if parallel else None
+    interrupted = bool(run.history.get("interrupted"))  # Ctrl-C: the processes may have stopped at different steps
+    checksums = None
+    if parallel and not interrupted:
+        from .. import distributed
+
+        checksums = parallel.checksums({"G": run.G, "D": run.D})
+        distributed.stop()  # all have finished training: leave together, before rank 0 spends time on the files
     if checksums and len(set(checksums)) > 1:  # DDP keeps them equal; anything else is a bug worth stopping for
         raise RuntimeError(f"the processes ended with different weights (parameter checksums {checksums}).")
     if parallel and not parallel.is_main:
-        return 0
+        return 130 if interrupted else 0
     metrics = write_run_outputs(run, args.out, seconds, data.source, fid_n=args.fid_n, device=device)
     if parallel:
         metrics["distributed"] = {"processes": parallel.world_size, "backend": parallel.backend,

@@ -95,10 +95,11 @@ class DCGANDiscriminator(nn.Module):
 def spectral_normalise(module: nn.Module) -> nn.Module:
     """``module`` with each convolution and linear layer divided by its largest singular value, in place.
 
-    Spectral normalisation (Miyato et al. 2018) bounds each layer's Lipschitz constant by 1, estimating
-    σ(W) by one step of power iteration per forward pass (in training mode). The parametrisation keeps
-    the unnormalised weight as ``layer.parametrizations.weight.original``, which
-    :func:`init_dcgan_weights` initialises.
+    Spectral normalisation (Miyato et al. 2018) divides each weight W by an estimate of σ(W), its
+    largest singular value, updated by one step of power iteration per forward pass in training mode.
+    A convolution's kernel is normalised as the matrix (out, in · k · k), the paper's approximation of
+    the convolution's own norm. :func:`init_dcgan_weights` re-initialises such a layer and restarts its
+    power iteration from the new weight.
     """
     for layer in module.modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
@@ -109,10 +110,25 @@ def spectral_normalise(module: nn.Module) -> nn.Module:
 def init_dcgan_weights(module: nn.Module) -> None:
     """N(0, 0.02) weights as in the DCGAN paper; use with ``model.apply``."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        spectral = nn.utils.parametrize.is_parametrized(module, "weight")  # module.weight is then W / σ(W)
-        nn.init.normal_(module.parametrizations.weight.original if spectral else module.weight, 0.0, 0.02)
+        spectral = _spectrally_normalised(module)
+        if spectral:  # its power-iteration vectors fit the old weight: take it off, and on again below
+            nn.utils.parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
+        nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+        if spectral:
+            nn.utils.parametrizations.spectral_norm(module)
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+
+
+def _spectrally_normalised(layer: nn.Module) -> bool:
+    """True when ``layer.weight`` is spectrally normalised; a weight parametrised otherwise is refused."""
+    if not nn.utils.parametrize.is_parametrized(layer, "weight"):
+        return False
+    kinds = [type(p).__name__ for p in layer.parametrizations.weight]
+    if kinds != ["_SpectralNorm"]:
+        raise ValueError(f"init_dcgan_weights knows plain and spectrally normalised weights; this "
+                         f"{type(layer).__name__}'s weight is parametrised by {kinds}.")
+    return True
