@@ -324,6 +324,11 @@ def measure(args: argparse.Namespace) -> dict:
     return result
 
 
+def _complete(config: dict) -> dict:
+    """A stored config with the GANConfig fields added since it was measured, at their defaults (what ran then)."""
+    return {**dataclasses.asdict(GANConfig()), **config}
+
+
 def merge(paths: list[Path]) -> dict:
     """Result files written by separate processes (e.g. one per config and seed) as one result.
 
@@ -338,8 +343,9 @@ def merge(paths: list[Path]) -> dict:
         if differ:
             raise ValueError(f"{path} was measured with other settings ({differ}) than {paths[0]}; merge like runs.")
         for name, entry in result["configs"].items():
-            into = merged["configs"].setdefault(name, {"config": entry["config"], "runs": []})
-            if into["config"] != entry["config"]:
+            config = _complete(entry["config"])
+            into = merged["configs"].setdefault(name, {"config": config, "runs": []})
+            if into["config"] != config:
                 raise ValueError(f"{path} gives {name!r} another config than an earlier file; rename one of them.")
             into["runs"] += entry["runs"]
     merged["settings"]["seeds"] = sorted({r["seed"] for e in merged["configs"].values() for r in e["runs"]})

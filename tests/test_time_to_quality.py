@@ -119,6 +119,15 @@ def test_merge_joins_runs_of_separate_processes_and_refuses_unlike_ones(ttq, tmp
     with pytest.raises(ValueError, match="other settings"):
         ttq.merge([paths[0], tmp_path / "other.json"])
 
+    # a file from before a GANConfig field existed merges with one that records the field at its default
+    for seed, extra in [(2, {"spectral_norm": False}), (3, {"spectral_norm": True})]:
+        later = result("a", seed)
+        later["configs"]["a"]["config"] |= extra
+        (tmp_path / f"later{seed}.json").write_text(json.dumps(later))
+    assert len(ttq.merge([paths[0], tmp_path / "later2.json"])["configs"]["a"]["runs"]) == 2
+    with pytest.raises(ValueError, match="another config"):
+        ttq.merge([paths[0], tmp_path / "later3.json"])
+
 
 def test_two_sample_accuracy_is_measured_at_every_evaluation_when_asked(ttq, monkeypatch, tmp_path):
     from gan_lab.metrics import two_sample
