@@ -214,12 +214,13 @@ def summary(runs: list[dict]) -> list[dict]:
 
 def table(result: dict) -> str:
     """The curves as text: one line per configuration and checkpoint (mean over seeds [min, max])."""
-    lines = [f"{'config':<26}{'s':>7}{'steps':>8}{'FID mean':>10}  [min, max]   two-sample accuracy [min, max]"]
+    w = max(26, *(len(name) + 1 for name in result["configs"]))  # the names' column
+    lines = [f"{'config':<{w}}{'s':>7}{'steps':>8}{'FID mean':>10}  [min, max]   two-sample accuracy [min, max]"]
     for name, entry in result["configs"].items():
         for row in entry["summary"]:
             judged = (f"   {row['two_sample_mean']:.3f} [{row['two_sample_min']:.3f}, {row['two_sample_max']:.3f}]"
                       if "two_sample_mean" in row else "")
-            lines.append(f"{name:<26}{row['seconds']:>7.0f}{row['step']:>8.0f}{row['fid_mean']:>10.2f}  "
+            lines.append(f"{name:<{w}}{row['seconds']:>7.0f}{row['step']:>8.0f}{row['fid_mean']:>10.2f}  "
                          f"[{row['fid_min']:.2f}, {row['fid_max']:.2f}]{judged}")
     floor = result["real_floor"]
     lines.append(f"held-out real images ({floor['split']} split, n={floor['n']}): FID {floor['fid']:.2f} (the floor)")
@@ -236,15 +237,17 @@ def plot(result: dict, path: Path) -> None:
     judged = all("two_sample_mean" in r for e in result["configs"].values() for r in e["summary"])
     fig, axes = plt.subplots(1, 2 if judged else 1, figsize=(13 if judged else 7, 4.2), squeeze=False)
     ax = axes[0, 0]
+    colours = plt.get_cmap("tab20").colors  # 20 distinct colours: the default cycle repeats after 10
     for i, (name, entry) in enumerate(result["configs"].items()):
+        colour = colours[i % len(colours)]
         rows = entry["summary"]
         seeds = len(entry["runs"])  # dashed: one seed only, so no spread to judge it by
         for a, metric, mean in ((ax, "fid", "fid_mean"),) + (((axes[0, 1], "two_sample_accuracy",
                                                                "two_sample_mean"),) if judged else ()):
             for run in entry["runs"]:
-                a.plot([p["seconds"] for p in run["curve"]], [p[metric] for p in run["curve"]], color=f"C{i}",
+                a.plot([p["seconds"] for p in run["curve"]], [p[metric] for p in run["curve"]], color=colour,
                        alpha=0.3)
-            a.plot([r["seconds"] for r in rows], [r[mean] for r in rows], color=f"C{i}", marker="o",
+            a.plot([r["seconds"] for r in rows], [r[mean] for r in rows], color=colour, marker="o",
                    ls="-" if seeds > 1 else "--", label=f"{name} ({seeds} seed{'s' * (seeds > 1)})")
     if judged:
         axes[0, 1].axhline(0.5, color="grey", ls=":", label="indistinguishable")
@@ -257,10 +260,10 @@ def plot(result: dict, path: Path) -> None:
     ax.set_ylabel(f"FID (domain features, n={s['n']})")
     ax.set_yscale("log")
     ax.set_title(f"time to quality on {s['data']} {s['size']} px")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="x-small", loc="lower left")
     if judged:
         axes[0, 1].set_xlabel(ax.get_xlabel())
-        axes[0, 1].legend(fontsize="small")
+        axes[0, 1].legend(fontsize="x-small", loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
