@@ -69,6 +69,7 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_r1_0.1": dataclasses.replace(nb02, lambda_r1=0.1),
         "notebook_02_r1_0.01_ema0.995": dataclasses.replace(nb02, lambda_r1=0.01, ema_decay=0.995),
         "notebook_02_sn": dataclasses.replace(nb02, spectral_norm=True),  # Miyato et al. 2018's D: SN, no BN
+        "notebook_02_resize": dataclasses.replace(nb02, upsample="resize"),  # Odena et al. 2016's G
         "notebook_02_b64_ema0.995": dataclasses.replace(nb02, batch_size=64, ema_decay=0.995),
         "reference": REFERENCE,
         "w32_b64": base,

@@ -230,3 +230,16 @@ def test_spectral_norm_bounds_every_layer_of_d_and_survives_a_checkpoint(tmp_pat
         GANConfig(spectral_norm="yes")
     with pytest.raises(ValueError, match="applies to the DCGAN discriminator"):
         GANConfig(arch="mlp", spectral_norm=True)
+
+
+def test_resize_convolution_generator_trains_and_survives_a_checkpoint(tmp_path):
+    config = GANConfig(**{**TINY, "arch": "dcgan", "upsample": "resize"})
+    run = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in run.G.net[3:])  # only z's projection is one
+    assert sum(isinstance(m, torch.nn.Upsample) for m in run.G.modules()) == 2  # 7 → 14 → 28
+    loaded = load_gan(tmp_path)
+    assert torch.equal(loaded.sample(4, seed=1), run.sample(4, seed=1))
+    for bad, message in [(dict(upsample="bilinear"), "upsample must be one of"),
+                         (dict(arch="mlp", upsample="resize"), "applies to the DCGAN generator")]:
+        with pytest.raises(ValueError, match=message):
+            GANConfig(**bad)

@@ -25,6 +25,16 @@ def _plan(size: int) -> tuple[int, int]:
     raise ValueError(f"DCGAN supports sizes 4·2^n or 7·2^n (e.g. 28, 32, 64, 128); got {size}.")
 
 
+UPSAMPLING = ("transposed", "resize")
+
+
+def _doubling(c_in: int, c_out: int, upsample: str, bias: bool) -> list[nn.Module]:
+    """Layers that double the resolution and map c_in to c_out channels (see ``DCGANGenerator``'s upsample)."""
+    if upsample == "transposed":
+        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
+
+
 @register
 class DCGANGenerator(nn.Module):
     """G: z (B, z_dim) ↦ image (B, C, size, size) in [-1, 1].
@@ -34,23 +44,31 @@ class DCGANGenerator(nn.Module):
         channels: image channels (1 grey, 3 RGB).
         size: image side (28, 32, 64, ...).
         width: channels of the last hidden layer; earlier layers double it.
+        upsample: how each stage doubles the resolution: "transposed" (the DCGAN paper's 4×4 transposed
+            convolution with stride 2) or "resize" (nearest-neighbour ×2, then a 3×3 convolution): Odena et
+            al. 2016's remedy for checkerboard artefacts. A transposed convolution covers its output unevenly
+            unless its kernel size is divisible by its stride (4 and 2 here), and even then its learned
+            weights must stay balanced to avoid them; resizing first has no such pattern to learn away.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape
         torch.Size([2, 1, 28, 28])
     """
 
-    def __init__(self, z_dim: int = 64, channels: int = 1, size: int = 28, width: int = 64):
+    def __init__(self, z_dim: int = 64, channels: int = 1, size: int = 28, width: int = 64,
+                 upsample: str = "transposed"):
         super().__init__()
+        if upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {UPSAMPLING}, not {upsample!r}.")
         self.z_dim = z_dim
         start, n_up = _plan(size)
         ch = width * 2 ** (n_up - 1)
         layers: list[nn.Module] = [  # project z to a (ch, start, start) map
             nn.ConvTranspose2d(z_dim, ch, start, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         for _ in range(n_up - 1):  # each stage doubles resolution, halves channels
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += [*_doubling(ch, ch // 2, upsample, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        layers += [*_doubling(ch, channels, upsample, bias=True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

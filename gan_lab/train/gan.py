@@ -25,7 +25,7 @@ from ..checkpoints import stored_history
 from ..data.base import ImageData
 from ..device import get_device
 from ..losses import adversarial_losses
-from ..models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
+from ..models.dcgan import UPSAMPLING, DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from ..models.diffaugment import AdaptiveProbability, AugmentedDiscriminator, check_policy
 from ..models.mlp import MLPDiscriminator, MLPGenerator
 from .common import (
@@ -93,6 +93,8 @@ class GANConfig(TrainConfig):
             regularisation, Karras et al. 2020); 0 (the default): none.
         spectral_norm: spectrally normalise every layer of the DCGAN D (Miyato et al. 2018) and drop its batch
             norm, as their discriminators do; False (the default): the DCGAN paper's D with batch norm.
+        upsample: how the DCGAN G doubles its resolution: "transposed" (the default, the DCGAN paper's) or
+            "resize" (nearest-neighbour then a 3×3 convolution, Odena et al. 2016).
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -113,9 +115,14 @@ class GANConfig(TrainConfig):
     ada_images: int = 20_000
     lambda_r1: float = 0.0
     spectral_norm: bool = False
+    upsample: str = "transposed"
 
     def __post_init__(self):
         super().__post_init__()
+        if self.upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {UPSAMPLING}, not {self.upsample!r}.")
+        if self.upsample != "transposed" and self.arch != "dcgan":
+            raise ValueError(f"upsample applies to the DCGAN generator; arch is {self.arch!r}.")
         if not isinstance(self.spectral_norm, bool):
             raise ValueError(f"spectral_norm must be True or False, not {self.spectral_norm!r}.")
         if self.spectral_norm and self.arch != "dcgan":
@@ -153,7 +160,7 @@ def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.
         G = MLPGenerator(config.z_dim, (channels, size, size), width=config.width * 8)
         D = MLPDiscriminator((channels, size, size), width=config.width * 8)
         return G, D
-    G = DCGANGenerator(config.z_dim, channels, size, config.width)
+    G = DCGANGenerator(config.z_dim, channels, size, config.width, upsample=config.upsample)
     D = DCGANDiscriminator(channels, size, config.width, spectral_norm=config.spectral_norm)
     G.apply(init_dcgan_weights)
     D.apply(init_dcgan_weights)
