@@ -48,7 +48,7 @@ class DCGANGenerator(nn.Module):
             convolution with stride 2) or "resize" (nearest-neighbour ×2, then a 3×3 convolution): Odena et
             al. 2016's remedy for checkerboard artefacts. A transposed convolution covers its output unevenly
             unless its kernel size is divisible by its stride (4 and 2 here), and even then its learned
-            weights must stay balanced to avoid them; resizing first has no such pattern to learn away.
+            weights must stay balanced to avoid them; resizing first does not build the pattern in.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape
