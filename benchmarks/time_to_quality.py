@@ -71,6 +71,15 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_sn": dataclasses.replace(nb02, spectral_norm=True),  # Miyato et al. 2018's D: SN, no BN
         "notebook_02_resize": dataclasses.replace(nb02, upsample="resize"),  # Odena et al. 2016's G
         "notebook_02_b64_ema0.995": dataclasses.replace(nb02, batch_size=64, ema_decay=0.995),
+        "notebook_02_ttur": dataclasses.replace(nb02, lr_G=1e-4, lr_D=4e-4),  # Heusel et al. 2017's two time scales
+        "notebook_02_lrG1e-4": dataclasses.replace(nb02, lr_G=1e-4),
+        "notebook_02_lr4e-4_ema0.995": dataclasses.replace(nb02, lr_G=4e-4, lr_D=4e-4, ema_decay=0.995),
+        "notebook_02_betas0_0.99": dataclasses.replace(nb02, beta1=0.0, beta2=0.99),  # StyleGAN2's Adam
+        "notebook_02_lsgan": dataclasses.replace(nb02, loss="least_squares"),  # Mao et al. 2017
+        "notebook_02_k2": dataclasses.replace(nb02, k=2),
+        "notebook_02_betas0_0.99_ema0.995": dataclasses.replace(nb02, beta1=0.0, beta2=0.99, ema_decay=0.995),
+        "notebook_02_betas0_0.99_lr4e-4_ema0.995": dataclasses.replace(nb02, beta1=0.0, beta2=0.99, lr_G=4e-4,
+                                                                       lr_D=4e-4, ema_decay=0.995),
         "reference": REFERENCE,
         "w32_b64": base,
         "w32_b32": dataclasses.replace(base, batch_size=32),
@@ -240,7 +249,7 @@ def plot(result: dict, path: Path) -> None:
     ax = axes[0, 0]
     colours = plt.get_cmap("tab20").colors  # 20 distinct colours: the default cycle repeats after 10
     for i, (name, entry) in enumerate(result["configs"].items()):
-        colour = colours[i % len(colours)]
+        colour, marker = colours[i % len(colours)], "os^D"[i // len(colours) % 4]  # past 20: another marker
         rows = entry["summary"]
         seeds = len(entry["runs"])  # dashed: one seed only, so no spread to judge it by
         for a, metric, mean in ((ax, "fid", "fid_mean"),) + (((axes[0, 1], "two_sample_accuracy",
@@ -248,7 +257,7 @@ def plot(result: dict, path: Path) -> None:
             for run in entry["runs"]:
                 a.plot([p["seconds"] for p in run["curve"]], [p[metric] for p in run["curve"]], color=colour,
                        alpha=0.3)
-            a.plot([r["seconds"] for r in rows], [r[mean] for r in rows], color=colour, marker="o",
+            a.plot([r["seconds"] for r in rows], [r[mean] for r in rows], color=colour, marker=marker,
                    ls="-" if seeds > 1 else "--", label=f"{name} ({seeds} seed{'s' * (seeds > 1)})")
     if judged:
         axes[0, 1].axhline(0.5, color="grey", ls=":", label="indistinguishable")
@@ -261,12 +270,15 @@ def plot(result: dict, path: Path) -> None:
     ax.set_ylabel(f"FID (domain features, n={s['n']})")
     ax.set_yscale("log")
     ax.set_title(f"time to quality on {s['data']} {s['size']} px")
-    ax.legend(fontsize="x-small", loc="lower left")
     if judged:
         axes[0, 1].set_xlabel(ax.get_xlabel())
-        axes[0, 1].legend(fontsize="x-small", loc="lower left")
+    legend = {}  # one legend beside the plots, so that no curve hides behind it
+    for a in axes.flat:
+        for handle, label in zip(*a.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(legend.values(), legend.keys(), fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -341,7 +353,8 @@ def merge(paths: list[Path]) -> dict:
     """
     results = [json.loads(Path(p).read_text()) for p in paths]
     same = ("budget", "every", "clock", "threads", "n", "data", "size")
-    merged = results[0] | {"configs": {}, "merged_from": [Path(p).name for p in paths]}
+    sources = [name for p, r in zip(paths, results) for name in r.get("merged_from", [Path(p).name])]
+    merged = results[0] | {"configs": {}, "merged_from": sources}  # a merged file names what it was merged from
     for path, result in zip(paths, results):
         differ = [k for k in same if result["settings"][k] != merged["settings"][k]]
         if differ:
