@@ -247,7 +247,8 @@ def plot(result: dict, path: Path) -> None:
     judged = all("two_sample_mean" in r for e in result["configs"].values() for r in e["summary"])
     fig, axes = plt.subplots(1, 2 if judged else 1, figsize=(13 if judged else 7, 4.2), squeeze=False)
     ax = axes[0, 0]
-    colours = plt.get_cmap("tab20").colors  # 20 distinct colours: the default cycle repeats after 10
+    pairs = plt.get_cmap("tab20").colors  # 20 colours, a dark and a light one of each hue in turn:
+    colours = pairs[0::2] + pairs[1::2]   # dark ones first, so that neighbours in the legend differ in hue
     for i, (name, entry) in enumerate(result["configs"].items()):
         colour, marker = colours[i % len(colours)], "os^D"[i // len(colours) % 4]  # past 20: another marker
         rows = entry["summary"]
@@ -364,6 +365,10 @@ def merge(paths: list[Path]) -> dict:
             into = merged["configs"].setdefault(name, {"config": config, "runs": []})
             if into["config"] != config:
                 raise ValueError(f"{path} gives {name!r} another config than an earlier file; rename one of them.")
+            twice = {r["seed"] for r in into["runs"]} & {r["seed"] for r in entry["runs"]}
+            if twice:
+                raise ValueError(f"{path} holds {name!r} with seed(s) {sorted(twice)} again (a file merged twice?); "
+                                 f"each configuration and seed may be merged once.")
             into["runs"] += entry["runs"]
     merged["settings"]["seeds"] = sorted({r["seed"] for e in merged["configs"].values() for r in e["runs"]})
     return merged

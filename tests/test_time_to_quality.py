@@ -118,6 +118,8 @@ def test_merge_joins_runs_of_separate_processes_and_refuses_unlike_ones(ttq, tmp
     (tmp_path / "3.json").write_text(json.dumps(result("b", 1)))
     assert ttq.merge([tmp_path / "merged.json", tmp_path / "3.json"])["merged_from"] == [
         "0.json", "1.json", "2.json", "3.json"]
+    with pytest.raises(ValueError, match="merged once"):  # a source merged again would count its runs twice
+        ttq.merge([tmp_path / "merged.json", paths[1]])
     assert ttq.summary(merged["configs"]["a"]["runs"])[-1] == pytest.approx(
         {"seconds": 20.0, "step": 9, "fid_mean": 50.5, "fid_min": 50.0, "fid_max": 51.0})
     (tmp_path / "other.json").write_text(json.dumps(result("a", 2, budget=60.0)))
