@@ -41,6 +41,15 @@ def test_train_writes_the_run_folder(tmp_path, fake_data):
     assert Image.open(out / "samples.png").size[0] > 28 * 8
 
 
+def test_the_learning_rate_and_the_average_are_set_from_the_command_line(tmp_path, fake_data):
+    out = tmp_path / "run"
+    assert cli.main(["train", "dcgan", "--out", str(out), *TINY, "--lr", "4e-4", "--ema-decay", "0.995"]) == 0
+    config = json.loads((out / "metrics.json").read_text())["config"]
+    assert (config["lr_G"], config["lr_D"], config["ema_decay"]) == (4e-4, 4e-4, 0.995)
+    assert cli.main(["train", "dcgan", "--out", str(tmp_path / "raw"), *TINY, "--ema-decay", "0"]) == 0
+    assert "G_ema" not in json.loads((tmp_path / "raw" / "checkpoint.json").read_text())["models"]
+
+
 def test_resume_continues_to_the_new_step_count(tmp_path, fake_data):
     out = str(tmp_path / "run")
     assert cli.main(["train", "mlp", "--out", out, *TINY]) == 0

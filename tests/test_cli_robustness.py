@@ -56,6 +56,8 @@ def _one_line_error(capsys, *needles):
     (["train", "dcgan", "--seed", str(2**70)], "--seed"),
     (["train", "dcgan", "--lr", "nan"], "--lr"),
     (["train", "dcgan", "--lr", "inf"], "--lr"),
+    (["train", "dcgan", "--ema-decay", "1"], "--ema-decay"),
+    (["train", "dcgan", "--ema-decay", "-0.1"], "--ema-decay"),
     (["train", "dcgan", "--batch-size", "100000"], "--batch-size"),
     (["train", "dcgan", "--steps", "-5"], "--steps"),
     (["train", "dcgan", "--width", "0"], "--width"),

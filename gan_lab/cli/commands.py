@@ -20,6 +20,7 @@ from ..train.loop import Terminated
 from .common import (
     SEED,
     UsageError,
+    below_one,
     device_for,
     device_name,
     positive,
@@ -70,6 +71,9 @@ example:
                    "(default: %(default)s)")
     p.add_argument("--lr", type=positive(1.0), default=defaults.lr_G, help="Adam learning rate of G and D "
                    "(default: %(default)s)")
+    p.add_argument("--ema-decay", type=below_one, default=defaults.ema_decay, metavar="BETA",
+                   help="β of the moving average of G's weights that samples come from; 0 samples the trained G "
+                        "(default: %(default)s)")
     p.add_argument("--width", type=whole(1, 1024), default=defaults.width,
                    help="network width: DCGAN channels, MLP hidden units / 8 (default: %(default)s)")
     p.add_argument("--z-dim", type=whole(1, 4096), default=defaults.z_dim, help="latent size (default: %(default)s)")
@@ -106,7 +110,7 @@ def config_from_args(args: argparse.Namespace) -> GANConfig:
     try:
         return GANConfig(arch=args.arch, loss=args.loss, z_dim=args.z_dim, width=args.width,
                          batch_size=args.batch_size, num_steps=args.steps, k=args.k, lr_G=args.lr, lr_D=args.lr,
-                         seed=args.seed)
+                         seed=args.seed, ema_decay=args.ema_decay)
     except ValueError as err:
         raise UsageError(str(err)) from None
 

@@ -61,6 +61,17 @@ def positive(high: float):
     return parse
 
 
+def below_one(text: str) -> float:
+    """An argparse type: a finite number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 <= value < 1):
+        raise argparse.ArgumentTypeError(f"{text} is out of range: give a number ≥ 0 and < 1")
+    return value
+
+
 def device_name(text: str) -> str:
     """An argparse type: a non-empty device name (cpu, cuda, cuda:1, mps); validated by torch later."""
     if not text.strip():
