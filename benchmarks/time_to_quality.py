@@ -71,7 +71,7 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_sn": dataclasses.replace(nb02, spectral_norm=True),  # Miyato et al. 2018's D: SN, no BN
         "notebook_02_resize": dataclasses.replace(nb02, upsample="resize"),  # Odena et al. 2016's G
         "notebook_02_b64_ema0.995": dataclasses.replace(nb02, batch_size=64, ema_decay=0.995),
-        "notebook_02_ttur": dataclasses.replace(nb02, lr_G=1e-4, lr_D=4e-4),  # Heusel et al. 2017's two time scales
+        "notebook_02_ttur": dataclasses.replace(nb02, lr_G=1e-4, lr_D=4e-4),  # two time scales at SAGAN's rates
         "notebook_02_lrG1e-4": dataclasses.replace(nb02, lr_G=1e-4),
         "notebook_02_lr4e-4_ema0.995": dataclasses.replace(nb02, lr_G=4e-4, lr_D=4e-4, ema_decay=0.995),
         "notebook_02_betas0_0.99": dataclasses.replace(nb02, beta1=0.0, beta2=0.99),  # StyleGAN2's Adam
@@ -86,7 +86,7 @@ def candidates() -> dict[str, GANConfig]:
         "w16_b64": dataclasses.replace(base, width=16),
         "w32_b64_lr5e-4": dataclasses.replace(base, lr_G=5e-4, lr_D=5e-4),
         "w32_b32_lr5e-4": dataclasses.replace(base, batch_size=32, lr_G=5e-4, lr_D=5e-4),
-        "w32_b64_ttur": dataclasses.replace(base, lr_G=1e-4, lr_D=4e-4),  # Heusel et al. 2017's two time scales
+        "w32_b64_ttur": dataclasses.replace(base, lr_G=1e-4, lr_D=4e-4),  # two time scales at SAGAN's rates
         "w32_b64_beta2_0.99": dataclasses.replace(base, beta2=0.99),
         "w16_b32_lr5e-4": dataclasses.replace(base, width=16, batch_size=32, lr_G=5e-4, lr_D=5e-4),
     }

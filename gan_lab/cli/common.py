@@ -47,29 +47,27 @@ def whole(low: int, high: int):
     return parse
 
 
-def positive(high: float):
-    """An argparse type: a finite number in (0, high]."""
+def number(inside, rule: str):
+    """An argparse type: a finite number for which ``inside(value)`` holds; ``rule`` says the range in words."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not (math.isfinite(value) and 0 < value <= high):
-            raise argparse.ArgumentTypeError(f"{text} is out of range: give a number > 0 and ≤ {high:g}")
+        if not (math.isfinite(value) and inside(value)):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a number {rule}")
         return value
     parse.__name__ = "number"
     return parse
 
 
-def below_one(text: str) -> float:
-    """An argparse type: a finite number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 0 <= value < 1):
-        raise argparse.ArgumentTypeError(f"{text} is out of range: give a number ≥ 0 and < 1")
-    return value
+def positive(high: float):
+    """An argparse type: a finite number in (0, high]."""
+    return number(lambda value: 0 < value <= high, f"> 0 and ≤ {high:g}")
+
+
+#: an argparse type: a finite number in [0, 1) (e.g. the β of a moving average)
+below_one = number(lambda value: 0 <= value < 1, "≥ 0 and < 1")
 
 
 def device_name(text: str) -> str:
