@@ -20,6 +20,7 @@ It prints one JSON line per evaluation, writes ``benchmarks/ema_seed<seed>.json`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -84,7 +85,8 @@ def main(argv=None) -> list[dict]:
     out.write_text(json.dumps({"machine": {"cpu": platform.processor() or platform.machine(),
                                            "torch": torch.__version__, "threads": 1},
                                "data": "pneumoniamnist 28 px; scored against its test split (624 images)",
-                               "config": "GANConfig() defaults, ema_decay=0 (the averages kept beside it)",
+                               "config": f"GANConfig() defaults (Adam {config.lr_G:g}), ema_decay=0 (the averages "
+                                         f"kept beside it)", "gan_config": dataclasses.asdict(config),
                                "seed": args.seed, "rows": rows}, indent=1))
     plot()
     return rows

@@ -24,6 +24,7 @@ asked for are measured again; the file's other rows stay).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -93,10 +94,17 @@ def main(argv=None) -> list[dict]:
                 if (r["data"], r["seed"], r["augment"]) not in redone] + rows
     Path(args.out).write_text(json.dumps({"machine": {"cpu": platform.processor() or platform.machine(),
                                                       "torch": torch.__version__, "threads": 1},
-                                          "config": "GANConfig() defaults but num_steps, augment and ada_target",
+                                          "config": describe(GANConfig(num_steps=args.steps)),
+                                          "gan_config": dataclasses.asdict(GANConfig(num_steps=args.steps)),
                                           "rows": rows},
                                          indent=1))
     return rows
+
+
+def describe(config: GANConfig) -> str:
+    """The settings every run shared, in words (the file's ``gan_config`` has them all)."""
+    return (f"GANConfig() defaults (Adam {config.lr_G:g}, average of G's weights β = {config.ema_decay:g}, "
+            f"{config.num_steps} steps) but augment and ada_target")
 
 
 if __name__ == "__main__":

@@ -58,28 +58,31 @@ def candidates() -> dict[str, GANConfig]:
     """Every configuration the benchmark knows, by name ("notebook_02" is whatever notebook 02 uses now)."""
     base = dataclasses.replace(REFERENCE, width=32, z_dim=64)  # notebook 02's DCGAN before this benchmark
     nb02 = notebook_02_configs()["dcgan"]  # what notebook 02 trains now
+    # notebook 02's DCGAN before the two-sample runs chose its learning rate and average
+    earlier = dataclasses.replace(nb02, lr_G=2e-4, lr_D=2e-4, ema_decay=0.99)
     return {
         "notebook_02": nb02,
         "notebook_02_no_ema": dataclasses.replace(nb02, ema_decay=0),
         "notebook_02_diffaugment": dataclasses.replace(nb02, augment=POLICY),
-        "notebook_02_ema0.995": dataclasses.replace(nb02, ema_decay=0.995),
-        "notebook_02_ema0.999": dataclasses.replace(nb02, ema_decay=0.999),
-        "notebook_02_w48_ema0.995": dataclasses.replace(nb02, width=48, ema_decay=0.995),
-        "notebook_02_r1_0.01": dataclasses.replace(nb02, lambda_r1=0.01),
-        "notebook_02_r1_0.1": dataclasses.replace(nb02, lambda_r1=0.1),
-        "notebook_02_r1_0.01_ema0.995": dataclasses.replace(nb02, lambda_r1=0.01, ema_decay=0.995),
-        "notebook_02_sn": dataclasses.replace(nb02, spectral_norm=True),  # Miyato et al. 2018's D: SN, no BN
-        "notebook_02_resize": dataclasses.replace(nb02, upsample="resize"),  # Odena et al. 2016's G
-        "notebook_02_b64_ema0.995": dataclasses.replace(nb02, batch_size=64, ema_decay=0.995),
-        "notebook_02_ttur": dataclasses.replace(nb02, lr_G=1e-4, lr_D=4e-4),  # two time scales at SAGAN's rates
-        "notebook_02_lrG1e-4": dataclasses.replace(nb02, lr_G=1e-4),
-        "notebook_02_lr4e-4_ema0.995": dataclasses.replace(nb02, lr_G=4e-4, lr_D=4e-4, ema_decay=0.995),
-        "notebook_02_betas0_0.99": dataclasses.replace(nb02, beta1=0.0, beta2=0.99),  # StyleGAN2's Adam
-        "notebook_02_lsgan": dataclasses.replace(nb02, loss="least_squares"),  # Mao et al. 2017
-        "notebook_02_k2": dataclasses.replace(nb02, k=2),
-        "notebook_02_betas0_0.99_ema0.995": dataclasses.replace(nb02, beta1=0.0, beta2=0.99, ema_decay=0.995),
-        "notebook_02_betas0_0.99_lr4e-4_ema0.995": dataclasses.replace(nb02, beta1=0.0, beta2=0.99, lr_G=4e-4,
-                                                                       lr_D=4e-4, ema_decay=0.995),
+        "earlier_default": earlier,
+        "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
+        "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
+        "earlier_default_ema0.999": dataclasses.replace(earlier, ema_decay=0.999),
+        "earlier_default_w48_ema0.995": dataclasses.replace(earlier, width=48, ema_decay=0.995),
+        "earlier_default_r1_0.01": dataclasses.replace(earlier, lambda_r1=0.01),
+        "earlier_default_r1_0.1": dataclasses.replace(earlier, lambda_r1=0.1),
+        "earlier_default_r1_0.01_ema0.995": dataclasses.replace(earlier, lambda_r1=0.01, ema_decay=0.995),
+        "earlier_default_sn": dataclasses.replace(earlier, spectral_norm=True),  # Miyato et al. 2018's D: SN, no BN
+        "earlier_default_resize": dataclasses.replace(earlier, upsample="resize"),  # Odena et al. 2016's G
+        "earlier_default_b64_ema0.995": dataclasses.replace(earlier, batch_size=64, ema_decay=0.995),
+        "earlier_default_ttur": dataclasses.replace(earlier, lr_G=1e-4, lr_D=4e-4),  # two time scales, SAGAN's rates
+        "earlier_default_lrG1e-4": dataclasses.replace(earlier, lr_G=1e-4),
+        "earlier_default_betas0_0.99": dataclasses.replace(earlier, beta1=0.0, beta2=0.99),  # StyleGAN2's Adam
+        "earlier_default_lsgan": dataclasses.replace(earlier, loss="least_squares"),  # Mao et al. 2017
+        "earlier_default_k2": dataclasses.replace(earlier, k=2),
+        "earlier_default_betas0_0.99_ema0.995": dataclasses.replace(earlier, beta1=0.0, beta2=0.99, ema_decay=0.995),
+        "earlier_default_betas0_0.99_lr4e-4_ema0.995": dataclasses.replace(earlier, beta1=0.0, beta2=0.99, lr_G=4e-4,
+                                                                           lr_D=4e-4, ema_decay=0.995),
         "reference": REFERENCE,
         "w32_b64": base,
         "w32_b32": dataclasses.replace(base, batch_size=32),
@@ -342,8 +345,13 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 def _complete(config: dict) -> dict:
-    """A stored config with the GANConfig fields added since it was measured, at their defaults (what ran then)."""
-    return {**dataclasses.asdict(GANConfig()), **config}
+    """A stored config with the fields added since it was measured, as they were then (``FIELDS_ADDED_LATER``)."""
+    then = {**GANConfig.FIELDS_ADDED_LATER, "precision": "fp32"}  # precision: recorded since bf16 runs began
+    missing = set(dataclasses.asdict(GANConfig())) - set(then) - set(config)
+    if missing:
+        raise ValueError(f"a stored config lacks {sorted(missing)}: a GANConfig field added since the file was "
+                         f"written needs its old meaning in GANConfig.FIELDS_ADDED_LATER.")
+    return {**then, **config}
 
 
 def merge(paths: list[Path]) -> dict:

@@ -43,9 +43,9 @@ def test_train_writes_the_run_folder(tmp_path, fake_data):
 
 def test_the_learning_rate_and_the_average_are_set_from_the_command_line(tmp_path, fake_data):
     out = tmp_path / "run"
-    assert cli.main(["train", "dcgan", "--out", str(out), *TINY, "--lr", "4e-4", "--ema-decay", "0.995"]) == 0
+    assert cli.main(["train", "dcgan", "--out", str(out), *TINY, "--lr", "3e-4", "--ema-decay", "0.98"]) == 0
     config = json.loads((out / "metrics.json").read_text())["config"]
-    assert (config["lr_G"], config["lr_D"], config["ema_decay"]) == (4e-4, 4e-4, 0.995)
+    assert (config["lr_G"], config["lr_D"], config["ema_decay"]) == (3e-4, 3e-4, 0.98)
     assert cli.main(["train", "dcgan", "--out", str(tmp_path / "raw"), *TINY, "--ema-decay", "0"]) == 0
     assert "G_ema" not in json.loads((tmp_path / "raw" / "checkpoint.json").read_text())["models"]
 
@@ -175,7 +175,8 @@ def test_an_rgb_medmnist_flag_trains_through_the_defaults(tmp_path, no_real_data
                      "--device", "cpu", "--fid-n", "32"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"] == "dermamnist" and metrics["data_source"].startswith("real")
-    assert metrics["config"] == {**metrics["config"], "width": 32, "batch_size": 32, "ema_decay": 0.99}
+    assert metrics["config"] == {**metrics["config"], "width": 32, "batch_size": 32, "lr_G": 4e-4,
+                                 "ema_decay": 0.995}
     assert np.isfinite(metrics["sample_quality"]["fid"]) and metrics["sample_quality"]["n"] == 32
     assert cli.main(["sample", str(out), "--n", "4", "--out", str(tmp_path / "s.npz"), "--device", "cpu"]) == 0
     with np.load(tmp_path / "s.npz") as npz:

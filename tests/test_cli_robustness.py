@@ -23,6 +23,7 @@ import gan_lab.data
 from gan_lab import checkpoints, cli
 from gan_lab.data.base import ImageData
 from gan_lab.models.mlp import MLPDiscriminator
+from gan_lab.train.gan import GANConfig
 from gan_lab.train.loop import Terminated, fit
 
 TINY = ["--steps", "4", "--width", "4", "--z-dim", "8", "--batch-size", "8", "--device", "cpu", "--quiet",
@@ -124,7 +125,7 @@ def test_resume_refuses_changed_settings_and_lists_them(tmp_path, fake_data, cap
     assert cli.main(["train", "mlp", "--out", out, *TINY]) == 0
     capsys.readouterr()
     assert cli.main(["train", "mlp", "--out", out, *TINY, "--resume", "--lr", "0.1"]) == 2
-    _one_line_error(capsys, "other settings", "gan.lr_G: 0.0002 → 0.1")
+    _one_line_error(capsys, "other settings", f"gan.lr_G: {GANConfig.lr_G:g} → 0.1")
     assert cli.main(["train", "mlp", "--out", out, *TINY, "--resume", "--data", "breastmnist"]) == 2
     _one_line_error(capsys, "data: pneumoniamnist → breastmnist")
     assert cli.main(["train", "mlp", "--out", out, *TINY, "--resume", "--steps", "6"]) == 0  # steps may change

@@ -50,5 +50,6 @@ def test_slerp_check_and_not_implemented(capsys):
 def test_ema_weight_accepts_beta_to_the_n_only():
     from gan_lab.exercises import gan as ex
 
-    assert ex.check_ema_weight(0.99 ** 100) and ex.check_ema_weight(0.366)
-    assert not ex.check_ema_weight(0.01) and not ex.check_ema_weight(0.99 ** 100 * 0.01)
+    assert ex.check_ema_weight(0.995 ** 100) and ex.check_ema_weight(0.606)
+    assert not ex.check_ema_weight(0.99 ** 100) and not ex.check_ema_weight(0.995 ** 100 * 0.005)
+    assert ex.check_ema_weight(0.99 ** 100, decay=0.99)

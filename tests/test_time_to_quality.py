@@ -1,5 +1,6 @@
 """benchmarks/time_to_quality.py: one FID curve per config, on a training clock that evaluation does not advance."""
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -99,13 +100,19 @@ def test_the_training_clock_stands_still_while_stopped(ttq):
         ttq.TrainingClock("gpu")
 
 
+#: a GANConfig as the first result files stored it, before the optional features' fields existed
+FIRST_CONFIG = {"arch": "dcgan", "loss": "nonsaturating", "z_dim": 64, "width": 32, "batch_size": 32, "num_steps": 3000,
+                "k": 1, "lr_G": 2e-4, "lr_D": 2e-4, "beta1": 0.5, "beta2": 0.999, "log_every": 10,
+                "checkpoint_every": 500, "callback_every": 100, "seed": 0}
+
+
 def test_merge_joins_runs_of_separate_processes_and_refuses_unlike_ones(ttq, tmp_path):
     def result(name: str, seed: int, budget: float = 120.0) -> dict:
         settings = {"budget": budget, "every": 20.0, "clock": "cpu", "threads": 1, "n": 1000, "data": "x",
                     "size": 28, "seeds": [seed]}
         curve = [{"seconds": 0.0, "step": 0, "fid": 300.0 + seed}, {"seconds": 20.0, "step": 9, "fid": 50.0 + seed}]
-        return {"settings": settings, "configs": {name: {"config": {"width": 32}, "runs": [{"seed": seed,
-                                                                                            "curve": curve}]}}}
+        return {"settings": settings, "configs": {name: {"config": dict(FIRST_CONFIG), "runs": [{"seed": seed,
+                                                                                                  "curve": curve}]}}}
 
     paths = []
     for i, (name, seed) in enumerate([("a", 0), ("a", 1), ("b", 0)]):
@@ -126,14 +133,42 @@ def test_merge_joins_runs_of_separate_processes_and_refuses_unlike_ones(ttq, tmp
     with pytest.raises(ValueError, match="other settings"):
         ttq.merge([paths[0], tmp_path / "other.json"])
 
-    # a file from before a GANConfig field existed merges with one that records the field at its default
-    for seed, extra in [(2, {"spectral_norm": False}), (3, {"spectral_norm": True})]:
+    # a file from before a GANConfig field existed merges with one that records the field as off, whatever its
+    # default is now: before the average of G's weights existed, samples came from G (ema_decay 0, not today's)
+    assert merged["configs"]["a"]["config"]["ema_decay"] == 0 != ttq.GANConfig().ema_decay
+    for seed, extra in [(2, {"spectral_norm": False, "ema_decay": 0.0}), (3, {"spectral_norm": True}),
+                        (4, {"ema_decay": ttq.GANConfig().ema_decay})]:
         later = result("a", seed)
         later["configs"]["a"]["config"] |= extra
         (tmp_path / f"later{seed}.json").write_text(json.dumps(later))
     assert len(ttq.merge([paths[0], tmp_path / "later2.json"])["configs"]["a"]["runs"]) == 2
-    with pytest.raises(ValueError, match="another config"):
-        ttq.merge([paths[0], tmp_path / "later3.json"])
+    for seed in (3, 4):
+        with pytest.raises(ValueError, match="another config"):
+            ttq.merge([paths[0], tmp_path / f"later{seed}.json"])
+    stranger = result("c", 0)
+    del stranger["configs"]["c"]["config"]["lr_G"]
+    (tmp_path / "stranger.json").write_text(json.dumps(stranger))
+    with pytest.raises(ValueError, match="lr_G"):
+        ttq.merge([tmp_path / "stranger.json"])
+
+
+def test_every_field_gan_config_gained_says_what_its_absence_meant(ttq):
+    added = set(dataclasses.asdict(ttq.GANConfig())) - set(FIRST_CONFIG)
+    assert added == set(ttq.GANConfig.FIELDS_ADDED_LATER), "declare a new GANConfig field's old meaning"
+    assert ttq._complete(dict(FIRST_CONFIG))["ema_decay"] == 0
+
+
+@pytest.mark.parametrize("path", sorted((config.REPO_ROOT / "benchmarks").glob("time_to_quality*.json")),
+                         ids=lambda p: p.name)
+def test_every_stored_entry_is_the_configuration_its_name_says(ttq, path):
+    # the names are what the README and notebook 02 quote; a renamed default must not relabel old runs
+    known, loop = ttq.candidates(), {"num_steps", "seed", "log_every", "checkpoint_every", "callback_every"}
+    for name, entry in json.loads(path.read_text())["configs"].items():
+        base, precision = ttq.split_name(name)
+        stored = ttq._complete(entry["config"])
+        expected = dataclasses.asdict(known[base]) | {"precision": precision}
+        differ = {k: (stored[k], expected[k]) for k in expected if k not in loop and stored[k] != expected[k]}
+        assert not differ, f"{path.name}: {name} ran another configuration: {differ}"
 
 
 def test_two_sample_accuracy_is_measured_at_every_evaluation_when_asked(ttq, monkeypatch, tmp_path):

@@ -69,11 +69,11 @@ def check_slerp(fn) -> Feedback:
                           hint="θ = arccos(⟨a, b⟩ / (‖a‖‖b‖)); return (sin((1−t)θ)·a + sin(tθ)·b) / sin θ.")
 
 
-def check_ema_weight(answer, decay: float = 0.99, steps_ago: int = 100) -> Feedback:
+def check_ema_weight(answer, decay: float = 0.995, steps_ago: int = 100) -> Feedback:
     """The weight of G's parameters from ``steps_ago`` steps back in the EMA, relative to the newest one's."""
     return check_value(f"relative weight of G from {steps_ago} steps ago (β = {decay})", answer,
                        decay ** steps_ago, rtol=1e-3,
                        hint="unroll θ_EMA ← β θ_EMA + (1 − β) θ_t: the newest θ_t enters with weight (1 − β), the "
                             "one before with β(1 − β), the one n steps back with βⁿ(1 − β). Divide.",
-                       why="βⁿ: with β = 0.99 a snapshot 100 steps old still counts about a third as much as the "
-                           "newest, one 500 steps old under 1 %. The average remembers about 1/(1 − β) steps.")
+                       why="βⁿ: with β = 0.995 a snapshot 100 steps old still counts about three fifths as much as "
+                           "the newest, one 1000 steps old under 1 %. The average remembers about 1/(1 − β) steps.")

@@ -51,6 +51,9 @@ class TrainConfig:
 
     #: the key of this config in a checkpoint's JSON (e.g. "gan"); set by each algorithm.
     key: ClassVar[str] = ""
+    #: fields added after checkpoints were first written, with what their absence meant for those runs where that
+    #: is not today's default (e.g. a run from before G's weights were averaged sampled G itself: ema_decay 0).
+    FIELDS_ADDED_LATER: ClassVar[dict] = {}
 
     batch_size: int = 32
     num_steps: int = 1000
@@ -88,13 +91,14 @@ class TrainConfig:
 
     @classmethod
     def from_checkpoint(cls, meta: dict):
-        """The config stored in a checkpoint's JSON (fields this version no longer has are dropped)."""
+        """The config stored in a checkpoint's JSON (fields this version no longer has are dropped; fields it gained
+        since are what ran then: ``FIELDS_ADDED_LATER``, else their defaults)."""
         known = {f.name for f in dataclasses.fields(cls)}
         stored = dict(meta[cls.key])
         for name in ("widths", "scale_weights"):  # JSON turns tuples into lists
             if isinstance(stored.get(name), list):
                 stored[name] = tuple(stored[name])
-        return cls(**{k: v for k, v in stored.items() if k in known})
+        return cls(**{**cls.FIELDS_ADDED_LATER, **{k: v for k, v in stored.items() if k in known}})
 
 
 @dataclass(kw_only=True)
