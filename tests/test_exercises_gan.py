@@ -1,5 +1,6 @@
 """The notebook-02 checks accept right answers, reject wrong ones with a hint, and never raise."""
 
+import inspect
 import math
 
 import torch
@@ -53,3 +54,7 @@ def test_ema_weight_accepts_beta_to_the_n_only():
     assert ex.check_ema_weight(0.995 ** 100) and ex.check_ema_weight(0.606)
     assert not ex.check_ema_weight(0.99 ** 100) and not ex.check_ema_weight(0.995 ** 100 * 0.005)
     assert ex.check_ema_weight(0.99 ** 100, decay=0.99)
+    # exercise 6 asks about the default average: its checker (and its explanation) must follow the default
+    from gan_lab.train.gan import GANConfig
+
+    assert inspect.signature(ex.check_ema_weight).parameters["decay"].default == GANConfig.ema_decay

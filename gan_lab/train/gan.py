@@ -62,13 +62,13 @@ class GANConfig(TrainConfig):
     widely copied configuration (width 64, batch 64: PyTorch's DCGAN example and dcgan.torch; the paper
     itself used batch 128) reaches 17.8 (~40 ms per step on one CPU core; 3000 steps in about two minutes).
     The learning rate (4e-4, twice the paper's) and the average's β (0.995) were then chosen by the same
-    benchmark's classifier two-sample test (``--two-sample``): in 180 s of wall time on two cores, five
-    seeds, they lowered its accuracy from 0.730 to 0.697 and the FID from 2.79 to 2.45 against 2e-4 and
-    β = 0.99 (``time_to_quality_two_sample_pneumoniamnist_2cores.json``). The accuracy was lower on every
-    seed, but by less than the spread of the earlier default's seeds, the bar set before measuring, and on
-    BreastMNIST the FID was worse (the README has the whole comparison). Measured for the DCGAN; the MLP
-    shares these defaults so that notebook 02 compares the two architectures under one optimiser, though one
-    seed of its MLP scored a worse FID with them than with the earlier ones.
+    benchmark's classifier two-sample test (``--two-sample``): in 180 s of wall time on two cores, eight
+    seeds, they lowered its accuracy from 0.734 to 0.705 and the FID from 2.65 to 2.05 against 2e-4 and
+    β = 0.99 (``time_to_quality_two_sample_pneumoniamnist_2cores.json``). Both were lower on seven of the
+    eight seeds, but the accuracy by less than the spread of the earlier default's seeds (the bar set before
+    the optimiser candidates were measured), and on BreastMNIST the FID was worse (the README has the whole
+    comparison). Measured for the DCGAN; the MLP shares these defaults so that notebook 02 compares the two
+    architectures under one optimiser.
 
     Attributes:
         arch: "dcgan" (convolutional, Radford et al. 2016) or "mlp" (Goodfellow et al. 2014).
