@@ -92,10 +92,11 @@ def main(argv=None) -> list[dict]:
         redone = {(r["data"], r["seed"], r["augment"]) for r in rows}
         rows = [r for r in json.loads(Path(args.out).read_text())["rows"]
                 if (r["data"], r["seed"], r["augment"]) not in redone] + rows
+    shared = GANConfig(num_steps=args.steps)  # what every run had in common
     Path(args.out).write_text(json.dumps({"machine": {"cpu": platform.processor() or platform.machine(),
                                                       "torch": torch.__version__, "threads": 1},
-                                          "config": describe(GANConfig(num_steps=args.steps)),
-                                          "gan_config": dataclasses.asdict(GANConfig(num_steps=args.steps)),
+                                          "config": describe(shared),
+                                          "gan_config": dataclasses.asdict(shared),
                                           "rows": rows},
                                          indent=1))
     return rows

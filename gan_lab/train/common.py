@@ -51,8 +51,8 @@ class TrainConfig:
 
     #: the key of this config in a checkpoint's JSON (e.g. "gan"); set by each algorithm.
     key: ClassVar[str] = ""
-    #: fields added after checkpoints were first written, with what their absence meant for those runs where that
-    #: is not today's default (e.g. a run from before G's weights were averaged sampled G itself: ema_decay 0).
+    #: fields added after checkpoints were first written, with what their absence meant for those runs (e.g. a run
+    #: from before G's weights were averaged sampled G itself: ema_decay 0); a field not named here takes its default.
     FIELDS_ADDED_LATER: ClassVar[dict] = {}
 
     batch_size: int = 32
