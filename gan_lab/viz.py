@@ -15,6 +15,7 @@ import torch
 
 if TYPE_CHECKING:
     from .metrics.memorisation import MemorisationReport
+    from .metrics.two_sample import TwoSampleResult
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -120,4 +121,28 @@ def plot_memorisation(report: MemorisationReport, fake: torch.Tensor, train: tor
     distances = ", ".join(f"{d:.3f}" for d in report.fake_distance[closest].tolist())
     ax_grid.set_title(f"closest fakes (top) and their nearest training images (bottom)\nd = {distances}",
                       fontsize="small")
+    return fig
+
+
+def plot_two_sample(result: TwoSampleResult, k: int = 8):
+    """The held-out images a two-sample test's classifier was surest about (:meth:`TwoSampleResult.surest`).
+
+    Returns:
+        The matplotlib figure: one row each of the fakes it judged most fake and most real, then the reals
+        it judged most fake and most real, each image titled with the p(fake) the classifier gave it.
+    """
+    import matplotlib.pyplot as plt
+
+    rows = result.surest(k)
+    k = len(rows["fakes judged most fake"][0])
+    fig, axes = plt.subplots(4, k, figsize=(1.1 * k + 0.9, 5.2), squeeze=False)
+    for r, (label, (images, p)) in enumerate(rows.items()):
+        for c, (tile, p_fake) in enumerate(zip(to_uint8(images), p.tolist())):
+            axes[r, c].imshow(tile, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            axes[r, c].set_title(f"{p_fake:.2f}", fontsize="x-small")
+            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(label.replace(" judged ", "\njudged "), fontsize="small")
+    fig.suptitle(f"held-out images and their p(fake), surest first (accuracy {result.accuracy:.3f})",
+                 fontsize="small")
+    fig.tight_layout()
     return fig

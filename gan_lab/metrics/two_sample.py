@@ -16,7 +16,7 @@ an answer that depends on how strong that classifier is (a weak one says "indist
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 
 import torch
 from scipy.stats import binom
@@ -36,6 +36,9 @@ class TwoSampleResult:
         p_value: one-sided exact binomial p-value of "accuracy = 0.5" (chance) against "> 0.5".
         n_train, n_test: images the classifier trained on and was tested on (half real, half fake each).
         seconds: training time.
+        real, fake: the held-out images it was tested on (n_test / 2 each, on the CPU), and
+        p_real, p_fake: the probability it gave each of them of being fake. They say *how* the fakes give
+            themselves away, where the accuracy says only *whether*: see :meth:`surest`.
     """
 
     accuracy: float
@@ -44,9 +47,37 @@ class TwoSampleResult:
     n_train: int
     n_test: int
     seconds: float
+    real: torch.Tensor | None = field(default=None, repr=False)
+    fake: torch.Tensor | None = field(default=None, repr=False)
+    p_real: torch.Tensor | None = field(default=None, repr=False)
+    p_fake: torch.Tensor | None = field(default=None, repr=False)
 
     def summary(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        """The numbers (JSON-able), without the images."""
+        numbers = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in numbers.items()}
+
+    def surest(self, k: int = 8) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The held-out images the classifier was surest about, ``k`` (or fewer) of each kind, surest first.
+
+        Returns:
+            ``{"fakes judged most fake", "fakes judged most real", "reals judged most fake", "reals judged most
+            real"}``, each ``(images, p_fake)``: the fakes with the highest p(fake), the fakes with the lowest,
+            the reals with the highest and the reals with the lowest. "Judged most real" is not "mistaken":
+            where p(fake) is above ½ the classifier still called the image fake.
+        """
+        if self.real is None or self.fake is None:
+            raise ValueError("this result holds no held-out images (it was rebuilt from numbers); run "
+                             "two_sample_test again to look at them.")
+        k = min(k, len(self.real), len(self.fake))
+
+        def ends(images: torch.Tensor, p: torch.Tensor) -> tuple[tuple, tuple]:
+            high, low = p.argsort(descending=True)[:k], p.argsort()[:k]
+            return (images[high], p[high]), (images[low], p[low])
+
+        (fake_high, fake_low), (real_high, real_low) = ends(self.fake, self.p_fake), ends(self.real, self.p_real)
+        return {"fakes judged most fake": fake_high, "fakes judged most real": fake_low,
+                "reals judged most fake": real_high, "reals judged most real": real_low}
 
     def __str__(self) -> str:
         lo, hi = self.interval
@@ -95,7 +126,9 @@ def two_sample_test(real: torch.Tensor, fake: torch.Tensor, n: int | None = None
     start = time.perf_counter()
     C, _ = train_classifier(x_train, y_train, 2, cfg or default_config(), device, progress, desc="two-sample test")
     seconds = time.perf_counter() - start
-    right = int((predict_proba(C, x_test).argmax(1) == y_test).sum())
-    m = len(y_test)
+    p = predict_proba(C, x_test)
+    right = int((p.argmax(1) == y_test).sum())
+    m, real_part = len(y_test), y_test == 0
     return TwoSampleResult(right / m, wilson_interval(right, m), float(binom.sf(right - 1, m, 0.5)), len(y_train), m,
-                           round(seconds, 2))
+                           round(seconds, 2), real=x_test[real_part].cpu(), fake=x_test[~real_part].cpu(),
+                           p_real=p[real_part, 1], p_fake=p[~real_part, 1])
