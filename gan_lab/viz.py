@@ -140,7 +140,7 @@ def plot_two_sample(result: TwoSampleResult, k: int = 8):
         for c, (tile, p_fake) in enumerate(zip(to_uint8(images), p.tolist())):
             axes[r, c].imshow(tile, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             axes[r, c].set_title(f"{p_fake:.2f}", fontsize="x-small")
-            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+            axes[r, c].set(xticks=[], yticks=[])
         axes[r, 0].set_ylabel(label.replace(" judged ", "\njudged "), fontsize="small")
     fig.suptitle(f"held-out images and their p(fake), surest first (accuracy {result.accuracy:.3f})",
                  fontsize="small")

@@ -1,10 +1,13 @@
 """The classifier two-sample test: near 1 when fakes give themselves away, near 0.5 when they cannot."""
 
+import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
+import gan_lab.metrics.two_sample as two_sample
 from gan_lab.metrics.two_sample import TwoSampleResult, two_sample_test
-from gan_lab.train.classifier import ClassifierConfig
+from gan_lab.train.classifier import ClassifierConfig, train_classifier
 from gan_lab.viz import plot_two_sample
 
 FAST = ClassifierConfig(num_steps=60, batch_size=64)
@@ -60,12 +63,20 @@ def _rows_of(images, pool):
     return [bool((pool == image).flatten(1).all(1).any()) for image in images]
 
 
-def test_the_held_out_verdicts_explain_the_accuracy():
+def test_the_held_out_verdicts_explain_the_accuracy(monkeypatch):
+    seen = []  # the images the classifier trained on
+
+    def recording(images, labels, *args, **kwargs):
+        seen.append(images.clone())
+        return train_classifier(images, labels, *args, **kwargs)
+
+    monkeypatch.setattr(two_sample, "train_classifier", recording)
     real, fake = _blobs(120, 0, 0.5), _blobs(120, 1, 0.6)  # a faint defect: some right, some wrong
     result = two_sample_test(real, fake, cfg=FAST)
     assert len(result.real) == len(result.fake) == result.n_test // 2
     assert all(_rows_of(result.real, real)) and all(_rows_of(result.fake, fake))
-    assert not any(_rows_of(result.real, fake))  # the halves were not swapped
+    assert not any(_rows_of(result.real, fake))  # the reals kept are real images, the fakes fake ones
+    assert not any(_rows_of(torch.cat([result.real, result.fake]), seen[0]))  # held out, not trained on
     right = int((result.p_fake > 0.5).sum() + (result.p_real <= 0.5).sum())  # argmax: a tie goes to real
     assert result.accuracy == right / result.n_test
     assert 0.5 < result.accuracy < 1.0, "the defect should be found, but not on every image"
@@ -86,6 +97,8 @@ def test_surest_orders_each_kind_by_p_fake():
         for image, p_image in zip(images, p):  # each image is the held-out one that got that p
             assert p_pool[(pool == image).flatten(1).all(1)].eq(p_image).any()
     assert len(result.surest(k=1000)["reals judged most real"][0]) == len(result.real)  # k is capped
+    with pytest.raises(ValueError, match="at least 1"):
+        result.surest(k=0)
 
 
 def test_surest_explains_a_result_without_images():
@@ -96,6 +109,7 @@ def test_surest_explains_a_result_without_images():
 
 def test_the_picture_shows_each_row_with_its_p_fake():
     result = two_sample_test(_blobs(40, 0, 0.5), _blobs(40, 1, 0.8), cfg=FAST)
+    matplotlib.use("Agg")
     fig = plot_two_sample(result, k=4)
     axes = fig.axes
     assert len(axes) == 16
@@ -103,4 +117,5 @@ def test_the_picture_shows_each_row_with_its_p_fake():
     assert [axes[4 * r].get_ylabel().replace("\n", " ") for r in range(4)] == list(rows)
     titles = [ax.get_title() for ax in axes]
     assert titles == [f"{p:.2f}" for _, ps in rows.values() for p in ps.tolist()]
-    assert f"{result.accuracy:.3f}" in fig._suptitle.get_text()
+    assert f"{result.accuracy:.3f}" in fig.get_suptitle()
+    plt.close(fig)

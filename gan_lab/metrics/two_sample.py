@@ -16,7 +16,7 @@ an answer that depends on how strong that classifier is (a weak one says "indist
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import torch
 from scipy.stats import binom
@@ -47,25 +47,30 @@ class TwoSampleResult:
     n_train: int
     n_test: int
     seconds: float
-    real: torch.Tensor | None = field(default=None, repr=False)
-    fake: torch.Tensor | None = field(default=None, repr=False)
-    p_real: torch.Tensor | None = field(default=None, repr=False)
-    p_fake: torch.Tensor | None = field(default=None, repr=False)
+    real: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    fake: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    p_real: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    p_fake: torch.Tensor | None = field(default=None, repr=False, compare=False)
+
+    NUMBERS = ("accuracy", "interval", "p_value", "n_train", "n_test", "seconds")  # what summary() reports
 
     def summary(self) -> dict:
         """The numbers (JSON-able), without the images."""
-        numbers = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        numbers = {k: getattr(self, k) for k in self.NUMBERS}
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in numbers.items()}
 
     def surest(self, k: int = 8) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """The held-out images the classifier was surest about, ``k`` (or fewer) of each kind, surest first.
 
         Returns:
-            ``{"fakes judged most fake", "fakes judged most real", "reals judged most fake", "reals judged most
-            real"}``, each ``(images, p_fake)``: the fakes with the highest p(fake), the fakes with the lowest,
-            the reals with the highest and the reals with the lowest. "Judged most real" is not "mistaken":
-            where p(fake) is above ½ the classifier still called the image fake.
+            A dict with the keys "fakes judged most fake", "fakes judged most real", "reals judged most fake"
+            and "reals judged most real", in this order, each ``(images, p_fake)``: the fakes with the highest
+            p(fake), the fakes with the lowest, the reals with the highest and the reals with the lowest.
+            "Judged most real" is not "mistaken": where p(fake) is above ½ the classifier still called the
+            image fake.
         """
+        if k < 1:
+            raise ValueError(f"k is the number of images per row and must be at least 1; got {k}.")
         if self.real is None or self.fake is None:
             raise ValueError("this result holds no held-out images (it was rebuilt from numbers); run "
                              "two_sample_test again to look at them.")
