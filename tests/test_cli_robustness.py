@@ -144,6 +144,31 @@ def test_sample_and_evaluate_check_where_they_write_before_working(tmp_path, fak
     _one_line_error(capsys, "evaluation.json is a folder")
 
 
+def test_evaluate_draws_what_gives_the_fakes_away(tmp_path, capsys, monkeypatch):
+    from gan_lab.metrics import report
+    from gan_lab.metrics.two_sample import two_sample_test
+    from gan_lab.train.classifier import ClassifierConfig
+
+    def evaluate_run(run_dir, on_two_sample=None, **kwargs):  # the real one trains a feature network: minutes
+        gen = torch.Generator().manual_seed(0)
+        real, fake = torch.rand(40, 1, 8, 8, generator=gen), torch.rand(40, 1, 8, 8, generator=gen) * 0.5
+        tiny = ClassifierConfig(width=4, feature_dim=8, num_steps=5, batch_size=16)
+        on_two_sample(two_sample_test(real, fake, cfg=tiny))
+        return {"fid": 1.0}
+
+    monkeypatch.setattr(report, "evaluate_run", evaluate_run)
+    run = tmp_path / "run"
+    run.mkdir()
+    assert cli.main(["evaluate", str(run), "--device", "cpu"]) == 0
+    assert (run / "two_sample.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "two_sample.png shows the held-out images" in capsys.readouterr().out
+    (run / "two_sample.png").unlink()
+    (run / "two_sample.png").mkdir()  # checked before the work, like evaluation.json
+    monkeypatch.setattr(report, "evaluate_run", lambda *a, **k: pytest.fail("evaluated before the check"))
+    assert cli.main(["evaluate", str(run), "--device", "cpu"]) == 2
+    _one_line_error(capsys, "two_sample.png is a folder")
+
+
 def test_student_notebooks_checks_its_folder_first(tmp_path, capsys):
     (tmp_path / "file.txt").write_text("x")
     assert cli.main(["student-notebooks", str(tmp_path / "file.txt" / "out")]) == 2

@@ -32,7 +32,8 @@ def run_dir(tmp_path):
 
 
 def test_evaluate_run_reports_everything_with_a_real_baseline(run_dir, phi):
-    report = evaluate_run(run_dir, n=150, device="cpu", phi=phi)
+    seen = []
+    report = evaluate_run(run_dir, n=150, device="cpu", phi=phi, on_two_sample=seen.append)
     for key in ("fid", "kid", "precision", "recall", "density", "coverage"):
         assert key in report and key in report["baseline_real"]
     assert report["n_eval"] == 150 and report["data"] == "pneumoniamnist"
@@ -44,6 +45,9 @@ def test_evaluate_run_reports_everything_with_a_real_baseline(run_dir, phi):
     c2st, floor = report["two_sample_test"], report["baseline_real"]["two_sample_test"]
     assert c2st["accuracy"] > 0.9 and c2st["p_value"] < 1e-6 and floor["accuracy"] < c2st["accuracy"]
     assert json.loads((run_dir / "evaluation.json").read_text())["fid"] == pytest.approx(report["fid"])
+    # the hook gets the fakes' test itself, with the held-out images the JSON leaves out
+    assert len(seen) == 1 and seen[0].summary() == c2st
+    assert seen[0].fake.shape == seen[0].real.shape == (c2st["n_test"] // 2, 1, 28, 28)
 
 
 def test_fid_kid_for_run_matches_the_full_report(run_dir, phi):

@@ -20,6 +20,7 @@ from ..course.materials import notebook_dir, notebook_path
 from .common import SEED, UsageError, device_for, device_name, subparser, whole, writable_file, writable_folder
 
 LOOPBACK = "127.0.0.1"
+TWO_SAMPLE_PICTURE = "two_sample.png"  # what `evaluate` draws beside evaluation.json
 
 
 # -------------------------------------------------------------------------------------------------- evaluate
@@ -28,7 +29,8 @@ def add_evaluate(sub) -> None:
                   "the classifier two-sample test.", """\
 Features come from gan_lab's own domain feature network (trained once on the run's dataset
 and cached; no downloaded Inception weights). Held-out real images are scored the same way
-as a baseline. Prints the numbers and writes RUN/evaluation.json.
+as a baseline. Prints the numbers and writes RUN/evaluation.json, and RUN/two_sample.png: the
+held-out images the two-sample test's classifier was surest about (what gives the fakes away).
 
 example:
   python -m gan_lab evaluate runs/dcgan --n 2000""")
@@ -40,15 +42,20 @@ example:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from .. import viz
     from ..metrics.report import evaluate_run
 
     if not args.run.is_dir():
         raise UsageError(f"no run folder at {args.run}; train one with `python -m gan_lab train dcgan --out DIR`.")
-    writable_file(args.run / "evaluation.json", "the run folder")  # before minutes of work, not after
+    picture = args.run / TWO_SAMPLE_PICTURE
+    for path in (args.run / "evaluation.json", picture):
+        writable_file(path, "the run folder")  # before minutes of work, not after
     device = device_for(args.device, args.seed)
-    result = evaluate_run(args.run, n=args.n, device=device, seed=args.seed, write=True)
+    result = evaluate_run(args.run, n=args.n, device=device, seed=args.seed, write=True,
+                          on_two_sample=lambda c2st: viz.save_figure(viz.plot_two_sample(c2st), picture))
     print(json.dumps(result, indent=1))
-    print(f"written to {args.run / 'evaluation.json'}")
+    print(f"written to {args.run / 'evaluation.json'}; {picture} shows the held-out images the two-sample "
+          f"test's classifier was surest about")
     return 0
 
 

@@ -18,6 +18,7 @@ e.g., PneumoniaMNIST has other class proportions, which FID would count.)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ from .features import FeatureNet, feature_net
 from .fidelity import RealReference
 from .memorisation import memorisation
 from .prdc import prdc
-from .two_sample import two_sample_test
+from .two_sample import TwoSampleResult, two_sample_test
 
 REPORT_FILE = "evaluation.json"
 
@@ -112,7 +113,7 @@ def fid_kid_for_run(run_dir: str | Path, n: int = 2000, device=None, phi: Featur
 
 
 def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNet | None = None, seed: int = 0,
-                 write: bool = True) -> dict:
+                 write: bool = True, on_two_sample: Callable[[TwoSampleResult], object] | None = None) -> dict:
     """Every fidelity, diversity and memorisation number for a run, with a real-data baseline.
 
     Args:
@@ -122,6 +123,8 @@ def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNe
         phi: the feature network (default: ``feature_net(data, size)``, trained once and cached).
         seed: seed of z and of the real subsets.
         write: also write the result to ``run_dir/evaluation.json``.
+        on_two_sample: called with the two-sample test of the fakes (its held-out images and verdicts, which
+            the JSON report leaves out), e.g. to draw them with ``viz.plot_two_sample``.
 
     Returns:
         A JSON-able dict: "fid", "kid", "kid_std", "precision", "recall", "density", "coverage",
@@ -156,7 +159,10 @@ def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNe
     # the classifier two-sample test against the test split, which nothing else here uses; its baseline asks
     # the same of real training images, so a difference between the splits themselves shows up there too
     n_c2st = min(n, len(test))
-    report["two_sample_test"] = two_sample_test(test.images, fake, n=n_c2st, seed=seed, device=device).summary()
+    c2st = two_sample_test(test.images, fake, n=n_c2st, seed=seed, device=device)
+    report["two_sample_test"] = c2st.summary()
+    if on_two_sample is not None:
+        on_two_sample(c2st)
     report["baseline_real"]["two_sample_test"] = two_sample_test(test.images, train.images, n=n_c2st, seed=seed,
                                                                  device=device).summary()
     if write:
