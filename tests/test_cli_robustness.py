@@ -95,7 +95,10 @@ def test_overwrite_replaces_the_run_but_keeps_the_users_files(tmp_path, fake_dat
     assert cli.main(["train", "mlp", "--out", str(out), *TINY]) == 0
     (out / "notes.txt").write_text("my notes")
     (out / "weights-best.safetensors").write_bytes(b"my best weights")
+    for old in ("evaluation.json", "two_sample.png"):  # what `evaluate` wrote about the old run goes with it
+        (out / old).write_text("about the old run")
     assert cli.main(["train", "mlp", "--out", str(out), *TINY, "--overwrite", "--seed", "1"]) == 0
+    assert not (out / "evaluation.json").exists() and not (out / "two_sample.png").exists()
     assert (out / "notes.txt").read_text() == "my notes"
     assert (out / "weights-best.safetensors").read_bytes() == b"my best weights"
     assert checkpoints.stored_config(out)["gan"]["seed"] == 1

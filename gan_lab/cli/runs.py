@@ -16,8 +16,10 @@ from .. import checkpoints
 from ..train.common import LOOP_ONLY_FIELDS
 from .common import UsageError, writable_folder
 
-#: the files ``train`` writes besides the weights
-RUN_FILES = ("checkpoint.json", "samples.png", "losses.png", "metrics.json", "evaluation.json")
+#: what ``evaluate`` draws beside its evaluation.json
+TWO_SAMPLE_PICTURE = "two_sample.png"
+#: the files ``train`` and ``evaluate`` write besides the weights
+RUN_FILES = ("checkpoint.json", "samples.png", "losses.png", "metrics.json", "evaluation.json", TWO_SAMPLE_PICTURE)
 _OWN = re.compile(r"weights-\d+\.safetensors|\.(checkpoint\.json|weights-\d+\.safetensors)\..+\.tmp")
 
 
