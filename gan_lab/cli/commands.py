@@ -23,6 +23,7 @@ from .common import (
     below_one,
     device_for,
     device_name,
+    headless_plots,
     positive,
     subparser,
     whole,
@@ -196,9 +197,7 @@ def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str, 
     With ``fid_n > 0`` the metrics gain "sample_quality": FID and KID of ``fid_n`` samples
     (see ``gan_lab.metrics.report.fid_kid_for_run``), or the reason they could not be measured.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # a terminal has no display
+    headless_plots()
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)

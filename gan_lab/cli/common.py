@@ -106,3 +106,10 @@ def writable_file(path: Path, flag: str) -> Path:
         raise UsageError(f"{flag} {path} cannot be written: {blocking} is a file, not a folder.")
     writable_folder(path.parent, flag)
     return path
+
+
+def headless_plots() -> None:
+    """Draw figures into files only: a terminal has no display (matplotlib's Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")

@@ -17,7 +17,17 @@ import sys
 from pathlib import Path
 
 from ..course.materials import notebook_dir, notebook_path
-from .common import SEED, UsageError, device_for, device_name, subparser, whole, writable_file, writable_folder
+from .common import (
+    SEED,
+    UsageError,
+    device_for,
+    device_name,
+    headless_plots,
+    subparser,
+    whole,
+    writable_file,
+    writable_folder,
+)
 from .runs import TWO_SAMPLE_PICTURE
 
 LOOPBACK = "127.0.0.1"
@@ -53,9 +63,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     device = device_for(args.device, args.seed)
     c2st = []  # the fakes' two-sample test, drawn once the report is written (a plotting error loses nothing)
     result = evaluate_run(args.run, n=args.n, device=device, seed=args.seed, write=True, on_two_sample=c2st.append)
-    import matplotlib
-
-    matplotlib.use("Agg")  # a terminal has no display
+    headless_plots()
     viz.save_figure(viz.plot_two_sample(c2st[0]), picture)
     print(json.dumps(result, indent=1))
     print(f"written to {args.run / 'evaluation.json'}; {picture} shows the held-out images the two-sample "
