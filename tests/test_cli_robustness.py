@@ -20,6 +20,7 @@ import torch
 
 import gan_lab.cli.commands
 import gan_lab.data
+import gan_lab.metrics  # noqa: F401  imported before fake_data patches gan_lab.data.load: it binds load by name
 from gan_lab import checkpoints, cli
 from gan_lab.data.base import ImageData
 from gan_lab.models.mlp import MLPDiscriminator
