@@ -256,3 +256,19 @@ def test_resize_convolution_generator_trains_and_survives_a_checkpoint(tmp_path)
                          (dict(arch="mlp", upsample="resize"), "applies to the DCGAN generator")]:
         with pytest.raises(ValueError, match=message):
             GANConfig(**bad)
+
+
+def test_resize_last_and_a_wider_discriminator_are_built_as_configured_and_reload(tmp_path):
+    config = GANConfig(**{**TINY, "arch": "dcgan", "width": 4, "width_D": 6, "upsample": "resize_last"})
+    run = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    stages = [type(m).__name__ for m in run.G.net if isinstance(m, (torch.nn.ConvTranspose2d, torch.nn.Upsample,
+                                                                    torch.nn.Conv2d))]
+    assert stages == ["ConvTranspose2d", "ConvTranspose2d", "Upsample", "Conv2d"]  # z's projection, 7→14, then 14→28
+    assert run.D.features[0].out_channels == 6 and run.G.net[-2].in_channels == 4
+    loaded = load_gan(tmp_path)  # the checkpoint's config rebuilds both shapes
+    assert loaded.D.features[0].out_channels == 6
+    assert torch.equal(loaded.sample(4, seed=1), run.sample(4, seed=1))
+    G, D = gan.build_gan(GANConfig(**{**TINY, "width_D": 3}))  # the MLP's D: 8 × width_D hidden units
+    assert D.net[1].out_features == 24 and G.net[0].out_features == 32  # G keeps 8 × width
+    with pytest.raises(ValueError, match="width_D must be"):
+        GANConfig(width_D=-1)

@@ -25,7 +25,7 @@ def _plan(size: int) -> tuple[int, int]:
     raise ValueError(f"DCGAN supports sizes 4·2^n or 7·2^n (e.g. 28, 32, 64, 128); got {size}.")
 
 
-UPSAMPLING = ("transposed", "resize")
+UPSAMPLING = ("transposed", "resize", "resize_last")
 
 
 def _doubling(c_in: int, c_out: int, upsample: str, bias: bool) -> list[nn.Module]:
@@ -49,6 +49,8 @@ class DCGANGenerator(nn.Module):
             al. 2016's remedy for checkerboard artefacts. A transposed convolution covers its output unevenly
             unless its kernel size is divisible by its stride (4 and 2 here), and even then its learned
             weights must stay balanced to avoid them; resizing first does not build the pattern in.
+            "resize_last": transposed convolutions, but the last stage (the one that makes the output
+            pixels) resizes; gan_lab's own variant, not Odena et al.'s, who resize in every stage.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape
@@ -65,10 +67,11 @@ class DCGANGenerator(nn.Module):
         ch = width * 2 ** (n_up - 1)
         layers: list[nn.Module] = [  # project z to a (ch, start, start) map
             nn.ConvTranspose2d(z_dim, ch, start, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        hidden, last = {"resize_last": ("transposed", "resize")}.get(upsample, (upsample, upsample))
         for _ in range(n_up - 1):  # each stage doubles resolution, halves channels
-            layers += [*_doubling(ch, ch // 2, upsample, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += [*_doubling(ch, ch // 2, hidden, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [*_doubling(ch, channels, upsample, bias=True), nn.Tanh()]
+        layers += [*_doubling(ch, channels, last, bias=True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

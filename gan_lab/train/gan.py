@@ -76,6 +76,7 @@ class GANConfig(TrainConfig):
         z_dim: latent size.
         width: G and D width (DCGAN: channels of the outer layers; MLP: 8 × width hidden units,
             so the same number gives networks of similar size).
+        width_D: D's own width where it differs from G's; 0 (the default): ``width`` for both.
         batch_size: images per step.
         num_steps: generator updates.
         k: discriminator updates per generator update (Algorithm 1's k).
@@ -99,19 +100,22 @@ class GANConfig(TrainConfig):
             regularisation, Karras et al. 2020); 0 (the default): none.
         spectral_norm: spectrally normalise every layer of the DCGAN D (Miyato et al. 2018) and drop its batch
             norm, as their discriminators do; False (the default): the DCGAN paper's D with batch norm.
-        upsample: how the DCGAN G doubles its resolution: "transposed" (the default, the DCGAN paper's) or
-            "resize" (nearest-neighbour then a 3×3 convolution, Odena et al. 2016).
+        upsample: how the DCGAN G doubles its resolution: "transposed" (the default, the DCGAN paper's),
+            "resize" (nearest-neighbour then a 3×3 convolution, Odena et al. 2016) or "resize_last" (only
+            the last stage resizes; gan_lab's own variant).
         The loop fields and the seed: see ``TrainConfig``.
     """
 
     key = "gan"
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
-                          "spectral_norm": False, "upsample": "transposed"}  # all off; ada_images counts only with ADA
+                          "spectral_norm": False, "upsample": "transposed",
+                          "width_D": 0}  # all off; ada_images counts only with ADA
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
     z_dim: int = 64
     width: int = 32
+    width_D: int = 0
     batch_size: int = 32
     num_steps: int = 3000
     k: int = 1
@@ -159,17 +163,20 @@ class GANConfig(TrainConfig):
         small = {k: getattr(self, k) for k in ("z_dim", "width", "k") if getattr(self, k) < 1}
         if small:
             raise ValueError(f"{small}: sizes and counts must be ≥ 1.")
+        if isinstance(self.width_D, bool) or not (isinstance(self.width_D, int) and self.width_D >= 0):
+            raise ValueError(f"width_D must be a whole number ≥ 1, or 0 for D as wide as G; not {self.width_D!r}.")
 
 
 def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.Module, nn.Module]:
     """A fresh (G, D) pair for images of shape (channels, size, size)."""
     torch.manual_seed(config.seed)
+    width_D = config.width_D or config.width
     if config.arch == "mlp":
         G = MLPGenerator(config.z_dim, (channels, size, size), width=config.width * 8)
-        D = MLPDiscriminator((channels, size, size), width=config.width * 8)
+        D = MLPDiscriminator((channels, size, size), width=width_D * 8)
         return G, D
     G = DCGANGenerator(config.z_dim, channels, size, config.width, upsample=config.upsample)
-    D = DCGANDiscriminator(channels, size, config.width, spectral_norm=config.spectral_norm)
+    D = DCGANDiscriminator(channels, size, width_D, spectral_norm=config.spectral_norm)
     G.apply(init_dcgan_weights)
     D.apply(init_dcgan_weights)
     return G, D
