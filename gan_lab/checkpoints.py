@@ -303,12 +303,14 @@ def stored_history(directory: str | os.PathLike) -> dict | None:
     return _stored(directory, "history")
 
 
-def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = (), assumed: dict | None = None) -> list[str]:
     """How ``wanted`` differs from ``stored``, one "key: stored → wanted" line per dotted key.
 
     Both are compared as JSON (tuples equal lists); keys in ``ignore`` (dotted,
     e.g. "gan.log_every") are skipped. An empty list means "same config". A changed
-    :data:`DATA_FINGERPRINT` is said in words, not as two digests.
+    :data:`DATA_FINGERPRINT` is said in words, not as two digests. ``assumed`` (nested like
+    ``stored``, e.g. ``{"gan": GANConfig.FIELDS_ADDED_LATER}``) says what a key absent from ``stored``
+    meant: a checkpoint written before a setting existed compares as what it ran.
 
     Example:
         >>> config_changes({"gan": {"lr": 1e-3, "k": 1}}, {"gan": {"lr": 2e-4, "k": 1}})
@@ -316,12 +318,18 @@ def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> 
         >>> config_changes({"data": "x", "data_fingerprint": "0a1b"}, {"data": "x", "data_fingerprint": "2c3d"})
         ["the training data changed: same name 'x', other images"]
     """
-    old, new = _flattened(stored), _flattened(wanted)
+    old, new = _as_stored(stored, assumed), _flattened(wanted)
     return [_describe(key, old, new) for key in _changed_keys(old, new, ignore)]
 
 
 def _flattened(config: dict) -> dict:
     return _flatten(json.loads(json.dumps(config)))
+
+
+def _as_stored(stored: dict, assumed: dict | None) -> dict:
+    """``stored`` flattened, with the ``assumed`` meaning of each key it lacks (see :func:`config_changes`)."""
+    meanings = {k: v for k, v in _flattened(assumed or {}).items() if v != {}}  # {"cgan": {}}: nothing added
+    return meanings | _flattened(stored)
 
 
 def _changed_keys(old: dict, new: dict, ignore: tuple[str, ...]) -> list[str]:
@@ -349,13 +357,13 @@ def _other_images(key: str, old: dict, new: dict) -> str:
 
 
 def cache_status(directory: str | os.PathLike, wanted: dict, *, num_steps: int, ignore: tuple[str, ...] = (),
-                 retrain: bool = False) -> str:
+                 assumed: dict | None = None, retrain: bool = False) -> str:
     """The rule every ``load_or_train_*`` follows, read from the checkpoint's JSON alone.
 
     Returns "load" (same config and data, trained to ``num_steps``), "resume" (same config and data,
     unfinished) or "train" (absent, ``retrain``, made with a different setting, trained on other data —
     its :data:`DATA_FINGERPRINT` differs, or it has none —, or no longer loadable because the networks'
-    code changed since it was cached), and says which.
+    code changed since it was cached), and says which. ``assumed``: see :func:`config_changes`.
     """
     try:
         stored = None if retrain else stored_config(directory)
@@ -364,7 +372,7 @@ def cache_status(directory: str | os.PathLike, wanted: dict, *, num_steps: int, 
         return "train"
     if stored is None:
         return "train"
-    old, new = _flattened(stored), _flattened(wanted)
+    old, new = _as_stored(stored, assumed), _flattened(wanted)
     keys = _changed_keys(old, new, ignore)
     if keys and all(_is_fingerprint(k) and k in new for k in keys):  # the data alone changed: say it in words
         if all(k in old for k in keys):

@@ -157,3 +157,13 @@ def test_cache_dir_separates_fast_mode(monkeypatch):
     full = checkpoints.cache_dir("02_dcgan")
     monkeypatch.setenv("GAN_LAB_FAST", "1")
     assert full.name == "02_dcgan" and checkpoints.cache_dir("02_dcgan") != full
+
+
+def test_config_changes_reads_a_missing_key_as_its_assumed_old_meaning():
+    stored, wanted = {"gan": {"k": 1}}, {"gan": {"k": 1, "new": 0}}
+    assert checkpoints.config_changes(stored, wanted) == ["gan.new: (absent) → 0"]
+    assert checkpoints.config_changes(stored, wanted, assumed={"gan": {"new": 0}}) == []
+    assert checkpoints.config_changes(stored, {"gan": {"k": 1, "new": 2}}, assumed={"gan": {"new": 0}}) == [
+        "gan.new: 0 → 2"]  # the old run had it off; asking for it on is a change
+    assert checkpoints.config_changes({"gan": {"new": 5}}, {"gan": {"new": 5}}, assumed={"gan": {"new": 0}}) == []
+    assert checkpoints.config_changes(stored, {"gan": {"k": 1}}, assumed={"gan": {}}) == []  # nothing added

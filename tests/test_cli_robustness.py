@@ -319,3 +319,14 @@ def test_resume_of_a_run_made_by_an_older_gan_lab_says_so(tmp_path, fake_data, c
     capsys.readouterr()
     assert cli.main(["train", "mlp", "--out", str(out), *TINY, "--resume"]) == 2
     _one_line_error(capsys, "older version of gan_lab", "--overwrite")
+
+
+def test_resume_of_a_run_from_before_an_option_existed_continues_when_the_option_is_off(tmp_path, fake_data):
+    out = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY]) == 0
+    index = json.loads((out / "checkpoint.json").read_text())
+    del index["config"]["gan"]["width_D"]  # written before D could have its own width; absent meant "as G"
+    (out / "checkpoint.json").write_text(json.dumps(index))
+    assert TINY[:2] == ["--steps", "4"]
+    assert cli.main(["train", "mlp", "--out", str(out), "--steps", "6", *TINY[2:], "--resume"]) == 0
+    assert checkpoints.load_checkpoint(out).step == 6

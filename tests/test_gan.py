@@ -272,3 +272,18 @@ def test_resize_last_and_a_wider_discriminator_are_built_as_configured_and_reloa
     assert D.net[1].out_features == 24 and G.net[0].out_features == 32  # G keeps 8 × width
     with pytest.raises(ValueError, match="width_D must be"):
         GANConfig(width_D=-1)
+
+
+def test_a_cache_from_before_a_setting_existed_loads_when_the_setting_is_as_it_ran(tmp_path, capsys):
+    data, config = _data(), GANConfig(**TINY, ema_decay=0)  # every FIELDS_ADDED_LATER at its old meaning
+    train_gan(data, config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    meta_path = tmp_path / "checkpoint.json"
+    meta = json.loads(meta_path.read_text())
+    for name in GANConfig.FIELDS_ADDED_LATER:  # as an older gan_lab wrote it
+        del meta["config"]["gan"][name]
+    meta_path.write_text(json.dumps(meta))
+    capsys.readouterr()
+    gan.load_or_train_gan(tmp_path, data, config, device="cpu", progress=False)
+    assert "no training needed" in capsys.readouterr().out
+    gan.load_or_train_gan(tmp_path, data, dataclasses.replace(config, ema_decay=0.99), device="cpu", progress=False)
+    assert "gan.ema_decay: 0.0 → 0.99" in capsys.readouterr().out  # absent meant 0: the average is a change

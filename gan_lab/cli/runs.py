@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import checkpoints
 from ..train.common import LOOP_ONLY_FIELDS
+from ..train.gan import GANConfig
 from .common import UsageError, writable_folder
 
 #: what ``evaluate`` draws beside its evaluation.json
@@ -59,8 +60,8 @@ def check_resume(out: Path, wanted: dict) -> None:
     except checkpoints.CheckpointError as err:
         raise UsageError(f"--resume: {err}") from None
     changes = checkpoints.config_changes(stored or {}, wanted, ignore=("gan.num_steps",) + tuple(
-        f"gan.{k}" for k in LOOP_ONLY_FIELDS))
-    if changes and all("(absent)" in c or "fingerprint" in c for c in changes):
+        f"gan.{k}" for k in LOOP_ONLY_FIELDS), assumed={"gan": GANConfig.FIELDS_ADDED_LATER})
+    if any(": (absent) →" in c or c.startswith("no fingerprint") for c in changes):  # no flag brings these back
         raise UsageError(f"--resume: the run in {out} was made by an older version of gan_lab, which did not record "
                          f"everything this one compares ({'; '.join(changes[:6])}); no flag can match it: use "
                          "--overwrite to start a new run there, or a new --out.")

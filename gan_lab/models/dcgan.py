@@ -50,7 +50,7 @@ class DCGANGenerator(nn.Module):
             unless its kernel size is divisible by its stride (4 and 2 here), and even then its learned
             weights must stay balanced to avoid them; resizing first does not build the pattern in.
             "resize_last": transposed convolutions, but the last stage (the one that makes the output
-            pixels) resizes; gan_lab's own variant, not Odena et al.'s, who resize in every stage.
+            pixels) resizes; gan_lab's own variant: Odena et al. replace every transposed convolution.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape

@@ -304,7 +304,9 @@ def load_or_train(directory: str | Path, config: TrainConfig, meta: dict, train:
     """Load the run cached in ``directory`` if it was made with this config on this data, else train it.
 
     The stored JSON is compared with ``meta`` (the config and what the data was, its fingerprint
-    included: other images under the same name retrain), ignoring :data:`LOOP_ONLY_FIELDS`.
+    included: other images under the same name retrain), ignoring :data:`LOOP_ONLY_FIELDS`; a setting
+    added since the cache was written compares as what its absence meant (``FIELDS_ADDED_LATER``), so
+    a new option that is off does not retrain every cache.
     Same → ``load(directory)`` (no training); same but the run stopped early (Ctrl-C) → resume it;
     different, absent or unloadable → train from scratch there.
     Every algorithm's ``load_or_train_X(directory, <its data>, config, ...)`` is this rule.
@@ -317,7 +319,8 @@ def load_or_train(directory: str | Path, config: TrainConfig, meta: dict, train:
         retrain: train from scratch even if a matching checkpoint exists.
     """
     status = checkpoints.cache_status(directory, meta, num_steps=config.num_steps,
-                                      ignore=tuple(f"{config.key}.{k}" for k in LOOP_ONLY_FIELDS), retrain=retrain)
+                                      ignore=tuple(f"{config.key}.{k}" for k in LOOP_ONLY_FIELDS),
+                                      assumed={config.key: config.FIELDS_ADDED_LATER}, retrain=retrain)
     if status == "load":
         run = load(directory)
         run.config = config  # the loop-only fields as asked for now

@@ -74,8 +74,8 @@ class GANConfig(TrainConfig):
         arch: "dcgan" (convolutional, Radford et al. 2016) or "mlp" (Goodfellow et al. 2014).
         loss: "nonsaturating", "minimax", "least_squares" (see ``gan_lab.losses``).
         z_dim: latent size.
-        width: G and D width (DCGAN: channels of the outer layers; MLP: 8 × width hidden units,
-            so the same number gives networks of similar size).
+        width: G's width, and D's unless ``width_D`` is set (DCGAN: channels of the outer layers; MLP:
+            8 × width hidden units, so the same number gives networks of similar size).
         width_D: D's own width where it differs from G's; 0 (the default): ``width`` for both.
         batch_size: images per step.
         num_steps: generator updates.
