@@ -327,9 +327,17 @@ def _flattened(config: dict) -> dict:
 
 
 def _as_stored(stored: dict, assumed: dict | None) -> dict:
-    """``stored`` flattened, with the ``assumed`` meaning of each key it lacks (see :func:`config_changes`)."""
-    meanings = {k: v for k, v in _flattened(assumed or {}).items() if v != {}}  # {"cgan": {}}: nothing added
-    return meanings | _flattened(stored)
+    """``stored`` flattened, with the ``assumed`` meaning of each setting it lacks (see :func:`config_changes`).
+
+    Filled setting by setting before flattening, and only into a config of the kind ``assumed`` names, so
+    that a setting whose old meaning is itself a dict is compared whole, and another trainer's run is not
+    given a GAN's settings.
+    """
+    merged = dict(stored)
+    for kind, meanings in (assumed or {}).items():
+        if isinstance(stored.get(kind), dict):
+            merged[kind] = meanings | stored[kind]
+    return _flattened(merged)
 
 
 def _changed_keys(old: dict, new: dict, ignore: tuple[str, ...]) -> list[str]:

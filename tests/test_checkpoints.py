@@ -167,3 +167,10 @@ def test_config_changes_reads_a_missing_key_as_its_assumed_old_meaning():
         "gan.new: 0 → 2"]  # the old run had it off; asking for it on is a change
     assert checkpoints.config_changes({"gan": {"new": 5}}, {"gan": {"new": 5}}, assumed={"gan": {"new": 0}}) == []
     assert checkpoints.config_changes(stored, {"gan": {"k": 1}}, assumed={"gan": {}}) == []  # nothing added
+
+
+def test_assumed_meanings_fill_whole_settings_and_only_the_kind_they_name():
+    assumed = {"gan": {"opts": {"p": 1}, "off": {}}}
+    assert checkpoints.config_changes({"gan": {"opts": {}}}, {"gan": {"opts": {}, "off": {}}}, assumed=assumed) == []
+    assert checkpoints.config_changes({"gan": {}}, {"gan": {"opts": {"p": 1}, "off": {}}}, assumed=assumed) == []
+    assert checkpoints.config_changes({"wgan": {"k": 1}}, {"wgan": {"k": 1}}, assumed=assumed) == []

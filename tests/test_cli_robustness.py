@@ -330,3 +330,19 @@ def test_resume_of_a_run_from_before_an_option_existed_continues_when_the_option
     assert TINY[:2] == ["--steps", "4"]
     assert cli.main(["train", "mlp", "--out", str(out), "--steps", "6", *TINY[2:], "--resume"]) == 0
     assert checkpoints.load_checkpoint(out).step == 6
+
+
+def test_resume_says_when_no_flag_can_match_the_stored_run(tmp_path, fake_data, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY]) == 0
+    written = json.loads((out / "checkpoint.json").read_text())
+    newer = lambda c: c["gan"].update(future_option=1)  # a setting this version does not know
+    other_kind = lambda c: c.update(wgan=c.pop("gan"))
+    for edit, words in [(newer, ("another version", "future_option", "--overwrite")),
+                        (other_kind, ("another kind", "wgan", "--out"))]:
+        index = json.loads(json.dumps(written))
+        edit(index["config"])
+        (out / "checkpoint.json").write_text(json.dumps(index))
+        capsys.readouterr()
+        assert cli.main(["train", "mlp", "--out", str(out), *TINY, "--resume"]) == 2
+        _one_line_error(capsys, *words)

@@ -59,12 +59,20 @@ def check_resume(out: Path, wanted: dict) -> None:
         stored = checkpoints.stored_config(out)
     except checkpoints.CheckpointError as err:
         raise UsageError(f"--resume: {err}") from None
-    changes = checkpoints.config_changes(stored or {}, wanted, ignore=("gan.num_steps",) + tuple(
-        f"gan.{k}" for k in LOOP_ONLY_FIELDS), assumed={"gan": GANConfig.FIELDS_ADDED_LATER})
-    if any(": (absent) →" in c or c.startswith("no fingerprint") for c in changes):  # no flag brings these back
-        raise UsageError(f"--resume: the run in {out} was made by an older version of gan_lab, which did not record "
-                         f"everything this one compares ({'; '.join(changes[:6])}); no flag can match it: use "
-                         "--overwrite to start a new run there, or a new --out.")
+    kind = GANConfig.key
+    if stored is not None and kind not in stored:
+        raise UsageError(f"--resume: {out} holds a run of another kind (its settings: "
+                         f"{', '.join(k for k, v in stored.items() if isinstance(v, dict)) or 'none'}), not one of "
+                         "`train`'s GANs; choose another --out, or --overwrite to start a new run there.")
+    changes = checkpoints.config_changes(stored or {}, wanted, ignore=(f"{kind}.num_steps",) + tuple(
+        f"{kind}.{k}" for k in LOOP_ONLY_FIELDS), assumed={kind: GANConfig.FIELDS_ADDED_LATER})
+    older = [c for c in changes if ": (absent) →" in c or c.startswith("no fingerprint")]
+    newer = [c for c in changes if c.endswith("→ (absent)")]  # a setting this version does not know
+    if older or newer:  # no flag brings these back
+        version = ("another version of gan_lab, with settings this one does not know" if newer else
+                   "an older version of gan_lab, which did not record everything this one compares")
+        raise UsageError(f"--resume: the run in {out} was made by {version} ({'; '.join((newer + older)[:6])}); no "
+                         "flag can match it: use --overwrite to start a new run there, or a new --out.")
     if changes:
         raise UsageError(f"--resume: the run in {out} was made with other settings ({'; '.join(changes[:6])}); "
                          "use the same flags, or --overwrite to start a new run there.")
