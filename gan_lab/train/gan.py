@@ -90,8 +90,9 @@ class GANConfig(TrainConfig):
             augmented differentiably. "" (the default) shows D the images as they are.
         ada_target: 0 (the default) applies ``augment`` to every image; a target r in (0, 1) makes it
             adaptive (ADA, Karras et al. 2020; they use 0.6): each transform is applied with a probability p
-            that starts at 0 and is steered so that D's r_t = E[sign D(x)] stays near r (logged as "p_augment";
-            a resumed run starts from the last logged p, a mean over ``log_every`` steps). Needs a loss whose
+            that starts at 0 and is steered so that r_t = E[sign a(x)] over D's logits a on real images stays
+            near r (logged as "p_augment"; a resumed run starts from the last logged p, a mean over ``log_every``
+            steps). Needs a loss whose
             logits are centred on 0 ("nonsaturating" or "minimax": least squares trains D towards 1 and 0).
         ada_images: real images over which ADA's p can rise from 0 to 1 (Karras et al.: 500 000, for runs of
             millions of images; gan_lab's default is its own choice for runs of about 100 000).
