@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 from .. import checkpoints
-from ..train.common import LOOP_ONLY_FIELDS
 from ..train.gan import GANConfig
 from .common import UsageError, writable_folder
 
@@ -64,8 +63,9 @@ def check_resume(out: Path, wanted: dict) -> None:
         raise UsageError(f"--resume: {out} holds a run of another kind (its settings: "
                          f"{', '.join(k for k, v in stored.items() if isinstance(v, dict)) or 'none'}), not one of "
                          "`train`'s GANs; choose another --out, or --overwrite to start a new run there.")
-    changes = checkpoints.config_changes(stored or {}, wanted, ignore=(f"{kind}.num_steps",) + tuple(
-        f"{kind}.{k}" for k in LOOP_ONLY_FIELDS), assumed={kind: GANConfig.FIELDS_ADDED_LATER})
+    rules = GANConfig.compared_as()  # as a notebook's cache compares, and --steps may change too
+    changes = checkpoints.config_changes(stored or {}, wanted, ignore=rules["ignore"] + (f"{kind}.num_steps",),
+                                         assumed=rules["assumed"])
     older = [c for c in changes if ": (absent) →" in c or c.startswith("no fingerprint")]
     newer = [c for c in changes if c.endswith("→ (absent)")]  # a setting this version does not know
     if older or newer:  # no flag brings these back

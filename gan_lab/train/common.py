@@ -100,6 +100,14 @@ class TrainConfig:
                 stored[name] = tuple(stored[name])
         return cls(**{**cls.FIELDS_ADDED_LATER, **{k: v for k, v in stored.items() if k in known}})
 
+    @classmethod
+    def compared_as(cls) -> dict:
+        """How a checkpoint's stored config is compared with a wanted one (``ignore`` and ``assumed`` of
+        ``checkpoints.cache_status`` / ``config_changes``): the loop-only fields do not count, and a field
+        added since the checkpoint was written counts as what its absence meant (``FIELDS_ADDED_LATER``)."""
+        return {"ignore": tuple(f"{cls.key}.{k}" for k in LOOP_ONLY_FIELDS),
+                "assumed": {cls.key: cls.FIELDS_ADDED_LATER}}
+
 
 @dataclass(kw_only=True)
 class Run:
@@ -304,9 +312,9 @@ def load_or_train(directory: str | Path, config: TrainConfig, meta: dict, train:
     """Load the run cached in ``directory`` if it was made with this config on this data, else train it.
 
     The stored JSON is compared with ``meta`` (the config and what the data was, its fingerprint
-    included: other images under the same name retrain), ignoring :data:`LOOP_ONLY_FIELDS`; a setting
-    added since the cache was written compares as what its absence meant (``FIELDS_ADDED_LATER``), so
-    a new option that is off does not retrain every cache.
+    included: other images under the same name retrain), as ``TrainConfig.compared_as`` says: the
+    loop-only fields do not count, and a setting added since the cache was written counts as what its
+    absence meant, so a new option that is off does not retrain every cache.
     Same → ``load(directory)`` (no training); same but the run stopped early (Ctrl-C) → resume it;
     different, absent or unloadable → train from scratch there.
     Every algorithm's ``load_or_train_X(directory, <its data>, config, ...)`` is this rule.
@@ -318,9 +326,8 @@ def load_or_train(directory: str | Path, config: TrainConfig, meta: dict, train:
         load: ``load(directory)`` → a run (the algorithm's ``load_X``).
         retrain: train from scratch even if a matching checkpoint exists.
     """
-    status = checkpoints.cache_status(directory, meta, num_steps=config.num_steps,
-                                      ignore=tuple(f"{config.key}.{k}" for k in LOOP_ONLY_FIELDS),
-                                      assumed={config.key: config.FIELDS_ADDED_LATER}, retrain=retrain)
+    status = checkpoints.cache_status(directory, meta, num_steps=config.num_steps, retrain=retrain,
+                                      **config.compared_as())
     if status == "load":
         run = load(directory)
         run.config = config  # the loop-only fields as asked for now
