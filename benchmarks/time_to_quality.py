@@ -67,6 +67,7 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_lr6e-4": dataclasses.replace(nb02, lr_G=6e-4, lr_D=6e-4),  # measured after the change to 4e-4
         "notebook_02_dw48_resize_last": dataclasses.replace(nb02, width_D=48, upsample="resize_last"),  # after 6e-4
         "notebook_02_resize_last": dataclasses.replace(nb02, upsample="resize_last"),  # after dw48_resize_last
+        "notebook_02_dw40_resize_last": dataclasses.replace(nb02, width_D=40, upsample="resize_last"),  # after that
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
