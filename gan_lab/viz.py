@@ -146,3 +146,36 @@ def plot_two_sample(result: TwoSampleResult, k: int = 8):
                  fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def plot_power_spectra(spectra: dict[str, torch.Tensor], size: int):
+    """Radial power spectra (``gan_lab.metrics.spectrum.radial_power_spectrum``) of image sets of side ``size``.
+
+    Args:
+        spectra: name → spectrum, the first one the reference (e.g. real test images).
+
+    Returns:
+        The matplotlib figure: left, each spectrum on a log scale against the ring of frequency radius;
+        right, each one divided by the reference (1 = the same power at that scale). A dotted line marks the
+        Nyquist frequency along an axis (size / 2 cycles per image: a pattern of period 2 px).
+    """
+    import matplotlib.pyplot as plt
+
+    if len(spectra) < 2:
+        raise ValueError(f"give a reference spectrum and at least one to compare with it; got {list(spectra)}.")
+    (ref_name, ref), *others = spectra.items()
+    fig, (ax_power, ax_ratio) = plt.subplots(1, 2, figsize=(11, 3.4))
+    rings = np.arange(1, len(ref))  # ring 0 holds no power: each image's mean was subtracted
+    for name, spectrum in spectra.items():
+        ax_power.semilogy(rings, spectrum[1:].numpy(), marker=".", label=name)
+    for name, spectrum in others:
+        ax_ratio.plot(rings, (spectrum[1:] / ref[1:]).numpy(), marker=".", label=f"{name} / {ref_name}")
+    ax_ratio.axhline(1.0, color="k", lw=0.8)
+    for ax in (ax_power, ax_ratio):
+        ax.axvline(size / 2, color="grey", ls=":", lw=1)
+        ax.set_xlabel("frequency radius |k| (cycles per image side)")
+        ax.legend(fontsize="small")
+    ax_power.set(ylabel="mean power per coefficient", title="radial power spectrum")
+    ax_ratio.set(ylabel="ratio", title=f"against {ref_name} (dotted: Nyquist along an axis)")
+    fig.tight_layout()
+    return fig

@@ -5,6 +5,7 @@
 * :mod:`.prdc` — precision, recall, density and coverage on φ.
 * :mod:`.memorisation` — are fakes copies of training images?
 * :mod:`.two_sample` — the classifier two-sample test: can a classifier tell the fakes from real images?
+* :mod:`.spectrum` — radial power spectra and low/high frequency bands: at which scale do fakes differ?
 * :mod:`.reader_study` — real-or-fake reader studies (visual Turing tests): accuracy, intervals, a class.
 * :mod:`.tstr` — train on synthetic, test on real; GAN data augmentation, on top of classical augmentation.
 * :mod:`.report` — all of it for a run folder (``python -m gan_lab evaluate``).
@@ -31,6 +32,7 @@ from .memorisation import MemorisationReport, memorisation
 from .prdc import prdc, prdc_images
 from .reader_study import combine_readers, make_trial, score_answers, wilson_interval
 from .report import evaluate_run, fid_kid_for_run
+from .spectrum import frequency_bands, radial_power_spectrum
 from .tstr import (
     AugmentationConfig,
     ClassicalAugmentation,
@@ -44,6 +46,8 @@ from .two_sample import TwoSampleResult, two_sample_test
 __all__ = [
     "TwoSampleResult",
     "two_sample_test",
+    "frequency_bands",
+    "radial_power_spectrum",
     "AugmentationConfig",
     "ClassicalAugmentation",
     "FeatureNet",
