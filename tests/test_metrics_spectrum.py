@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from gan_lab.metrics import frequency_bands, radial_power_spectrum, two_sample_test
+from gan_lab.metrics import frequency_bands, low_pass, radial_power_spectrum, two_sample_test
 from gan_lab.metrics.spectrum import frequency_radius
 from gan_lab.train.classifier import ClassifierConfig
 from gan_lab.viz import plot_power_spectra
@@ -98,3 +98,21 @@ def test_the_picture_shows_each_set_and_its_ratio_to_the_reference():
     plt.close(fig)
     with pytest.raises(ValueError, match="reference"):
         plot_power_spectra({"real": spectra["real"]}, size=28)
+
+
+def test_flat_images_have_no_high_band_even_at_the_border():
+    flat = torch.full((2, 1, 28, 28), 0.4)
+    low, high = frequency_bands(flat, sigma=2.0)
+    assert high.abs().max() < 1e-6  # zero padding would darken the border and leave a frame in the high band
+    ramp = torch.linspace(-1, 1, 28).expand(1, 1, 28, 28)
+    assert frequency_bands(ramp)[1][..., 3:-3].abs().max() < 1e-5  # a blur keeps a straight ramp inside the frame
+
+
+def test_low_pass_is_the_low_band():
+    images = torch.rand(3, 1, 28, 28)
+    assert torch.equal(low_pass(images, 1.5), frequency_bands(images, 1.5)[0])
+
+
+def test_something_other_than_images_is_explained():
+    with pytest.raises(ValueError, match="got list"):
+        radial_power_spectrum([[0.0]])

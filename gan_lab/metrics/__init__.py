@@ -32,7 +32,7 @@ from .memorisation import MemorisationReport, memorisation
 from .prdc import prdc, prdc_images
 from .reader_study import combine_readers, make_trial, score_answers, wilson_interval
 from .report import evaluate_run, fid_kid_for_run
-from .spectrum import frequency_bands, radial_power_spectrum
+from .spectrum import frequency_bands, low_pass, radial_power_spectrum
 from .tstr import (
     AugmentationConfig,
     ClassicalAugmentation,
@@ -47,6 +47,7 @@ __all__ = [
     "TwoSampleResult",
     "two_sample_test",
     "frequency_bands",
+    "low_pass",
     "radial_power_spectrum",
     "AugmentationConfig",
     "ClassicalAugmentation",

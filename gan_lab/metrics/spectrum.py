@@ -3,15 +3,18 @@
 Two tools that split an image set by spatial frequency:
 
 * :func:`radial_power_spectrum` — the power |X(k)|² of each image's 2-D discrete Fourier transform, averaged
-  over the images and over rings of equal frequency radius: the one-dimensional spectrum ("azimuthal
-  integration") with which Durall et al. (2020) and Dzanic et al. (2020) compare real and generated images.
-  Two image sets with the same spectrum have the same energy at every scale, on average.
-* :func:`frequency_bands` — each image as a low-pass part (a Gaussian blur) plus a high-pass part (what the
-  blur removed). Run the classifier two-sample test (:mod:`.two_sample`) on one band of both sets to ask
-  whether the fakes give themselves away in the coarse layout or in the fine detail.
+  over the images and over rings of equal frequency radius: a one-dimensional spectrum of the kind
+  ("azimuthal integration") with which Durall et al. (2020) and Dzanic et al. (2020) compare real and
+  generated images. Two image sets with the same spectrum have the same energy at every scale, on average.
+* :func:`low_pass` and :func:`frequency_bands` — each image as a low-pass part (a Gaussian blur) plus a
+  high-pass part (what the blur removed). Run the classifier two-sample test (:mod:`.two_sample`) on one band
+  of both sets to steer the classifier towards the coarse layout or the fine detail.
 
-The spectrum is a statistic of second order (it holds no phase): fakes can match it and still differ in
-the band, e.g. in the shape of edges. Matching the spectrum is not the same as passing the band's test.
+A band is a reweighting of the image, not a cut: the Gaussian's high-pass response 1 − exp(−2π²σ²|f|²) is
+above 0 at every frequency but 0, so the high band still holds everything but the image's mean, with the
+low frequencies shrunk. A band test changes what the classifier finds easy to learn, not what it could
+know. And the spectrum is a statistic of second order (it holds no phase): fakes can match it and still
+differ in a band, e.g. in the shape of edges.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 
 def _images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
+    """``images`` as a detached float tensor, or a ValueError that says what was given instead."""
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) == 0:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"{name} must be a non-empty batch of images (N, C, H, W); got {got}.")
@@ -54,20 +58,21 @@ def radial_power_spectrum(images: torch.Tensor) -> torch.Tensor:
         >>> int(radial_power_spectrum(stripes).argmax())   # 7 stripes per image side
         7
     """
-    x = _images(images)
+    x = _images(images).cpu()  # a short vector for plots and tables: the CPU is where it ends up
     x = x - x.mean(dim=(2, 3), keepdim=True)
-    power = torch.fft.fft2(x).abs().pow(2).mean(dim=(0, 1)) / (x.shape[2] * x.shape[3]) ** 2  # (H, W)
+    power = torch.fft.fft2(x, norm="forward").abs().pow(2).mean(dim=(0, 1))  # forward: X / (H·W), so (H, W)
     ring = frequency_radius(x.shape[2], x.shape[3]).flatten()
     total = torch.zeros(int(ring.max()) + 1).index_add_(0, ring, power.flatten())
     return total / torch.bincount(ring).float()
 
 
-def frequency_bands(images: torch.Tensor, sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``images`` split into (low, high): a Gaussian blur of standard deviation ``sigma`` px, and the rest.
+def low_pass(images: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """A Gaussian blur of ``images`` (N, C, H, W) with standard deviation ``sigma`` px, on their own device.
 
-    low + high equals the images (up to rounding). A blur with σ = 1 px halves the amplitude of a pattern with
-    a period of about 6 px and keeps almost nothing of one of 2–3 px, so at 28 px the high band holds edges,
-    ribs and texture, the low band the layout of the chest.
+    The kernel has 2·round(3σ) + 1 taps and reflects the borders (torchvision's ``gaussian_blur``). With
+    σ = 1 px (7 taps) it keeps about half the amplitude of a stripe pattern with a period of 5 px, a tenth of
+    one of 3 px and 1.4 % of one of 2 px, so on 28-px chest X-rays what it removes (the high band of
+    :func:`frequency_bands`) holds edges and texture, and what it keeps the layout of the chest.
     """
     x = _images(images)
     if not sigma > 0:
@@ -76,5 +81,10 @@ def frequency_bands(images: torch.Tensor, sigma: float = 1.0) -> tuple[torch.Ten
     if 2 * radius + 1 > min(x.shape[2], x.shape[3]):
         raise ValueError(f"a blur of sigma={sigma} needs a {2 * radius + 1}-px kernel, larger than the "
                          f"{x.shape[2]}×{x.shape[3]} images; choose a smaller sigma.")
-    low = gaussian_blur(x, kernel_size=2 * radius + 1, sigma=sigma)
-    return low, x - low
+    return gaussian_blur(x, kernel_size=2 * radius + 1, sigma=sigma)
+
+
+def frequency_bands(images: torch.Tensor, sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``images`` as (low, high): :func:`low_pass` of them, and what it removed; low + high = the images."""
+    low = low_pass(images, sigma)
+    return low, _images(images) - low
