@@ -1,23 +1,17 @@
 """benchmarks/where_fakes_differ.py: the two-sample test after one fixed transform of both sets."""
 
-import importlib.util
 import json
 
 import pytest
 import torch
 
-from gan_lab import config
+from benchmarks import where_fakes_differ
 from gan_lab.train.classifier import ClassifierConfig
 
-SCRIPT = config.REPO_ROOT / "benchmarks" / "where_fakes_differ.py"
 
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def wfd():
-    spec = importlib.util.spec_from_file_location("where_fakes_differ", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return where_fakes_differ
 
 
 def test_the_histogram_transforms_keep_each_images_pixels_and_nothing_else(wfd):
