@@ -166,11 +166,13 @@ def plot_power_spectra(spectra: dict[str, torch.Tensor], size: int):
     (ref_name, ref), *others = spectra.items()
     fig, (ax_power, ax_ratio) = plt.subplots(1, 2, figsize=(11, 3.4))
     rings = np.arange(1, len(ref))  # ring 0 holds no power: each image's mean was subtracted
+    colour = {name: f"C{i}" for i, name in enumerate(spectra)}  # one colour per set in both panels
     for name, spectrum in spectra.items():
-        ax_power.semilogy(rings, spectrum[1:].numpy(), marker=".", label=name)
+        ax_power.semilogy(rings, spectrum[1:].numpy(), marker=".", color=colour[name], label=name)
+    ax_ratio.axhline(1.0, color=colour[ref_name], lw=1, label=ref_name)
     for name, spectrum in others:
-        ax_ratio.plot(rings, (spectrum[1:] / ref[1:]).numpy(), marker=".", label=f"{name} / {ref_name}")
-    ax_ratio.axhline(1.0, color="k", lw=0.8)
+        ax_ratio.plot(rings, (spectrum[1:] / ref[1:]).numpy(), marker=".", color=colour[name],
+                      label=f"{name} / {ref_name}")
     for ax in (ax_power, ax_ratio):
         ax.axvline(size / 2, color="grey", ls=":", lw=1)
         ax.set_xlabel("frequency radius |k| (cycles per image side)")

@@ -95,6 +95,8 @@ def test_the_picture_shows_each_set_and_its_ratio_to_the_reference():
     assert [line.get_label() for line in power.get_lines() if not line.get_label().startswith("_")] == ["real", "fake"]
     (fake_ratio,) = [line for line in ratio.get_lines() if line.get_label() == "fake / real"]
     assert fake_ratio.get_ydata()[-1] > 10  # the checkerboard's ring
+    (fake_power,) = [line for line in power.get_lines() if line.get_label() == "fake"]
+    assert fake_ratio.get_color() == fake_power.get_color()  # one colour per set in both panels
     plt.close(fig)
     with pytest.raises(ValueError, match="reference"):
         plot_power_spectra({"real": spectra["real"]}, size=28)
