@@ -10,7 +10,7 @@ The generator is notebook 02's DCGAN trained for a fixed number of steps (not se
 depend on the machine's speed), sampled from the average of its weights; the real side is the test split, as
 in ``time_to_quality.py --two-sample``. Real training images against the test split are the baseline.
 
-    GAN_LAB_DATA=../shared/data python benchmarks/where_fakes_differ.py              # about 7 min on 2 cores
+    GAN_LAB_DATA=../shared/data python benchmarks/where_fakes_differ.py              # about 9 min on 2 cores
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ import torch
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.time_to_quality import machine  # noqa: E402
 from gan_lab.course.pretrained import notebook_02_configs  # noqa: E402
 from gan_lab.data import load  # noqa: E402
 from gan_lab.metrics.spectrum import frequency_bands, radial_power_spectrum  # noqa: E402
@@ -57,12 +56,17 @@ def sorted_pixels(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1).sort(dim=1).values.view_as(x)
 
 
+def high_band(sigma: float) -> str:
+    """The name of the high-band transform (it has a baseline, as "none" does)."""
+    return f"high band (x - blur, sigma {sigma})"
+
+
 def transforms(sigma: float) -> dict:
     """Name → transform applied to both sets before the test."""
     return {"none": lambda x: x,
             f"low band (blur, sigma {sigma})": lambda x: frequency_bands(x, sigma)[0],
             f"low band (blur, sigma {2 * sigma})": lambda x: frequency_bands(x, 2 * sigma)[0],
-            f"high band (x - blur, sigma {sigma})": lambda x: frequency_bands(x, sigma)[1],
+            high_band(sigma): lambda x: frequency_bands(x, sigma)[1],
             "each image standardised": standardised,
             "pixels shuffled within each image": shuffled,
             "pixels sorted within each image": sorted_pixels}
@@ -87,7 +91,7 @@ def measure(args: argparse.Namespace) -> dict:
     tests = {}
     for name, transform in transforms(args.sigma).items():
         tests[name] = {"fakes": accuracies(test, fake, transform, args.split_seeds)}
-        if name in ("none", f"high band (x - blur, sigma {args.sigma})"):  # the baseline where it is read
+        if name in ("none", high_band(args.sigma)):  # the baseline where it is read
             tests[name]["real training images"] = accuracies(test, real_train, transform, args.split_seeds)
         print(f"{name:40s} {tests[name]}", flush=True)
     spectra = {k: radial_power_spectrum(v) for k, v in (("test", test), ("fakes", fake), ("train", real_train))}
@@ -95,8 +99,7 @@ def measure(args: argparse.Namespace) -> dict:
                          "seed": args.seed, "n": len(test), "split_seeds": args.split_seeds, "sigma": args.sigma,
                          "threads": torch.get_num_threads(), "train_seconds": round(seconds, 1),
                          "config": dataclasses.asdict(config)},
-            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                        "torch": torch.__version__},
+            "machine": machine(),
             "two_sample_accuracy": tests,
             # ring 0 holds no power (each image's mean is subtracted): the ratios start at ring 1
             "spectrum_ratio_to_test_from_ring_1": {k: [round(float(r), 3) for r in spectra[k][1:] / spectra["test"][1:]]

@@ -23,11 +23,11 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 
 
-def _images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
+def _images(images: torch.Tensor) -> torch.Tensor:
     """``images`` as a detached float tensor, or a ValueError that says what was given instead."""
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) == 0:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"{name} must be a non-empty batch of images (N, C, H, W); got {got}.")
+        raise ValueError(f"images must be a non-empty batch of images (N, C, H, W); got {got}.")
     return images.detach().float()
 
 
@@ -86,5 +86,6 @@ def low_pass(images: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
 
 def frequency_bands(images: torch.Tensor, sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``images`` as (low, high): :func:`low_pass` of them, and what it removed; low + high = the images."""
-    low = low_pass(images, sigma)
-    return low, _images(images) - low
+    x = _images(images)
+    low = low_pass(x, sigma)
+    return low, x - low
