@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from gan_lab.data.base import ImageData
+from gan_lab.train.classifier import ClassifierConfig, train_classifier
 from gan_lab.train.conditional import CGANConfig, train_cgan
 from gan_lab.train.cyclegan import CycleGANConfig, train_cyclegan
 from gan_lab.train.gan import GANConfig, train_gan
@@ -37,6 +38,7 @@ MODELS = {
     "cyclegan": ("CycleGAN (ResNet G, PatchGAN D) 28 px", 28, CycleGANConfig()),
     "wgan_gp": ("WGAN-GP (n_critic 5) 28 px", 28, WGANConfig(mode="gp")),
     "segan": ("SegAN (U-Net S, multi-scale C) 64 px", 64, SegANConfig()),
+    "classifier": ("domain classifier (φ, two-sample test, TSTR) 28 px", 28, ClassifierConfig()),
 }
 #: --quick: the same code paths with narrow networks, small batches and small images.
 QUICK = {"width": 8, "batch_size": 8}
@@ -115,6 +117,16 @@ def build(name: str, device: torch.device, *, quick: bool = False, progress: boo
         gan_lab = lambda n: go(lambda c: train_cyclegan(x, y, c, device=device, run=run, progress=progress), n)
         step, models = plain.make_cyclegan(config, x, y)
         per_step = 2 * config.batch_size
+    elif name == "classifier":  # no run to continue: each call trains a fresh classifier, as its callers do
+        labels = torch.randint(0, 2, (n_images,), generator=gen).to(device)
+
+        def gan_lab(n: int) -> tuple[float, float]:
+            start = clock(device)
+            train_classifier(x, labels, 2, dataclasses.replace(config, num_steps=n), device, progress)
+            return elapsed(device, start)
+
+        step, models = plain.make_classifier(config, x, labels, 2)
+        per_step = config.batch_size
     else:
         raise ValueError(f"Unknown model {name!r}; choose from {sorted(MODELS)}.")
     return Case(name, MODELS[name][0], per_step, gan_lab, step, models)

@@ -25,6 +25,7 @@ from gan_lab.losses import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from gan_lab.models.classifier import DomainClassifier
 from gan_lab.models.conditional import ConditionalGenerator, ProjectionDiscriminator
 from gan_lab.models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from gan_lab.models.mlp import MLPDiscriminator, MLPGenerator
@@ -71,6 +72,23 @@ def make_gan(cfg, x):
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
 
     return step, {"G": G, "D": D}
+
+
+def make_classifier(cfg, x, labels, num_classes):
+    """The domain classifier (ClassifierConfig): cross-entropy, Adam with weight decay."""
+    torch.manual_seed(cfg.seed)
+    C = DomainClassifier(x.shape[1], num_classes, cfg.width, cfg.feature_dim).to(x.device).train()
+    opt = torch.optim.Adam(C.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
+
+    def step():
+        real, y = _batch(x, cfg.batch_size, labels)
+        loss_C = F.cross_entropy(C(real), y)
+        opt.zero_grad()
+        loss_C.backward()
+        opt.step()
+        return {"loss_C": loss_C.detach()}
+
+    return step, {"C": C}
 
 
 def make_cgan(cfg, x, labels, num_classes):

@@ -144,3 +144,13 @@ def test_the_ema_benchmark_plots_every_generator_and_seed_it_finds(tmp_path):
         (tmp_path / f"ema_seed{seed}.json").write_text(json.dumps({"seed": seed, "rows": rows}))
     out = ema.plot(tmp_path)
     assert out == tmp_path / "ema.png" and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_classifier_case_trains_the_same_network_both_ways():
+    case = cases.build("classifier", torch.device("cpu"), quick=True, warmup=1)
+    wall, cpu = case.gan_lab(2)  # a fresh train_classifier run of 2 steps
+    assert wall > 0 and cpu > 0
+    losses = case.plain()
+    assert set(losses) == {"loss_C"} and torch.isfinite(losses["loss_C"])
+    assert case.images_per_step == cases.QUICK["batch_size"]
+    assert type(case.plain_models["C"]).__name__ == "DomainClassifier"

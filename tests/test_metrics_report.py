@@ -58,6 +58,18 @@ def test_fid_kid_for_run_matches_the_full_report(run_dir, phi):
     assert quick["n"] == 150 and not (run_dir / "evaluation.json").exists()
 
 
+def test_evaluate_run_without_the_two_sample_test_trains_no_classifier(run_dir, phi, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("two_sample=False must not train a classifier")
+
+    monkeypatch.setattr("gan_lab.metrics.report.two_sample_test", refuse)
+    seen = []
+    report = evaluate_run(run_dir, n=150, device="cpu", phi=phi, write=False, two_sample=False,
+                          on_two_sample=seen.append)
+    assert "two_sample_test" not in report and "two_sample_test" not in report["baseline_real"]
+    assert report["fid"] > report["baseline_real"]["fid"] and not seen
+
+
 def test_conditional_generators_are_sampled_with_labels(tmp_path):
     torch.manual_seed(0)
     G = ConditionalGenerator(num_classes=2, z_dim=8, size=28, width=8)

@@ -113,7 +113,8 @@ def fid_kid_for_run(run_dir: str | Path, n: int = 2000, device=None, phi: Featur
 
 
 def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNet | None = None, seed: int = 0,
-                 write: bool = True, on_two_sample: Callable[[TwoSampleResult], object] | None = None) -> dict:
+                 write: bool = True, on_two_sample: Callable[[TwoSampleResult], object] | None = None,
+                 two_sample: bool = True) -> dict:
     """Every fidelity, diversity and memorisation number for a run, with a real-data baseline.
 
     Args:
@@ -125,6 +126,8 @@ def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNe
         write: also write the result to ``run_dir/evaluation.json``.
         on_two_sample: called with the two-sample test of the fakes (its held-out images and verdicts, which
             the JSON report leaves out), e.g. to draw them with ``viz.plot_two_sample``.
+        two_sample: run the two-sample test (two classifiers trained: most of the report's time on a CPU);
+            False leaves "two_sample_test" out, e.g. where a notebook runs the test itself later.
 
     Returns:
         A JSON-able dict: "fid", "kid", "kid_std", "precision", "recall", "density", "coverage",
@@ -132,7 +135,7 @@ def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNe
         PneumoniaMNIST's validation split holds exact copies of training images, its test split none),
         "baseline_real" (the same metrics for held-out real validation images), "two_sample_test" (the
         classifier two-sample test of the fakes against the test split, see ``metrics.two_sample``; its
-        baseline tests real training images against the test split), "n_eval",
+        baseline tests real training images against the test split; left out with ``two_sample=False``), "n_eval",
         "feature_net_test_accuracy", and where the numbers come from.
 
     Example:
@@ -156,15 +159,16 @@ def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNe
     report |= scores(fake[:n_eval])
     report["memorisation"] = memorisation(fake, train.images, test.images).summary()
     report["baseline_real"] = scores(held_out)
-    # the classifier two-sample test against the test split, which nothing else here uses; its baseline asks
-    # the same of real training images, so a difference between the splits themselves shows up there too
-    n_c2st = min(n, len(test))
-    c2st = two_sample_test(test.images, fake, n=n_c2st, seed=seed, device=device)
-    report["two_sample_test"] = c2st.summary()
-    if on_two_sample is not None:
-        on_two_sample(c2st)
-    report["baseline_real"]["two_sample_test"] = two_sample_test(test.images, train.images, n=n_c2st, seed=seed,
-                                                                 device=device).summary()
+    if two_sample:
+        # the classifier two-sample test against the test split, which nothing else here uses; its baseline asks
+        # the same of real training images, so a difference between the splits themselves shows up there too
+        n_c2st = min(n, len(test))
+        c2st = two_sample_test(test.images, fake, n=n_c2st, seed=seed, device=device)
+        report["two_sample_test"] = c2st.summary()
+        if on_two_sample is not None:
+            on_two_sample(c2st)
+        report["baseline_real"]["two_sample_test"] = two_sample_test(test.images, train.images, n=n_c2st,
+                                                                     seed=seed, device=device).summary()
     if write:
         (Path(run_dir) / REPORT_FILE).write_text(json.dumps(report, indent=1))
     return report

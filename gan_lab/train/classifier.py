@@ -15,6 +15,7 @@ from torch import nn
 from ..device import get_device
 from ..models.classifier import DomainClassifier
 from .loop import History, fit, sample_batch
+from .memory_format import channels_last_on_cpu
 
 
 @dataclass
@@ -62,6 +63,7 @@ def _fit_classifier(images, labels, num_classes, cfg, device, progress, desc):
     C = DomainClassifier(images.shape[1], num_classes, cfg.width, cfg.feature_dim).to(device)
     opt = torch.optim.Adam(C.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     x, y = images.to(device), labels.to(device)
+    x, = channels_last_on_cpu([C], x)  # ≈35 % faster steps on the CPU (benchmarks/README.md)
 
     def step_fn(step: int) -> dict:
         real, y_real = sample_batch(x, cfg.batch_size, y)
