@@ -125,6 +125,7 @@ def build(name: str, device: torch.device, *, quick: bool = False, progress: boo
             train_classifier(x, labels, 2, dataclasses.replace(config, num_steps=n), device, progress)
             return elapsed(device, start)
 
+        gan_lab(warmup)  # as the other cases train `warmup` steps before they are timed
         step, models = plain.make_classifier(config, x, labels, 2)
         per_step = config.batch_size
     else:

@@ -141,6 +141,9 @@ def evaluate_run(run_dir: str | Path, n: int = 2000, device=None, phi: FeatureNe
     Example:
         >>> print(json.dumps(evaluate_run("runs/dcgan"), indent=1))  # doctest: +SKIP
     """
+    if on_two_sample is not None and not two_sample:
+        raise ValueError("on_two_sample is called with the two-sample test, which two_sample=False leaves out; "
+                         "pass one or the other.")
     G, config = load_generator(run_dir, device)
     train, val, test = _run_data(config, ("train", "val", "test"))
     phi = phi or feature_net(config["data"], int(config["size"]), device, progress=False)

@@ -18,7 +18,7 @@ class DomainClassifier(nn.Module):
 
     A 3×3 conv–BN–ReLU stem at full resolution, three stride-2 conv–BN–ReLU
     stages (H → H/8; strided convolutions cost a quarter of conv + pooling, which
-    keeps CPU training near a minute), an adaptive average pool to 3×3 (so any
+    keeps CPU training short), an adaptive average pool to 3×3 (so any
     image size works), then φ(x) = ReLU(W₁ · flatten) ∈ R^d and logits = W₂ φ(x).
 
     Args:
