@@ -63,7 +63,7 @@ def _fit_classifier(images, labels, num_classes, cfg, device, progress, desc):
     C = DomainClassifier(images.shape[1], num_classes, cfg.width, cfg.feature_dim).to(device)
     opt = torch.optim.Adam(C.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     x, y = images.to(device), labels.to(device)
-    x, = channels_last_on_cpu([C], x)  # 38 % less time per two-sample test on the CPU (benchmarks/README.md)
+    x, = channels_last_on_cpu([C], x)  # about a third less time per two-sample test on the CPU (benchmarks/README.md)
 
     def step_fn(step: int) -> dict:
         real, y_real = sample_batch(x, cfg.batch_size, y)
