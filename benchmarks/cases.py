@@ -3,7 +3,8 @@
 A case's ``gan_lab(n)`` runs n more training steps through the public trainer
 (``train_gan``, ``train_cgan``, …: the fit loop with its history, no
 callbacks, no checkpoints), continuing the same run as a student's second
-call would; ``plain`` is the step of ``benchmarks/plain.py`` on the same data.
+call would (the classifier, which no caller continues: a fresh run of n
+steps); ``plain`` is the step of ``benchmarks/plain.py`` on the same data.
 The data are random tensors of the real shapes, already on the device:
 throughput does not depend on what the pixels show.
 """

@@ -2,19 +2,13 @@
 
 import json
 
-import pytest
 import torch
 
-from benchmarks import where_fakes_differ
+from benchmarks import where_fakes_differ as wfd
 from gan_lab.train.classifier import ClassifierConfig
 
 
-@pytest.fixture
-def wfd():
-    return where_fakes_differ
-
-
-def test_the_histogram_transforms_keep_each_images_pixels_and_nothing_else(wfd):
+def test_the_histogram_transforms_keep_each_images_pixels_and_nothing_else():
     x = torch.rand(5, 1, 8, 8)
     for transform in (wfd.shuffled, wfd.sorted_pixels):
         y = transform(x)
@@ -23,12 +17,12 @@ def test_the_histogram_transforms_keep_each_images_pixels_and_nothing_else(wfd):
     assert torch.all(wfd.sorted_pixels(x).flatten(1).diff(dim=1) >= 0)
 
 
-def test_standardising_removes_brightness_and_contrast(wfd):
+def test_standardising_removes_brightness_and_contrast():
     x = torch.rand(4, 1, 8, 8)
     assert torch.allclose(wfd.standardised(x), wfd.standardised(3 * x + 0.5), atol=1e-5)
 
 
-def test_a_run_scores_every_transform_with_baselines_where_read(wfd, monkeypatch, tmp_path):
+def test_a_run_scores_every_transform_with_baselines_where_read(monkeypatch, tmp_path):
     from gan_lab.metrics import two_sample
 
     tiny = ClassifierConfig(width=4, feature_dim=8, num_steps=5, batch_size=16)

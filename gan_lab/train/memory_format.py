@@ -3,8 +3,9 @@
 PyTorch's CPU convolutions run faster on NHWC tensors than on the default
 NCHW: 10–24 % more images per CPU second for DCGAN, cDCGAN, WGAN-GP, pix2pix
 and SegAN training, 20–60 % for the domain classifier, none for CycleGAN
-(``benchmarks/README.md`` has the measurements). Only the memory layout changes, not the values (up to float
-rounding); checkpoints store contiguous (NCHW) copies, so they load either way.
+(``benchmarks/README.md`` has the measurements). Only the memory layout
+changes, not the values (up to float rounding); checkpoints store contiguous
+(NCHW) copies, so they load either way.
 """
 
 from __future__ import annotations
