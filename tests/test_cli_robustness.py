@@ -66,6 +66,8 @@ def _one_line_error(capsys, *needles):
     (["train", "dcgan", "--fid-n", "-1"], "--fid-n"),
     (["train", "dcgan", "--device", ""], "--device"),
     (["train", "dcgan", "--k", "two"], "--k"),
+    (["train", "dcgan", "--minutes", "0"], "--minutes"),
+    (["train", "dcgan", "--minutes", "nan"], "--minutes"),
     (["sample", "RUN", "--n", "1000000000"], "--n"),
     (["sample", "RUN", "--scale", "1000"], "--scale"),
     (["sample", "RUN", "--seed", "-3"], "--seed"),
@@ -171,6 +173,45 @@ def test_evaluate_draws_what_gives_the_fakes_away(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(report, "evaluate_run", lambda *a, **k: pytest.fail("evaluated before the check"))
     assert cli.main(["evaluate", str(run), "--device", "cpu"]) == 2
     _one_line_error(capsys, "two_sample.png is a folder")
+
+
+def test_a_time_limit_stops_training_saved_and_resumable(tmp_path, fake_data, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY, "--steps", "100000", "--minutes", "0.005"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 < metrics["steps"] < 100_000 and metrics["time_limit"] == {"minutes": 0.005, "reached": True}
+    assert checkpoints.load_checkpoint(out).step == metrics["steps"]  # the last step is saved
+    assert f"Stopped at step {metrics['steps']} of 100000" in capsys.readouterr().out
+    first = metrics["steps"]
+    assert cli.main(["train", "mlp", "--out", str(out), *TINY, "--steps", str(first + 3), "--minutes", "10",
+                     "--resume"]) == 0  # trains on; the step count ends it this time
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == first + 3 and metrics["time_limit"] == {"minutes": 10, "reached": False}
+    assert "Stopped at step" not in capsys.readouterr().out
+
+
+def test_a_time_limit_is_refused_in_a_torchrun_job(tmp_path, fake_data, capsys, monkeypatch):
+    for key, value in {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["train", "mlp", "--out", str(tmp_path / "run"), *TINY, "--minutes", "1"]) == 2
+    _one_line_error(capsys, "--minutes", "give --steps instead")
+    assert not fake_data
+
+
+def test_evaluate_without_the_two_sample_test(tmp_path, capsys, monkeypatch):
+    from gan_lab.metrics import report
+
+    calls = []
+    monkeypatch.setattr(report, "evaluate_run", lambda run_dir, **kwargs: calls.append(kwargs) or {"fid": 1.0})
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "two_sample.png").write_bytes(b"an earlier report's picture")
+    assert cli.main(["evaluate", str(run), "--device", "cpu", "--no-two-sample"]) == 0
+    assert calls[0]["two_sample"] is False and calls[0]["on_two_sample"] is None
+    assert not (run / "two_sample.png").exists()  # it no longer matched evaluation.json
+    assert "without the two-sample test" in capsys.readouterr().out
+    (run / "two_sample.png").mkdir()  # not written this time, so not in the way either
+    assert cli.main(["evaluate", str(run), "--device", "cpu", "--no-two-sample"]) == 0
 
 
 def test_student_notebooks_checks_its_folder_first(tmp_path, capsys):

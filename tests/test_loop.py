@@ -8,7 +8,8 @@ from torch import nn
 
 from gan_lab import checkpoints
 from gan_lab.models.mlp import MLPGenerator
-from gan_lab.train.loop import TrainingDiverged, fit, sample_batch
+from gan_lab.train import loop
+from gan_lab.train.loop import TimeLimit, TrainingDiverged, fit, sample_batch
 
 
 def _problem(seed=0):
@@ -127,6 +128,31 @@ def test_stop_event_ends_after_the_current_step():
 
     history = _fit(stopping, G, opt, 100, stop_event=stop, callbacks=[lambda s, h: seen.append(s)])
     assert history["step"] == [4] and seen == [4]
+
+
+def test_a_time_limit_ends_training_after_the_step_that_crosses_it(tmp_path, monkeypatch):
+    clock = [100.0]  # a fake clock: every step takes one second, and nothing else takes any time
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: clock[0])
+    G, opt, step_fn = _problem()
+
+    def one_second(step):
+        clock[0] += 1.0
+        return step_fn(step)
+
+    limit = TimeLimit(5.5)
+    clock[0] += 60.0  # before the first step: loading data, restoring a checkpoint; not counted
+    history = _fit(one_second, G, opt, 100, stop_event=limit, checkpoint_dir=tmp_path, log_every=1)
+    assert history["step"][-1] == 6 and limit.reached  # 6 s ≥ 5.5 s after step 6
+    assert checkpoints.load_checkpoint(tmp_path).step == 6
+    roomy = TimeLimit(1000)
+    history = _fit(one_second, G, opt, 10, stop_event=roomy)
+    assert history["step"][-1] == 10 and not roomy.reached  # the step count ended this one
+
+
+@pytest.mark.parametrize("seconds", [0, -1, "60", True])
+def test_a_time_limit_must_be_a_positive_number(seconds):
+    with pytest.raises(ValueError, match="a time limit must be a number of seconds > 0"):
+        TimeLimit(seconds)
 
 
 def test_a_given_history_continues_its_count():

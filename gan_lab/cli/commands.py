@@ -16,7 +16,7 @@ from .. import config, viz
 from ..precision import PRECISIONS, get_precision
 from ..train.common import GAN_LOSSES
 from ..train.gan import GANConfig, GANRun, checkpoint_meta, load_gan, train_gan
-from ..train.loop import Terminated
+from ..train.loop import Terminated, TimeLimit
 from .common import (
     SEED,
     UsageError,
@@ -57,7 +57,8 @@ metrics.json (final losses, steps, seconds, images per second).
 
 example:
   python -m gan_lab train dcgan --data pneumoniamnist --steps 3000 --out runs/dcgan
-  python -m gan_lab train mlp --data phantoms --steps 500 --out runs/mlp --device cpu""")
+  python -m gan_lab train mlp --data phantoms --steps 500 --out runs/mlp --device cpu
+  python -m gan_lab train dcgan --steps 100000 --minutes 3 --out runs/dcgan3min   # 3 minutes, however fast""")
     p.add_argument("arch", choices=("dcgan", "mlp"), help="dcgan: convolutional (Radford et al. 2016); "
                    "mlp: fully connected (Goodfellow et al. 2014)")
     p.add_argument("--data", default="pneumoniamnist",
@@ -67,6 +68,9 @@ example:
                    "that holds a run needs --resume or --overwrite)")
     p.add_argument("--steps", type=whole(0, 10**7), default=defaults.num_steps,
                    help="generator updates (default: %(default)s)")
+    p.add_argument("--minutes", type=positive(24 * 60), default=None, help="stop after this many minutes of "
+                   "training even if --steps is not reached (the checkpoint is saved; --resume trains on); with a "
+                   "large --steps, every machine in a class trains for the same time (default: no limit)")
     p.add_argument("--size", type=int, choices=SIZES, default=28, help="image side in pixels (default: %(default)s)")
     p.add_argument("--batch-size", type=whole(1, 4096), default=defaults.batch_size, help="images per step "
                    "(default: %(default)s)")
@@ -120,6 +124,9 @@ def run_train(args: argparse.Namespace) -> int:
     from .. import distributed
 
     config = config_from_args(args)
+    if args.minutes and distributed.launched():  # each process would stop at its own step: DDP would hang
+        raise UsageError("--minutes stops each process on its own clock, which a torchrun job cannot do (the "
+                         "processes must stop at the same step); give --steps instead.")
     if args.backend and not distributed.launched():
         raise UsageError(f"--backend {args.backend} applies to runs started by torchrun only (see train --help).")
     try:  # checked in every process before any of them waits for the others
@@ -161,9 +168,10 @@ def _load_and_train(args: argparse.Namespace, config: GANConfig) -> int:
 def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=None) -> int:
     """Train, then write the run folder (in a distributed run: rank 0 alone, once the replicas agree)."""
     start = time.perf_counter()
+    limit = TimeLimit(60 * args.minutes) if args.minutes else None
     try:
         run = train_gan(data, config, device=device, checkpoint_dir=args.out, resume=args.resume,
-                        progress=not args.quiet, parallel=parallel)
+                        stop_event=limit, progress=not args.quiet, parallel=parallel)
     except Terminated as stop:  # the checkpoint of the last step is written; end as the signal asked
         print(f"gan_lab train: {stop}: the checkpoint in {args.out} is saved; continue with --resume.",
               file=sys.stderr)
@@ -180,22 +188,28 @@ def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=N
         raise RuntimeError(f"the processes ended with different weights (parameter checksums {checksums}).")
     if parallel and not parallel.is_main:
         return 130 if interrupted else 0
-    metrics = write_run_outputs(run, args.out, seconds, data.source, fid_n=args.fid_n, device=device)
+    extra = {}
+    if limit is not None:
+        extra["time_limit"] = {"minutes": args.minutes, "reached": limit.reached}
+        if limit.reached:
+            print(f"Stopped at step {run.history['step'][-1]} of {config.num_steps}: --minutes {args.minutes:g} "
+                  f"has passed (continue with --resume).")
     if parallel:
-        metrics["distributed"] = {"processes": parallel.world_size, "backend": parallel.backend,
-                                  "batch_per_process": parallel.local_batch_size(config.batch_size),
-                                  "parameter_checksums": checksums}
-        (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        extra["distributed"] = {"processes": parallel.world_size, "backend": parallel.backend,
+                                "batch_per_process": parallel.local_batch_size(config.batch_size),
+                                "parameter_checksums": checksums}
+    write_run_outputs(run, args.out, seconds, data.source, fid_n=args.fid_n, device=device, extra=extra)
     print(f"Wrote {args.out}/: checkpoint, samples.png, losses.png, metrics.json")
     return 130 if run.history.get("interrupted") else 0  # Ctrl-C: saved, but the run did not finish
 
 
 def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str, fid_n: int = 0,
-                      device=None) -> dict:
+                      device=None, extra: dict | None = None) -> dict:
     """samples.png, losses.png and metrics.json for a finished run; returns the metrics.
 
     With ``fid_n > 0`` the metrics gain "sample_quality": FID and KID of ``fid_n`` samples
     (see ``gan_lab.metrics.report.fid_kid_for_run``), or the reason they could not be measured.
+    ``extra`` entries (how the run was launched or stopped) are added to the metrics as they are.
     """
     headless_plots()
     import matplotlib.pyplot as plt
@@ -209,6 +223,7 @@ def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str, 
     metrics = train_metrics(run, seconds, data_source)
     if fid_n > 0:
         metrics["sample_quality"] = sample_quality(out, fid_n, device, data_source.startswith("phantom fallback"))
+    metrics.update(extra or {})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
 

@@ -120,7 +120,7 @@ class _Accumulator:
 def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimizers: dict | None = None,
         config: dict | None = None, checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500,
         resume: bool = False, write_checkpoints: bool = True, log_every: int = 10, callbacks: Iterable[Callback] = (),
-        callback_every: int = 100, stop_event: threading.Event | None = None, progress: bool = True,
+        callback_every: int = 100, stop_event: threading.Event | TimeLimit | None = None, progress: bool = True,
         desc: str = "training", history: History | None = None, precision: str | None = None) -> History:
     """Run ``step_fn`` for steps ``start+1 … num_steps`` and return the history.
 
@@ -140,7 +140,8 @@ def fit(step_fn: Callable[[int], dict], num_steps: int, *, models: dict, optimiz
             also closes the current entry, so a resumed history equals an uninterrupted one.
         callbacks: ``cb(step, history)`` every ``callback_every`` steps and once at the end, before
             any checkpoint of that step (so keys a callback adds to the history are saved).
-        stop_event: set it (e.g. from a Stop button) to end training after the current step.
+        stop_event: set it (e.g. from a Stop button) to end training after the current step; a
+            :class:`TimeLimit` ends it after so many seconds.
         progress: show a tqdm progress bar with the latest losses.
         history: continue this history (e.g. a second ``fit`` call on the same models).
         precision: "fp32", or "bf16" to run the forward passes of ``models`` in bf16 autocast during each
@@ -234,6 +235,28 @@ class ElapsedTime:
         if self.offset is None:  # a resumed run continues the stored clock
             self.offset = history.get("seconds", [0.0])[-1]
         history.setdefault("seconds", []).append(self.offset + time.perf_counter() - self.start)
+
+
+class TimeLimit:
+    """A ``stop_event`` for ``fit`` that ends training once ``seconds`` have passed since its first step.
+
+    ``fit`` asks ``is_set()`` before every step, so the clock starts at the first step (loading data and
+    restoring a checkpoint do not count) and the run ends after the step that crosses the limit, with the
+    usual final checkpoint. ``reached`` says afterwards whether the limit, rather than the step count,
+    ended the run.
+    """
+
+    def __init__(self, seconds: float):
+        if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0):
+            raise ValueError(f"a time limit must be a number of seconds > 0, not {seconds!r}.")
+        self.seconds, self.start, self.reached = float(seconds), None, False
+
+    def is_set(self) -> bool:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = now
+        self.reached = self.reached or now - self.start >= self.seconds
+        return self.reached
 
 
 def _precisions_after_resume(stored: str | None, now: str, step: int) -> str:
