@@ -187,7 +187,21 @@ def test_a_time_limit_stops_training_saved_and_resumable(tmp_path, fake_data, ca
                      "--resume"]) == 0  # trains on; the step count ends it this time
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == first + 3 and metrics["time_limit"] == {"minutes": 10, "reached": False}
+    assert metrics["resumed_from_step"] == first  # the throughput counts this invocation's 3 steps only
+    assert metrics["images_per_second"] * metrics["seconds"] == pytest.approx(3 * 8 * 2, rel=0.2)  # 3 steps of 16
     assert "Stopped at step" not in capsys.readouterr().out
+    assert cli.main(["train", "mlp", "--out", str(tmp_path / "plain"), *TINY]) == 0
+    assert "time_limit" not in json.loads((tmp_path / "plain" / "metrics.json").read_text())
+
+
+def test_resume_up_to_a_step_the_run_has_reached_is_refused(tmp_path, fake_data, capsys):
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "mlp", "--out", out, *TINY, "--steps", "6"]) == 0
+    before = (tmp_path / "run" / "metrics.json").read_text()
+    capsys.readouterr()
+    assert cli.main(["train", "mlp", "--out", out, *TINY, "--resume"]) == 2  # TINY says --steps 4
+    _one_line_error(capsys, "is at step 6 already", "--steps above it")
+    assert (tmp_path / "run" / "metrics.json").read_text() == before  # nothing written again
 
 
 def test_a_time_limit_is_refused_in_a_torchrun_job(tmp_path, fake_data, capsys, monkeypatch):

@@ -2,13 +2,13 @@
 
 import threading
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from gan_lab import checkpoints
 from gan_lab.models.mlp import MLPGenerator
-from gan_lab.train import loop
 from gan_lab.train.loop import TimeLimit, TrainingDiverged, fit, sample_batch
 
 
@@ -130,29 +130,29 @@ def test_stop_event_ends_after_the_current_step():
     assert history["step"] == [4] and seen == [4]
 
 
-def test_a_time_limit_ends_training_after_the_step_that_crosses_it(tmp_path, monkeypatch):
+def test_a_time_limit_ends_training_after_the_step_that_crosses_it(tmp_path):
     clock = [100.0]  # a fake clock: every step takes one second, and nothing else takes any time
-    monkeypatch.setattr(loop.time, "perf_counter", lambda: clock[0])
     G, opt, step_fn = _problem()
 
     def one_second(step):
         clock[0] += 1.0
         return step_fn(step)
 
-    limit = TimeLimit(5.5)
+    limit = TimeLimit(5.5, clock=lambda: clock[0])
     clock[0] += 60.0  # before the first step: loading data, restoring a checkpoint; not counted
     history = _fit(one_second, G, opt, 100, stop_event=limit, checkpoint_dir=tmp_path, log_every=1)
     assert history["step"][-1] == 6 and limit.reached  # 6 s ≥ 5.5 s after step 6
     assert checkpoints.load_checkpoint(tmp_path).step == 6
-    roomy = TimeLimit(1000)
+    roomy = TimeLimit(1000, clock=lambda: clock[0])
     history = _fit(one_second, G, opt, 10, stop_event=roomy)
     assert history["step"][-1] == 10 and not roomy.reached  # the step count ended this one
 
 
-@pytest.mark.parametrize("seconds", [0, -1, "60", True])
+@pytest.mark.parametrize("seconds", [0, -1, "60", True, float("nan")])
 def test_a_time_limit_must_be_a_positive_number(seconds):
     with pytest.raises(ValueError, match="a time limit must be a number of seconds > 0"):
         TimeLimit(seconds)
+    assert TimeLimit(np.int64(2)).seconds == 2.0  # any real number: a value read from a NumPy array too
 
 
 def test_a_given_history_continues_its_count():

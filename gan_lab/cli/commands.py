@@ -30,7 +30,7 @@ from .common import (
     writable_file,
     writable_folder,
 )
-from .runs import check_resume, new_folder_removed_on_error, prepare_run_folder
+from .runs import check_resume, new_folder_removed_on_error, prepare_run_folder, stored_step
 
 SIZES = (28, 64, 128, 224)  # the MedMNIST sizes; DCGAN and phantoms support all of them
 
@@ -69,8 +69,9 @@ example:
     p.add_argument("--steps", type=whole(0, 10**7), default=defaults.num_steps,
                    help="generator updates (default: %(default)s)")
     p.add_argument("--minutes", type=positive(24 * 60), default=None, help="stop after this many minutes of "
-                   "training even if --steps is not reached (the checkpoint is saved; --resume trains on); with a "
-                   "large --steps, every machine in a class trains for the same time (default: no limit)")
+                   "training even if --steps is not reached (the checkpoint is saved; the same flags with --resume "
+                   "train on); with a large --steps, every machine in a class trains for the same time (default: no "
+                   "limit)")
     p.add_argument("--size", type=int, choices=SIZES, default=28, help="image side in pixels (default: %(default)s)")
     p.add_argument("--batch-size", type=whole(1, 4096), default=defaults.batch_size, help="images per step "
                    "(default: %(default)s)")
@@ -167,8 +168,11 @@ def _load_and_train(args: argparse.Namespace, config: GANConfig) -> int:
 
 def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=None) -> int:
     """Train, then write the run folder (in a distributed run: rank 0 alone, once the replicas agree)."""
-    start = time.perf_counter()
+    first_step = stored_step(args.out) if args.resume else 0
     limit = TimeLimit(60 * args.minutes) if args.minutes else None
+    if limit is not None and not args.quiet:  # the bar counts steps towards --steps, which it may never reach
+        print(f"Training for {args.minutes:g} min, or up to step {config.num_steps} if that comes first")
+    start = time.perf_counter()
     try:
         run = train_gan(data, config, device=device, checkpoint_dir=args.out, resume=args.resume,
                         stop_event=limit, progress=not args.quiet, parallel=parallel)
@@ -190,26 +194,33 @@ def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=N
         return 130 if interrupted else 0
     extra = {}
     if limit is not None:
-        extra["time_limit"] = {"minutes": args.minutes, "reached": limit.reached}
-        if limit.reached:
-            print(f"Stopped at step {run.history['step'][-1]} of {config.num_steps}: --minutes {args.minutes:g} "
-                  f"has passed (continue with --resume).")
+        extra["time_limit"] = _time_limit_entry(limit, args, run.history["step"][-1], config.num_steps)
     if parallel:
         extra["distributed"] = {"processes": parallel.world_size, "backend": parallel.backend,
                                 "batch_per_process": parallel.local_batch_size(config.batch_size),
                                 "parameter_checksums": checksums}
-    write_run_outputs(run, args.out, seconds, data.source, fid_n=args.fid_n, device=device, extra=extra)
+    write_run_outputs(run, args.out, seconds, data.source, fid_n=args.fid_n, device=device, extra=extra,
+                      first_step=first_step)
     print(f"Wrote {args.out}/: checkpoint, samples.png, losses.png, metrics.json")
     return 130 if run.history.get("interrupted") else 0  # Ctrl-C: saved, but the run did not finish
 
 
+def _time_limit_entry(limit: TimeLimit, args: argparse.Namespace, step: int, num_steps: int) -> dict:
+    """metrics.json's record of --minutes; says how to train on when the limit ended the run."""
+    if limit.reached:
+        print(f"Stopped at step {step} of {num_steps}: --minutes {args.minutes:g} has passed. Train on with the same "
+              f"flags and --resume (--minutes again for another {args.minutes:g} min).")
+    return {"minutes": args.minutes, "reached": limit.reached}
+
+
 def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str, fid_n: int = 0,
-                      device=None, extra: dict | None = None) -> dict:
+                      device=None, extra: dict | None = None, first_step: int = 0) -> dict:
     """samples.png, losses.png and metrics.json for a finished run; returns the metrics.
 
     With ``fid_n > 0`` the metrics gain "sample_quality": FID and KID of ``fid_n`` samples
     (see ``gan_lab.metrics.report.fid_kid_for_run``), or the reason they could not be measured.
-    ``extra`` entries (how the run was launched or stopped) are added to the metrics as they are.
+    ``extra`` entries (how the run was launched or stopped) are added to the metrics as they are;
+    ``first_step``: the step a resumed run started from (see :func:`train_metrics`).
     """
     headless_plots()
     import matplotlib.pyplot as plt
@@ -220,7 +231,7 @@ def write_run_outputs(run: GANRun, out: Path, seconds: float, data_source: str, 
     viz.plot_history(run.history, ["loss_D", "loss_G"], ax=ax_loss, title="losses")
     viz.plot_history(run.history, ["D(x)", "D(G(z))"], ax=ax_d, title="discriminator outputs")
     viz.save_figure(fig, out / "losses.png")
-    metrics = train_metrics(run, seconds, data_source)
+    metrics = train_metrics(run, seconds, data_source, first_step)
     if fid_n > 0:
         metrics["sample_quality"] = sample_quality(out, fid_n, device, data_source.startswith("phantom fallback"))
     metrics.update(extra or {})
@@ -242,17 +253,19 @@ def sample_quality(out: Path, n: int, device, fell_back: bool) -> dict:
         return {"skipped": str(err)}
 
 
-def train_metrics(run: GANRun, seconds: float, data_source: str) -> dict:
+def train_metrics(run: GANRun, seconds: float, data_source: str, first_step: int = 0) -> dict:
     """What training itself measures: last logged values, steps, time and throughput.
 
+    ``seconds`` is this invocation's training time, which began at ``first_step`` (a resumed run's
+    checkpoint; recorded as "resumed_from_step"): the throughput counts the steps made in it.
     Sample-quality metrics (FID, KID, ...) come from ``gan_lab.metrics``; they are
     added to this dict by the evaluation step, not computed here.
     """
     history, config = run.history, run.config
     steps_run = history["step"][-1] if history["step"] else 0
     final = {k: v[-1] for k, v in history.items() if k not in ("step", "interrupted") and v}
-    images = steps_run * config.batch_size * (config.k + 1)  # k real batches for D, one fake batch for G
-    return {"final": final, "steps": steps_run,
+    images = (steps_run - first_step) * config.batch_size * (config.k + 1)  # k real batches for D, one fake for G
+    return {"final": final, "steps": steps_run, **({"resumed_from_step": first_step} if first_step else {}),
             "samples_seen": steps_run * config.k * config.batch_size,  # real images D saw, over all processes
             "seconds": round(seconds, 2),
             "images_per_second": round(images / seconds, 1) if seconds > 0 else None,

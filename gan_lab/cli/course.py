@@ -44,14 +44,14 @@ held-out images the two-sample test's classifier was surest about (what gives th
 
 examples:
   python -m gan_lab evaluate runs/dcgan --n 2000
-  python -m gan_lab evaluate runs/dcgan --no-two-sample    # FID & co. in seconds; no classifiers trained""")
+  python -m gan_lab evaluate runs/dcgan --no-two-sample    # without the two-sample test's classifiers""")
     p.add_argument("run", type=Path, help="a run folder written by `python -m gan_lab train`")
     p.add_argument("--n", type=whole(2, 50_000), default=2000, help="generated images to score (default: 2000)")
     p.add_argument("--device", type=device_name, default=None, help="cpu, cuda or mps (default: the best available)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of z and of the real subsets (default: 0)")
     p.add_argument("--no-two-sample", dest="two_sample", action="store_false",
-                   help="leave out the two-sample test (its two classifiers are most of the time on a CPU); an "
-                        "earlier two_sample.png in the run folder is removed with it")
+                   help="leave out the two-sample test (its two classifiers are most of the time on a CPU); "
+                        "evaluation.json is written without it, and an earlier two_sample.png is removed")
     p.set_defaults(handler=run_evaluate, memory_flags="--n")
 
 
@@ -62,7 +62,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not args.run.is_dir():
         raise UsageError(f"no run folder at {args.run}; train one with `python -m gan_lab train dcgan --out DIR`.")
     picture = args.run / TWO_SAMPLE_PICTURE
-    for path in (args.run / "evaluation.json", *([picture] if args.two_sample else [])):
+    paths = [args.run / "evaluation.json"] + ([picture] if args.two_sample else [])
+    for path in paths:
         writable_file(path, "the run folder")  # before minutes of work, not after
     device = device_for(args.device, args.seed)
     c2st = []  # the fakes' two-sample test, drawn once the report is written (a plotting error loses nothing)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import signal
 import threading
 import time
@@ -243,16 +244,16 @@ class TimeLimit:
     ``fit`` asks ``is_set()`` before every step, so the clock starts at the first step (loading data and
     restoring a checkpoint do not count) and the run ends after the step that crosses the limit, with the
     usual final checkpoint. ``reached`` says afterwards whether the limit, rather than the step count,
-    ended the run.
+    ended the run. One per ``fit`` call: its clock never restarts. ``clock`` is for tests.
     """
 
-    def __init__(self, seconds: float):
-        if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0):
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.perf_counter):
+        if not (isinstance(seconds, numbers.Real) and not isinstance(seconds, bool) and seconds > 0):
             raise ValueError(f"a time limit must be a number of seconds > 0, not {seconds!r}.")
-        self.seconds, self.start, self.reached = float(seconds), None, False
+        self.seconds, self.clock, self.start, self.reached = float(seconds), clock, None, False
 
     def is_set(self) -> bool:
-        now = time.perf_counter()
+        now = self.clock()
         if self.start is None:
             self.start = now
         self.reached = self.reached or now - self.start >= self.seconds
