@@ -287,3 +287,47 @@ def test_a_cache_from_before_a_setting_existed_loads_when_the_setting_is_as_it_r
     assert "no training needed" in capsys.readouterr().out
     gan.load_or_train_gan(tmp_path, data, dataclasses.replace(config, ema_decay=0.99), device="cpu", progress=False)
     assert "gan.ema_decay: 0.0 → 0.99" in capsys.readouterr().out  # absent meant 0: the average is a change
+
+
+def test_lookahead_steps_both_players_back_every_k_steps():
+    from gan_lab.train.lookahead import LookaheadMinmax, slow_copy
+
+    fast = torch.nn.Linear(2, 2)
+    slow = slow_copy(fast)
+    start = _params(fast)
+    lookahead = LookaheadMinmax([(fast, slow)], k=3, alpha=0.25)
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.add_(1.0)  # where k fast steps went
+    lookahead.step(2)  # not a multiple of k: nothing happens
+    assert all(torch.equal(s + 1, p) for s, p in zip(start, fast.parameters()))
+    lookahead.step(3)
+    for s0, s, p in zip(start, slow.parameters(), fast.parameters()):
+        assert torch.allclose(s, s0 + 0.25) and torch.equal(p, s)  # slow + α (fast − slow); fast restarts there
+
+
+def test_lookahead_runs_resume_exactly_and_load_with_their_slow_weights(tmp_path):
+    config = GANConfig(**TINY, lookahead_k=2, lookahead_alpha=0.5)
+    straight = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path / "a", progress=False)
+    for fast, slow in ((straight.G, straight.G_slow), (straight.D, straight.D_slow)):
+        assert all(torch.equal(p, s) for p, s in zip(fast.parameters(), slow.parameters()))  # step 6 stepped back
+    train_gan(_data(), dataclasses.replace(config, num_steps=3), device="cpu", checkpoint_dir=tmp_path / "b",
+              progress=False)  # a checkpoint in the middle of a lookahead cycle
+    resumed = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path / "b", resume=True, progress=False)
+    for net in ("G", "D", "G_ema", "G_slow", "D_slow"):
+        a, b = getattr(straight, net).state_dict(), getattr(resumed, net).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), net
+    plain = train_gan(_data(), GANConfig(**TINY), device="cpu", progress=False)
+    assert plain.G_slow is None and not torch.equal(plain.sample(4), straight.sample(4))  # it changes training
+    loaded = load_gan(tmp_path / "a")
+    assert loaded.G_slow is not None and loaded.config.lookahead_k == 2
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lookahead_k", -1, "lookahead_k must be a whole number ≥ 0"), ("lookahead_k", 2.5, "lookahead_k must be"),
+    ("lookahead_alpha", 0, "lookahead_alpha must be a number in \\(0, 1\\]"),
+    ("lookahead_alpha", 1.5, "lookahead_alpha"),
+])
+def test_lookahead_settings_are_checked(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        GANConfig(**{field: value})

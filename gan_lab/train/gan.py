@@ -45,6 +45,7 @@ from .common import (
     load_or_train,
     load_run,
 )
+from .lookahead import LookaheadMinmax, slow_copy
 from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
 
@@ -101,6 +102,9 @@ class GANConfig(TrainConfig):
             regularisation, Karras et al. 2020); 0 (the default): none.
         spectral_norm: spectrally normalise every layer of the DCGAN D (Miyato et al. 2018) and drop its batch
             norm, as their discriminators do; False (the default): the DCGAN paper's D with batch norm.
+        lookahead_k: Lookahead–minmax (Chavdarova et al. 2021; ``gan_lab.train.lookahead``): every this many
+            steps both players step back towards their weights of k steps before; 0 (the default): off.
+        lookahead_alpha: α of that step back, slow ← slow + α (fast − slow) (the official code's 0.5).
         upsample: how the DCGAN G doubles its resolution: "transposed" (the default, the DCGAN paper's),
             "resize" (nearest-neighbour then a 3×3 convolution, Odena et al. 2016) or "resize_last" (only
             the last stage resizes; gan_lab's own variant).
@@ -110,7 +114,8 @@ class GANConfig(TrainConfig):
     key = "gan"
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
                           "spectral_norm": False, "upsample": "transposed",
-                          "width_D": 0}  # all off; ada_images counts only with ADA
+                          "width_D": 0, "lookahead_k": 0,
+                          "lookahead_alpha": 0.5}  # all off; ada_images and lookahead_alpha count only when on
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
@@ -129,6 +134,8 @@ class GANConfig(TrainConfig):
     lambda_r1: float = 0.0
     spectral_norm: bool = False
     upsample: str = "transposed"
+    lookahead_k: int = 0
+    lookahead_alpha: float = 0.5
 
     def __post_init__(self):
         super().__post_init__()
@@ -164,6 +171,12 @@ class GANConfig(TrainConfig):
         small = {k: getattr(self, k) for k in ("z_dim", "width", "k") if getattr(self, k) < 1}
         if small:
             raise ValueError(f"{small}: sizes and counts must be ≥ 1.")
+        if isinstance(self.lookahead_k, bool) or not (isinstance(self.lookahead_k, int) and self.lookahead_k >= 0):
+            raise ValueError(f"lookahead_k must be a whole number ≥ 0 (0: no lookahead; Chavdarova et al. use 5), "
+                             f"not {self.lookahead_k!r}.")
+        if not (is_number(self.lookahead_alpha) and 0 < self.lookahead_alpha <= 1):
+            raise ValueError(f"lookahead_alpha must be a number in (0, 1] (Chavdarova et al. use 0.5), "
+                             f"not {self.lookahead_alpha!r}.")
         if isinstance(self.width_D, bool) or not (isinstance(self.width_D, int) and self.width_D >= 0):
             raise ValueError(f"width_D must be a whole number ≥ 1, or 0 for D as wide as G; not {self.width_D!r}.")
 
@@ -269,11 +282,14 @@ class GANRun(Run):
     Attributes:
         G, D: the players as trained.
         G_ema: the moving average of G's weights (``GANConfig.ema_decay``), or None when it is off.
+        G_slow, D_slow: Lookahead–minmax's slow weights (``GANConfig.lookahead_k``), or None when it is off.
     """
 
     G: nn.Module
     D: nn.Module
     G_ema: nn.Module | None = None
+    G_slow: nn.Module | None = None
+    D_slow: nn.Module | None = None
 
     @property
     def generator(self) -> nn.Module:
@@ -318,6 +334,16 @@ def _averager(run: GANRun, config: GANConfig) -> AveragedModel | None:
     return averager
 
 
+def _lookahead(run: GANRun, config: GANConfig) -> LookaheadMinmax | None:
+    """Lookahead–minmax over G and D, its slow weights kept in the run (so checkpoints hold them), or None."""
+    if config.lookahead_k == 0:
+        run.G_slow = run.D_slow = None  # training on without it: old slow weights would no longer match
+        return None
+    if run.G_slow is None or run.D_slow is None:  # a new run, or one made without lookahead: start from here
+        run.G_slow, run.D_slow = slow_copy(run.G), slow_copy(run.D)
+    return LookaheadMinmax([(run.G, run.G_slow), (run.D, run.D_slow)], config.lookahead_k, config.lookahead_alpha)
+
+
 def _adapt(ada: AdaptiveProbability, D_seen: AugmentedDiscriminator, out: dict, parallel,
            batch_size: int) -> None:
     """ADA after a D update: feed it r_t (averaged over the processes of a parallel run) and set D's p."""
@@ -338,7 +364,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         device: None for the device ``gan_lab.setup()`` chose.
         checkpoint_dir: write checkpoints there (and resume from them with ``resume=True``).
         callbacks: ``cb(step, history)`` every ``config.callback_every`` steps (e.g. a training monitor).
-        stop_event: a ``threading.Event`` that ends training when set.
+        stop_event: a ``threading.Event`` that ends training when set, or a ``TimeLimit`` (see ``fit``).
         run: train this run's networks (from :func:`new_run`, or a finished run to continue it
             up to ``config.num_steps`` with its optimiser state).
         parallel: train as one process of a ``torchrun`` job (``gan_lab.distributed.start()``): G and D are
@@ -357,7 +383,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         run = new_run(data, config, device=device)
     G, D = run.G, run.D
     optimizers = begin(run, config, {"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D})
-    averager = _averager(run, config)
+    averager, lookahead = _averager(run, config), _lookahead(run, config)
     if config.arch == "dcgan":  # CPU convolutions run faster channels-last (benchmarks/README.md)
         x, = channels_last_on_cpu([net for net in (G, D, run.G_ema) if net is not None], x)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
@@ -390,11 +416,14 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
                 _adapt(ada, D_seen, out, parallel, config.batch_size)
         z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
         out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn))
+        if lookahead is not None:
+            lookahead.step(step)  # every k steps: both players step back towards their slow weights
         if averager is not None:
             averager.update_parameters(G)  # θ_ema ← β θ_ema + (1 − β) θ (BatchNorm statistics too)
         return parallel.average(out) if parallel else out
 
-    networks = {"G": G, "D": D, **({"G_ema": run.G_ema} if averager is not None else {})}
+    networks = {"G": G, "D": D, **({"G_ema": run.G_ema} if averager is not None else {}),
+                **({"G_slow": run.G_slow, "D_slow": run.D_slow} if lookahead is not None else {})}
     return fit_run(run, step_fn, networks, checkpoint_meta(config, data), desc=f"{config.arch} GAN",
                    checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks if main else (),
                    stop_event=stop_event, progress=progress and main, write_checkpoints=main)
