@@ -303,6 +303,11 @@ def stored_history(directory: str | os.PathLike) -> dict | None:
     return _stored(directory, "history")
 
 
+def stored_step(directory: str | os.PathLike) -> int:
+    """The step of ``directory``'s checkpoint (JSON only, no weights), 0 when it holds none."""
+    return _stored(directory, "step") or 0
+
+
 def config_changes(stored: dict, wanted: dict, ignore: tuple[str, ...] = (), assumed: dict | None = None) -> list[str]:
     """How ``wanted`` differs from ``stored``, one "key: stored → wanted" line per dotted key.
 

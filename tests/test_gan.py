@@ -1,5 +1,6 @@
 """The GAN trainer: step functions touch only their own network, resume is exact, load_or_train caches."""
 
+import copy
 import dataclasses
 import json
 
@@ -290,23 +291,26 @@ def test_a_cache_from_before_a_setting_existed_loads_when_the_setting_is_as_it_r
 
 
 def test_lookahead_steps_both_players_back_every_k_steps():
-    from gan_lab.train.lookahead import LookaheadMinmax, slow_copy
+    from gan_lab.train.lookahead import LookaheadMinmax
 
-    fast = torch.nn.Linear(2, 2)
-    slow = slow_copy(fast)
+    fast = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    slow = copy.deepcopy(fast)
     start = _params(fast)
     lookahead = LookaheadMinmax([(fast, slow)], k=3, alpha=0.25)
     with torch.no_grad():
         for p in fast.parameters():
             p.add_(1.0)  # where k fast steps went
+        fast(torch.randn(8, 2))  # and the batch-norm statistics they gathered
     lookahead.step(2)  # not a multiple of k: nothing happens
     assert all(torch.equal(s + 1, p) for s, p in zip(start, fast.parameters()))
+    assert not torch.equal(slow[1].running_mean, fast[1].running_mean)
     lookahead.step(3)
     for s0, s, p in zip(start, slow.parameters(), fast.parameters()):
         assert torch.allclose(s, s0 + 0.25) and torch.equal(p, s)  # slow + α (fast − slow); fast restarts there
+    assert all(torch.equal(s, f) for s, f in zip(slow.buffers(), fast.buffers()))  # the fast statistics, copied
 
 
-def test_lookahead_runs_resume_exactly_and_load_with_their_slow_weights(tmp_path):
+def test_lookahead_runs_resume_exactly_and_load_with_their_slow_weights(tmp_path, monkeypatch):
     config = GANConfig(**TINY, lookahead_k=2, lookahead_alpha=0.5)
     straight = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path / "a", progress=False)
     for fast, slow in ((straight.G, straight.G_slow), (straight.D, straight.D_slow)):
@@ -321,6 +325,11 @@ def test_lookahead_runs_resume_exactly_and_load_with_their_slow_weights(tmp_path
     assert plain.G_slow is None and not torch.equal(plain.sample(4), straight.sample(4))  # it changes training
     loaded = load_gan(tmp_path / "a")
     assert loaded.G_slow is not None and loaded.config.lookahead_k == 2
+    monkeypatch.setattr(gan, "train_gan", lambda *a, **k: pytest.fail("trained again instead of loading"))
+    into = load_or_train_gan(tmp_path / "a", _data(), config, device="cpu", run=new_run(_data(), config, "cpu"))
+    for net in ("G_slow", "D_slow"):  # a run built beforehand (e.g. for a monitor) gets the slow weights too
+        a, b = getattr(straight, net).state_dict(), getattr(into, net).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), net
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import config, viz
+from .. import checkpoints, config, viz
 from ..precision import PRECISIONS, get_precision
 from ..train.common import GAN_LOSSES
 from ..train.gan import GANConfig, GANRun, checkpoint_meta, load_gan, train_gan
@@ -30,7 +30,7 @@ from .common import (
     writable_file,
     writable_folder,
 )
-from .runs import check_resume, new_folder_removed_on_error, prepare_run_folder, stored_step
+from .runs import check_resume, new_folder_removed_on_error, prepare_run_folder
 
 SIZES = (28, 64, 128, 224)  # the MedMNIST sizes; DCGAN and phantoms support all of them
 
@@ -168,7 +168,7 @@ def _load_and_train(args: argparse.Namespace, config: GANConfig) -> int:
 
 def _train(args: argparse.Namespace, config: GANConfig, data, device, parallel=None) -> int:
     """Train, then write the run folder (in a distributed run: rank 0 alone, once the replicas agree)."""
-    first_step = stored_step(args.out) if args.resume else 0
+    first_step = checkpoints.stored_step(args.out) if args.resume else 0
     limit = TimeLimit(60 * args.minutes) if args.minutes else None
     if limit is not None and not args.quiet:  # the bar counts steps towards --steps, which it may never reach
         print(f"Training for {args.minutes:g} min, or up to step {config.num_steps} if that comes first")

@@ -76,16 +76,10 @@ def check_resume(out: Path, wanted: dict) -> None:
     if changes:
         raise UsageError(f"--resume: the run in {out} was made with other settings ({'; '.join(changes[:6])}); "
                          "use the same flags, or --overwrite to start a new run there.")
-    done, steps = stored_step(out), wanted[kind]["num_steps"]
+    done, steps = checkpoints.stored_step(out), wanted[kind]["num_steps"]
     if steps <= done:  # fit would train nothing, and the run folder's outputs would be written again for nothing
         raise UsageError(f"--resume: the run in {out} is at step {done} already; give --steps above it to train on "
-                         f"(--steps {steps} is the limit it continues up to).")
-
-
-def stored_step(out: Path) -> int:
-    """The step of the checkpoint in ``out`` (its JSON only), 0 if it has none."""
-    history = checkpoints.stored_history(out) or {}
-    return (history.get("step") or [0])[-1]
+                         f"(--steps {steps} is the limit it continues up to), or use `sample` / `evaluate` on it.")
 
 
 @contextlib.contextmanager

@@ -45,7 +45,7 @@ from .common import (
     load_or_train,
     load_run,
 )
-from .lookahead import LookaheadMinmax, slow_copy
+from .lookahead import LookaheadMinmax
 from .loop import sample_batch
 from .memory_format import channels_last_on_cpu
 
@@ -282,7 +282,8 @@ class GANRun(Run):
     Attributes:
         G, D: the players as trained.
         G_ema: the moving average of G's weights (``GANConfig.ema_decay``), or None when it is off.
-        G_slow, D_slow: Lookahead–minmax's slow weights (``GANConfig.lookahead_k``), or None when it is off.
+        G_slow, D_slow: Lookahead–minmax's slow weights (``GANConfig.lookahead_k``), or None when it is off; G and
+            G_ema are what to sample.
     """
 
     G: nn.Module
@@ -340,7 +341,7 @@ def _lookahead(run: GANRun, config: GANConfig) -> LookaheadMinmax | None:
         run.G_slow = run.D_slow = None  # training on without it: old slow weights would no longer match
         return None
     if run.G_slow is None or run.D_slow is None:  # a new run, or one made without lookahead: start from here
-        run.G_slow, run.D_slow = slow_copy(run.G), slow_copy(run.D)
+        run.G_slow, run.D_slow = _frozen_copy(run.G), _frozen_copy(run.D)
     return LookaheadMinmax([(run.G, run.G_slow), (run.D, run.D_slow)], config.lookahead_k, config.lookahead_alpha)
 
 
@@ -383,7 +384,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         run = new_run(data, config, device=device)
     G, D = run.G, run.D
     optimizers = begin(run, config, {"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D})
-    averager, lookahead = _averager(run, config), _lookahead(run, config)
+    averager = _averager(run, config)
     if config.arch == "dcgan":  # CPU convolutions run faster channels-last (benchmarks/README.md)
         x, = channels_last_on_cpu([net for net in (G, D, run.G_ema) if net is not None], x)
     loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
@@ -394,6 +395,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     # wrapped D would wait for gradients that never come.
     D_seen = AugmentedDiscriminator(D, config.augment) if config.augment else D  # D as the steps see it
     G_sync, D_sync = (parallel.wrap(G), parallel.wrap(D_seen)) if parallel else (G, D_seen)
+    lookahead = _lookahead(run, config)  # after the wrap, which gives every process rank 0's weights
     ada = None
     if config.ada_target:  # ADA: p starts at 0, or where a continued or resumed run left it
         stored = stored_history(checkpoint_dir) if resume and checkpoint_dir is not None else None
@@ -468,9 +470,13 @@ def load_or_train_gan(directory: str | Path, data: ImageData | torch.Tensor, con
             return loaded
         run.G.load_state_dict(loaded.G.state_dict())
         run.D.load_state_dict(loaded.D.state_dict())
-        if loaded.G_ema is not None:
-            run.G_ema = _frozen_copy(run.G) if run.G_ema is None else run.G_ema
-            run.G_ema.load_state_dict(loaded.G_ema.state_dict())
+        for name in ("G_ema", "G_slow", "D_slow"):  # the copies training keeps, where the stored run has them
+            if getattr(loaded, name) is not None:
+                mine = getattr(run, name)
+                if mine is None:
+                    mine = _frozen_copy(getattr(run, name[0]))  # of G or of D
+                mine.load_state_dict(getattr(loaded, name).state_dict())
+                setattr(run, name, mine)
         run.history, run.checkpoint_dir = loaded.history, loaded.checkpoint_dir
         return run
 

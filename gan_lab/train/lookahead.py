@@ -5,26 +5,23 @@ optimiser, set ω_P ← ω_P + α (ω − ω_P) and restart the fast weights fro
 official code, ``lagan/optim/lookahead.py``, applied to G and D together). The paper's abstract: the
 backtracking step handles the rotational component of the game's vector field and the variance of the
 stochastic gradient, for negligible memory and computational cost. The official code's README and example
-script use k = 5 and α = 0.5 with Adam. Only parameters move this way; batch-norm statistics stay with the
-fast networks, as in the official code (it updates each optimiser's parameters). The slow copies are
-networks of their own, so checkpoints save them and a resumed run continues exactly.
+script use k = 5 and α = 0.5 with Adam. The slow copy starts as the initial weights (the official code
+takes it at the first step back, so that its first step back changes nothing). Only parameters move this
+way, as in the official code (it updates each optimiser's parameters); the batch-norm statistics are the
+fast networks', and each step back copies them into the slow networks too, so that a slow network is a
+consistent network. The slow copies are networks of their own, so checkpoints save them and a resumed run
+continues exactly.
 """
 
 from __future__ import annotations
-
-import copy
 
 import torch
 from torch import nn
 
 
-def slow_copy(net: nn.Module) -> nn.Module:
-    """ω_P for ``net``: a copy no optimiser touches, in eval mode (only its parameters are read)."""
-    return copy.deepcopy(net).eval().requires_grad_(False)
-
-
 class LookaheadMinmax:
-    """Every ``k``-th call of :meth:`step`: slow ← slow + α (fast − slow), then fast ← slow, for each pair.
+    """Every ``k``-th call of :meth:`step`: slow ← slow + α (fast − slow), then fast ← slow, for each pair
+    (and the slow network takes the fast one's buffers, e.g. batch-norm statistics).
 
     Args:
         pairs: ``[(fast, slow), ...]``, e.g. ``[(G, G_slow), (D, D_slow)]`` (both players: minmax, not one).
@@ -44,3 +41,5 @@ class LookaheadMinmax:
             for f, s in zip(fast.parameters(), slow.parameters(), strict=True):
                 s.lerp_(f, self.alpha)
                 f.copy_(s)
+            for f, s in zip(fast.buffers(), slow.buffers(), strict=True):
+                s.copy_(f)
