@@ -70,6 +70,7 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_dw40_resize_last": dataclasses.replace(nb02, width_D=40, upsample="resize_last"),  # after that
         "notebook_02_b16": dataclasses.replace(nb02, batch_size=16),  # after that: ≈1.5 times the steps per second
         "notebook_02_lookahead": dataclasses.replace(nb02, lookahead_k=5, lookahead_alpha=0.5),  # Chavdarova et al.
+        "notebook_02_ema0.998": dataclasses.replace(nb02, ema_decay=0.998),  # after lookahead
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
