@@ -71,6 +71,8 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_b16": dataclasses.replace(nb02, batch_size=16),  # after that: ≈1.5 times the steps per second
         "notebook_02_lookahead": dataclasses.replace(nb02, lookahead_k=5, lookahead_alpha=0.5),  # Chavdarova et al.
         "notebook_02_ema0.998": dataclasses.replace(nb02, ema_decay=0.998),  # after lookahead
+        "notebook_02_reuse": dataclasses.replace(nb02, reuse_fakes=True),  # after that: one G forward less a step
+        "notebook_02_reuse_ema0.998": dataclasses.replace(nb02, reuse_fakes=True, ema_decay=0.998),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),

@@ -335,8 +335,36 @@ def test_lookahead_runs_resume_exactly_and_load_with_their_slow_weights(tmp_path
 @pytest.mark.parametrize("field, value, message", [
     ("lookahead_k", -1, "lookahead_k must be a whole number ≥ 0"), ("lookahead_k", 2.5, "lookahead_k must be"),
     ("lookahead_alpha", 0, "lookahead_alpha must be a number in \\(0, 1\\]"),
-    ("lookahead_alpha", 1.5, "lookahead_alpha"),
+    ("lookahead_alpha", 1.5, "lookahead_alpha"), ("reuse_fakes", 1, "reuse_fakes must be True or False"),
 ])
 def test_lookahead_settings_are_checked(field, value, message):
     with pytest.raises(ValueError, match=message):
         GANConfig(**{field: value})
+
+
+def test_g_step_on_fakes_made_beforehand_equals_g_step_on_their_noise():
+    config = GANConfig(**{**TINY, "arch": "dcgan"})
+    G, D = build_gan(config)
+    G2 = copy.deepcopy(G)
+    opt, opt2 = make_optimizers(G, D, config)["G"], make_optimizers(G2, D, config)["G"]
+    _, loss_G_fn = adversarial_losses(config.loss)
+    z, G0 = torch.randn(8, G.z_dim), _params(G)
+    a = g_step(G, D, opt, z, loss_G_fn)
+    b = g_step(G2, D, opt2, z, loss_G_fn, fake=G2(z))
+    assert all(_changed(G0, G)) and torch.equal(a["loss_G"], b["loss_G"])
+    assert all(torch.equal(p, q) for p, q in zip(G.parameters(), G2.parameters()))
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+@pytest.mark.parametrize("k", [1, 2])
+def test_reuse_fakes_runs_G_once_per_d_step_and_gives_G_the_last_fakes(reuse, k, monkeypatch):
+    config = GANConfig(**{**TINY, "num_steps": 2}, k=k, reuse_fakes=reuse)
+    run = new_run(_data(), config, device="cpu")
+    forwards, given = [], []  # whether each forward of G kept a graph; the fakes g_step was handed
+    run.G.register_forward_hook(lambda m, i, o: forwards.append(torch.is_grad_enabled()))
+    real_g = gan.g_step
+    monkeypatch.setattr(gan, "g_step", lambda *a, **kw: given.append(kw.get("fake")) or real_g(*a, **kw))
+    train_gan(_data(), config, device="cpu", progress=False, run=run)
+    per_step = [False] * (k - 1) + [True] if reuse else [False] * k + [True]
+    assert forwards == per_step * 2
+    assert all(f is not None and f.requires_grad for f in given) if reuse else given == [None, None]

@@ -105,6 +105,9 @@ class GANConfig(TrainConfig):
         lookahead_k: Lookahead–minmax (Chavdarova et al. 2021; ``gan_lab.train.lookahead``): every this many
             steps both players step back towards their weights of k steps before; 0 (the default): off.
         lookahead_alpha: α of that step back, slow ← slow + α (fast − slow) (the official code's 0.5).
+        reuse_fakes: G's update reuses the fakes of D's last update, made once with their graph, instead of
+            drawing fresh noise and running G again (PyTorch's DCGAN example does this; it saves one forward
+            pass of G per step). False (the default): Algorithm 1's fresh noise for each player.
         upsample: how the DCGAN G doubles its resolution: "transposed" (the default, the DCGAN paper's),
             "resize" (nearest-neighbour then a 3×3 convolution, Odena et al. 2016) or "resize_last" (only
             the last stage resizes; gan_lab's own variant).
@@ -114,7 +117,7 @@ class GANConfig(TrainConfig):
     key = "gan"
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
                           "spectral_norm": False, "upsample": "transposed",
-                          "width_D": 0, "lookahead_k": 0,
+                          "width_D": 0, "lookahead_k": 0, "reuse_fakes": False,
                           "lookahead_alpha": 0.5}  # all off; ada_images and lookahead_alpha count only when on
 
     arch: str = "dcgan"
@@ -136,6 +139,7 @@ class GANConfig(TrainConfig):
     upsample: str = "transposed"
     lookahead_k: int = 0
     lookahead_alpha: float = 0.5
+    reuse_fakes: bool = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -143,8 +147,9 @@ class GANConfig(TrainConfig):
             raise ValueError(f"upsample must be one of {UPSAMPLING}, not {self.upsample!r}.")
         if self.upsample != "transposed" and self.arch != "dcgan":
             raise ValueError(f"upsample applies to the DCGAN generator; arch is {self.arch!r}.")
-        if not isinstance(self.spectral_norm, bool):
-            raise ValueError(f"spectral_norm must be True or False, not {self.spectral_norm!r}.")
+        for flag in ("spectral_norm", "reuse_fakes"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
         if self.spectral_norm and self.arch != "dcgan":
             raise ValueError(f"spectral_norm applies to the DCGAN discriminator; arch is {self.arch!r}.")
         if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
@@ -225,7 +230,7 @@ def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake:
 
 
 def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor,
-           loss_G_fn) -> dict[str, torch.Tensor]:
+           loss_G_fn, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One generator update on noise z (B, z_dim): descend L_G(D(G(z))).
 
     Args:
@@ -233,12 +238,14 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
         opt_G: G's optimiser.
         z: codes drawn from p_z, fresh for this update.
         loss_G_fn: ``loss_G_fn(fake_logits)`` → scalar, e.g. ``losses.generator_loss_nonsaturating``.
+        fake: G(z) already made, with its graph (``GANConfig.reuse_fakes``: the fakes D was just shown);
+            None: made here.
 
     Returns:
         ``{"loss_G"}``: a detached scalar.
     """
     with frozen(D):  # the gradient flows through D into G; D's weights get none (and cost none)
-        loss_G = loss_G_fn(D(G(z)))
+        loss_G = loss_G_fn(D(G(z) if fake is None else fake))
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
     opt_G.step()
@@ -406,18 +413,22 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     def step_fn(step: int) -> dict:
         if parallel:
             parallel.seed(config.seed, step)  # each process its own batches; a resumed run draws the same ones
-        for _ in range(config.k):  # k discriminator steps per generator step
+        for i in range(config.k):  # k discriminator steps per generator step
             real = sample_batch(x, batch_size)  # x ~ p_data
             z = torch.randn(batch_size, G.z_dim, device=device)  # z ~ p_z
-            with torch.no_grad():
-                fake = G(z)  # G is fixed during D's update
-            out = d_step(D_sync, optimizers["D"], real, fake, loss_D_fn)
+            reused = config.reuse_fakes and i == config.k - 1  # G's update will reuse these fakes
+            with torch.set_grad_enabled(reused):  # then G's graph is kept for it
+                fake = G_sync(z) if reused else G(z)
+            out = d_step(D_sync, optimizers["D"], real, fake.detach(), loss_D_fn)  # G is fixed during D's update
             if config.lambda_r1 and step % R1_EVERY == 0:
                 out |= r1_step(D_sync, optimizers["D"], real, config.lambda_r1, every=R1_EVERY)
             if ada is not None:
                 _adapt(ada, D_seen, out, parallel, config.batch_size)
-        z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
-        out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn))
+        if config.reuse_fakes:  # D's last fakes, through the D just updated
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake))
+        else:
+            z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn))
         if lookahead is not None:
             lookahead.step(step)  # every k steps: both players step back towards their slow weights
         if averager is not None:
