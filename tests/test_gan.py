@@ -336,6 +336,7 @@ def test_lookahead_runs_resume_exactly_and_load_with_their_slow_weights(tmp_path
     ("lookahead_k", -1, "lookahead_k must be a whole number ≥ 0"), ("lookahead_k", 2.5, "lookahead_k must be"),
     ("lookahead_alpha", 0, "lookahead_alpha must be a number in \\(0, 1\\]"),
     ("lookahead_alpha", 1.5, "lookahead_alpha"), ("reuse_fakes", 1, "reuse_fakes must be True or False"),
+    ("ema_rampup", -0.1, "ema_rampup must be a number ≥ 0"),
 ])
 def test_lookahead_settings_are_checked(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -368,3 +369,29 @@ def test_reuse_fakes_runs_G_once_per_d_step_and_gives_G_the_last_fakes(reuse, k,
     per_step = [False] * (k - 1) + [True] if reuse else [False] * k + [True]
     assert forwards == per_step * 2
     assert all(f is not None and f.requires_grad for f in given) if reuse else given == [None, None]
+
+
+def test_the_average_ramps_up_its_memory_with_the_run():
+    from gan_lab.train.gan import ema_beta
+    fixed, ramped = GANConfig(ema_decay=0.999), GANConfig(ema_decay=0.999, ema_rampup=0.05)
+    assert ema_beta(fixed, 1) == ema_beta(fixed, 10_000) == 0.999
+    assert ema_beta(ramped, 1) < 1e-5  # the first step: the average is G itself
+    assert ema_beta(ramped, 2000) == pytest.approx(0.5 ** (1 / 100))  # half-life 5 % of the steps so far: 100
+    assert ema_beta(ramped, 100_000) == 0.999  # the cap
+    with pytest.raises(ValueError, match="which is off"):
+        GANConfig(ema_decay=0, ema_rampup=0.05)
+
+
+def test_a_ramped_average_follows_its_betas_and_resumes_exactly(tmp_path, monkeypatch):
+    config = GANConfig(**TINY, ema_decay=0.9, ema_rampup=2.0)
+    betas = []
+    real = gan.get_ema_multi_avg_fn
+    monkeypatch.setattr(gan, "get_ema_multi_avg_fn", lambda beta: betas.append(beta) or real(beta))
+    straight = train_gan(_data(), config, device="cpu", progress=False)
+    steps = betas[1:]  # betas[0]: the averager's own, replaced at every step
+    assert steps == [min(0.9, 0.5 ** (1 / (2.0 * t))) for t in range(1, 7)] and steps[0] < steps[-1] == 0.9
+    train_gan(_data(), dataclasses.replace(config, num_steps=3), device="cpu", checkpoint_dir=tmp_path,
+              progress=False)
+    resumed = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, resume=True, progress=False)
+    a, b = straight.G_ema.state_dict(), resumed.G_ema.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -86,6 +86,10 @@ class GANConfig(TrainConfig):
             every G step, from which ``GANRun.sample`` draws (0: no average, sample the trained G). 0.995
             is gan_lab's choice (see above); ``benchmarks/ema.py`` (``ema.png``) compares the trained G with
             its averages for β = 0.99, 0.995 and 0.999 along one run.
+        ema_rampup: r > 0 lets the average's memory grow with the run, the ramp-up of StyleGAN2-ADA's official
+            code (Karras et al. 2020; 0.05 in its CIFAR-10 setting): after t G steps the average's half-life
+            is at most r · t steps, β_t = min(``ema_decay``, 0.5^(1/(r t))), so early weights leave the average
+            as the run goes on however long it is. 0 (the default): β = ``ema_decay`` from the first step.
         augment: a DiffAugment policy (Zhao et al. 2020; ``gan_lab.models.diffaugment``), e.g.
             "color,translation,cutout": every image D sees, real or fake, in both players' updates, is
             augmented differentiably. "" (the default) shows D the images as they are.
@@ -117,7 +121,7 @@ class GANConfig(TrainConfig):
     key = "gan"
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
                           "spectral_norm": False, "upsample": "transposed",
-                          "width_D": 0, "lookahead_k": 0, "reuse_fakes": False,
+                          "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0,
                           "lookahead_alpha": 0.5}  # all off; ada_images and lookahead_alpha count only when on
 
     arch: str = "dcgan"
@@ -131,6 +135,7 @@ class GANConfig(TrainConfig):
     lr_G: float = 4e-4
     lr_D: float = 4e-4
     ema_decay: float = 0.995
+    ema_rampup: float = 0.0
     augment: str = ""
     ada_target: float = 0.0
     ada_images: int = 20_000
@@ -154,6 +159,12 @@ class GANConfig(TrainConfig):
             raise ValueError(f"spectral_norm applies to the DCGAN discriminator; arch is {self.arch!r}.")
         if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
             raise ValueError(f"ema_decay must be a number in [0, 1) (0 turns the average off), not {self.ema_decay!r}.")
+        if not (is_number(self.ema_rampup) and self.ema_rampup >= 0):
+            raise ValueError(f"ema_rampup must be a number ≥ 0 (0: no ramp-up; StyleGAN2-ADA's CIFAR-10 setting "
+                             f"uses 0.05), not {self.ema_rampup!r}.")
+        if self.ema_rampup and not self.ema_decay:
+            raise ValueError("ema_rampup ramps up the average of G's weights, which is off (ema_decay=0); "
+                             "set ema_decay too, e.g. ema_decay=0.999, ema_rampup=0.05.")
         if not isinstance(self.augment, str):
             raise ValueError(f"augment must be a DiffAugment policy string such as 'color,translation,cutout', or '' "
                              f"for none; not {self.augment!r}.")
@@ -342,6 +353,13 @@ def _averager(run: GANRun, config: GANConfig) -> AveragedModel | None:
     return averager
 
 
+def ema_beta(config: GANConfig, step: int) -> float:
+    """β of G's moving average at G step ``step`` (1, 2, …): ``ema_decay``, or its ramp-up (``ema_rampup``)."""
+    if not config.ema_rampup:
+        return config.ema_decay
+    return min(config.ema_decay, 0.5 ** (1 / (config.ema_rampup * step)))  # half-life ≤ r · step steps
+
+
 def _lookahead(run: GANRun, config: GANConfig) -> LookaheadMinmax | None:
     """Lookahead–minmax over G and D, its slow weights kept in the run (so checkpoints hold them), or None."""
     if config.lookahead_k == 0:
@@ -432,6 +450,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         if lookahead is not None:
             lookahead.step(step)  # every k steps: both players step back towards their slow weights
         if averager is not None:
+            if config.ema_rampup:  # this step's β
+                averager.multi_avg_fn = get_ema_multi_avg_fn(ema_beta(config, step))
             averager.update_parameters(G)  # θ_ema ← β θ_ema + (1 − β) θ (BatchNorm statistics too)
         return parallel.average(out) if parallel else out
 
