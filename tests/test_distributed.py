@@ -144,6 +144,28 @@ def test_processes_leave_the_group_together(tmp_path):
     _torchrun(tmp_path, "leave.py")  # fails on any exit code but 0
 
 
+# G's update reuses D's last fakes (k = 2): one forward of G_sync with a graph a step, whose backward DDP reduces.
+REUSE_FAKES = """\
+import hashlib, sys, torch
+from pathlib import Path
+from gan_lab import distributed
+from gan_lab.data import load
+from gan_lab.train.gan import GANConfig, train_gan
+parallel = distributed.start("cpu")
+config = GANConfig(width=4, z_dim=8, batch_size=8, num_steps=4, k=2, reuse_fakes=True)
+run = train_gan(load("phantoms", n=64), config, device="cpu", progress=False, parallel=parallel)
+weights = b"".join(p.detach().numpy().tobytes() for m in (run.G, run.D) for p in m.parameters())
+Path(f"rank{parallel.rank}.sha").write_text(hashlib.sha256(weights).hexdigest())
+distributed.stop()
+"""
+
+
+def test_reused_fakes_train_in_two_processes_with_identical_replicas(tmp_path):
+    (tmp_path / "reuse.py").write_text(REUSE_FAKES)
+    _torchrun(tmp_path, "reuse.py")
+    assert (tmp_path / "rank0.sha").read_text() == (tmp_path / "rank1.sha").read_text()
+
+
 # Rank 0 fails while writing the run folder, after training; the job must end with the error, not wait.
 FAILING_WRITE = """\
 import os, sys

@@ -336,9 +336,10 @@ def test_lookahead_runs_resume_exactly_and_load_with_their_slow_weights(tmp_path
     ("lookahead_k", -1, "lookahead_k must be a whole number ≥ 0"), ("lookahead_k", 2.5, "lookahead_k must be"),
     ("lookahead_alpha", 0, "lookahead_alpha must be a number in \\(0, 1\\]"),
     ("lookahead_alpha", 1.5, "lookahead_alpha"), ("reuse_fakes", 1, "reuse_fakes must be True or False"),
-    ("ema_rampup", -0.1, "ema_rampup must be a number ≥ 0"),
+    ("ema_rampup", -0.1, "ema_rampup must be a number ≥ 0"), ("ema_rampup", True, "ema_rampup must be"),
+    ("ema_rampup", float("nan"), "ema_rampup must be"),
 ])
-def test_lookahead_settings_are_checked(field, value, message):
+def test_lookahead_reuse_and_ramp_settings_are_checked(field, value, message):
     with pytest.raises(ValueError, match=message):
         GANConfig(**{field: value})
 
@@ -349,9 +350,9 @@ def test_g_step_on_fakes_made_beforehand_equals_g_step_on_their_noise():
     G2 = copy.deepcopy(G)
     opt, opt2 = make_optimizers(G, D, config)["G"], make_optimizers(G2, D, config)["G"]
     _, loss_G_fn = adversarial_losses(config.loss)
-    z, G0 = torch.randn(8, G.z_dim), _params(G)
-    a = g_step(G, D, opt, z, loss_G_fn)
-    b = g_step(G2, D, opt2, z, loss_G_fn, fake=G2(z))
+    z, z2, G0 = torch.randn(8, G.z_dim), torch.randn(8, G.z_dim), _params(G)
+    a = g_step(G, D, opt, z2, loss_G_fn)
+    b = g_step(G2, D, opt2, z, loss_G_fn, fake=G2(z2))  # the fakes given, not z, are what G's update sees
     assert all(_changed(G0, G)) and torch.equal(a["loss_G"], b["loss_G"])
     assert all(torch.equal(p, q) for p, q in zip(G.parameters(), G2.parameters()))
 
@@ -372,7 +373,7 @@ def test_reuse_fakes_runs_G_once_per_d_step_and_gives_G_the_last_fakes(reuse, k,
 
 
 def test_the_average_ramps_up_its_memory_with_the_run():
-    from gan_lab.train.gan import ema_beta
+    ema_beta = gan.ema_beta
     fixed, ramped = GANConfig(ema_decay=0.999), GANConfig(ema_decay=0.999, ema_rampup=0.05)
     assert ema_beta(fixed, 1) == ema_beta(fixed, 10_000) == 0.999
     assert ema_beta(ramped, 1) < 1e-5  # the first step: the average is G itself
@@ -383,15 +384,17 @@ def test_the_average_ramps_up_its_memory_with_the_run():
 
 
 def test_a_ramped_average_follows_its_betas_and_resumes_exactly(tmp_path, monkeypatch):
-    config = GANConfig(**TINY, ema_decay=0.9, ema_rampup=2.0)
+    config = GANConfig(**TINY, ema_decay=0.99, ema_rampup=0.5)  # β_t = 0.5^(2/t): below the cap for all 6 steps
     betas = []
     real = gan.get_ema_multi_avg_fn
     monkeypatch.setattr(gan, "get_ema_multi_avg_fn", lambda beta: betas.append(beta) or real(beta))
     straight = train_gan(_data(), config, device="cpu", progress=False)
-    steps = betas[1:]  # betas[0]: the averager's own, replaced at every step
-    assert steps == [min(0.9, 0.5 ** (1 / (2.0 * t))) for t in range(1, 7)] and steps[0] < steps[-1] == 0.9
+    expected = [0.5 ** (2 / t) for t in range(1, 7)]
+    assert betas[1:] == pytest.approx(expected) and betas[1] == 0.25  # betas[0]: the averager's own, replaced
     train_gan(_data(), dataclasses.replace(config, num_steps=3), device="cpu", checkpoint_dir=tmp_path,
               progress=False)
+    betas.clear()
     resumed = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert betas[1:] == pytest.approx(expected[3:])  # the ramp goes on from step 4, not from 1
     a, b = straight.G_ema.state_dict(), resumed.G_ema.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -247,7 +247,7 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
     Args:
         G, D: the networks (D is held fixed: its weights receive no gradient).
         opt_G: G's optimiser.
-        z: codes drawn from p_z, fresh for this update.
+        z: codes drawn from p_z, fresh for this update (unused when ``fake`` is given).
         loss_G_fn: ``loss_G_fn(fake_logits)`` → scalar, e.g. ``losses.generator_loss_nonsaturating``.
         fake: G(z) already made, with its graph (``GANConfig.reuse_fakes``: the fakes D was just shown);
             None: made here.
@@ -416,8 +416,9 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     main = parallel is None or parallel.is_main
     batch_size = parallel.local_batch_size(config.batch_size) if parallel else config.batch_size
     # DDP averages the gradients of the network being updated: D_sync in d_step, G_sync in g_step. The other
-    # network is passed unwrapped: G only makes fakes there (no gradient), and D is frozen in g_step, where a
-    # wrapped D would wait for gradients that never come.
+    # network is passed unwrapped: G only makes D's fakes (no gradient; with reuse_fakes the last ones are made by
+    # G_sync with a graph, whose backward comes in g_step), and D is frozen in g_step, where a wrapped D would
+    # wait for gradients that never come.
     D_seen = AugmentedDiscriminator(D, config.augment) if config.augment else D  # D as the steps see it
     G_sync, D_sync = (parallel.wrap(G), parallel.wrap(D_seen)) if parallel else (G, D_seen)
     lookahead = _lookahead(run, config)  # after the wrap, which gives every process rank 0's weights
