@@ -75,6 +75,8 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_reuse_ema0.998": dataclasses.replace(nb02, reuse_fakes=True, ema_decay=0.998),
         # after those: the average's memory grows with the run (StyleGAN2-ADA's ramp-up), capped at β = 0.999
         "notebook_02_ema_ramp0.05": dataclasses.replace(nb02, ema_decay=0.999, ema_rampup=0.05),
+        "notebook_02_reuse_ema_ramp0.05": dataclasses.replace(nb02, reuse_fakes=True, ema_decay=0.999,
+                                                              ema_rampup=0.05),  # after both
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
