@@ -77,6 +77,12 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_ema_ramp0.05": dataclasses.replace(nb02, ema_decay=0.999, ema_rampup=0.05),
         "notebook_02_reuse_ema_ramp0.05": dataclasses.replace(nb02, reuse_fakes=True, ema_decay=0.999,
                                                               ema_rampup=0.05),  # after both
+        # after those: both rates fall linearly to 0 over the last half (CycleGAN's proportion) / quarter of the budget
+        "notebook_02_decay0.5": dataclasses.replace(nb02, decay_start=0.5),
+        "notebook_02_decay0.75": dataclasses.replace(nb02, decay_start=0.75),
+        # after those: reused fakes with β = 0.998 (lower accuracy, higher FID) and the decay (lower FID)
+        "notebook_02_reuse_ema0.998_decay0.5": dataclasses.replace(nb02, reuse_fakes=True, ema_decay=0.998,
+                                                                   decay_start=0.5),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
@@ -145,6 +151,19 @@ class TrainingClock:
         return self.read()[self.kind]
 
 
+class Budget(threading.Event):
+    """The event ``train_gan`` watches, set once the budget is spent; ``fraction()`` is the part spent so far on
+    the training clock, which a decaying learning rate (``GANConfig.decay_start``) reads as it reads a
+    ``TimeLimit``'s."""
+
+    def __init__(self, clock: TrainingClock, budget: float):
+        super().__init__()
+        self.clock, self.budget = clock, budget
+
+    def fraction(self) -> float:
+        return self.clock.seconds() / self.budget
+
+
 class QualityCurve:
     """A ``fit`` callback (call it every step): FID every ``every`` training seconds; stops training at ``budget``.
 
@@ -197,7 +216,8 @@ def time_to_quality(data, config: GANConfig, reference: RealReference, budget: f
     """
     # callback every step (the clock is read each step), no checkpoints, and enough steps never to end first
     config = dataclasses.replace(config, num_steps=10**9, callback_every=1, checkpoint_every=0)
-    run, stop, timer = new_run(data, config, device="cpu"), threading.Event(), TrainingClock(clock)
+    run, timer = new_run(data, config, device="cpu"), TrainingClock(clock)
+    stop = Budget(timer, budget)
     curve = QualityCurve(run, reference, timer, budget, every, n, stop, held_out)
     timer.start()
     curve.evaluate(step=0)  # the untrained G

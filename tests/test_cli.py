@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import gan_lab.data
-from gan_lab import cli
+from gan_lab import checkpoints, cli
 from gan_lab.data.base import ImageData
 
 TINY_BASE = ["--steps", "4", "--width", "4", "--z-dim", "8", "--batch-size", "8", "--device", "cpu", "--quiet"]
@@ -43,9 +43,12 @@ def test_train_writes_the_run_folder(tmp_path, fake_data):
 
 def test_the_learning_rate_and_the_average_are_set_from_the_command_line(tmp_path, fake_data):
     out = tmp_path / "run"
-    assert cli.main(["train", "dcgan", "--out", str(out), *TINY, "--lr", "3e-4", "--ema-decay", "0.98"]) == 0
+    assert cli.main(["train", "dcgan", "--out", str(out), *TINY, "--lr", "3e-4", "--ema-decay", "0.98",
+                     "--decay-start", "0.5"]) == 0
     config = json.loads((out / "metrics.json").read_text())["config"]
-    assert (config["lr_G"], config["lr_D"], config["ema_decay"]) == (3e-4, 3e-4, 0.98)
+    assert (config["lr_G"], config["lr_D"], config["ema_decay"], config["decay_start"]) == (3e-4, 3e-4, 0.98, 0.5)
+    # one history entry, the mean over the 4 steps of factors 1, 1, 1, 0.5 (step s begins (s − 1)/4 of the way)
+    assert checkpoints.load_checkpoint(out).history["lr_factor"] == [pytest.approx(0.875)]
     assert cli.main(["train", "dcgan", "--out", str(tmp_path / "raw"), *TINY, "--ema-decay", "0"]) == 0
     assert "G_ema" not in json.loads((tmp_path / "raw" / "checkpoint.json").read_text())["models"]
 

@@ -60,6 +60,8 @@ def _one_line_error(capsys, *needles):
     (["train", "dcgan", "--lr", "inf"], "--lr"),
     (["train", "dcgan", "--ema-decay", "1"], "--ema-decay"),
     (["train", "dcgan", "--ema-decay", "-0.1"], "--ema-decay"),
+    (["train", "dcgan", "--decay-start", "1.5"], "--decay-start"),
+    (["train", "dcgan", "--decay-start", "-0.1"], "--decay-start"),
     (["train", "dcgan", "--batch-size", "100000"], "--batch-size"),
     (["train", "dcgan", "--steps", "-5"], "--steps"),
     (["train", "dcgan", "--width", "0"], "--width"),

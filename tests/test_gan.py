@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import json
+import threading
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ from gan_lab.train.gan import (
     new_run,
     train_gan,
 )
-from gan_lab.train.loop import TrainingDiverged
+from gan_lab.train.loop import TimeLimit, TrainingDiverged
 
 TINY = dict(arch="mlp", width=4, z_dim=8, batch_size=8, num_steps=6, log_every=1, checkpoint_every=3, callback_every=3)
 
@@ -338,8 +339,10 @@ def test_lookahead_runs_resume_exactly_and_load_with_their_slow_weights(tmp_path
     ("lookahead_alpha", 1.5, "lookahead_alpha"), ("reuse_fakes", 1, "reuse_fakes must be True or False"),
     ("ema_rampup", -0.1, "ema_rampup must be a number ≥ 0"), ("ema_rampup", True, "ema_rampup must be"),
     ("ema_rampup", float("nan"), "ema_rampup must be"),
+    ("decay_start", -0.1, "decay_start must be a number in \\[0, 1\\]"), ("decay_start", 1.5, "decay_start"),
+    ("decay_start", True, "decay_start"), ("decay_start", float("nan"), "decay_start"),
 ])
-def test_lookahead_reuse_and_ramp_settings_are_checked(field, value, message):
+def test_lookahead_reuse_ramp_and_decay_settings_are_checked(field, value, message):
     with pytest.raises(ValueError, match=message):
         GANConfig(**{field: value})
 
@@ -398,3 +401,47 @@ def test_a_ramped_average_follows_its_betas_and_resumes_exactly(tmp_path, monkey
     assert betas[1:] == pytest.approx(expected[3:])  # the ramp goes on from step 4, not from 1
     a, b = straight.G_ema.state_dict(), resumed.G_ema.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _rates_seen(monkeypatch) -> list[tuple[float, float]]:
+    """(lr of D's Adam, lr of G's Adam) at each D step and G step of the runs trained after the call."""
+    seen, real_d, real_g = [], gan.d_step, gan.g_step
+    monkeypatch.setattr(gan, "d_step", lambda D, opt, *a, **kw: seen.append(opt.param_groups[0]["lr"])
+                        or real_d(D, opt, *a, **kw))
+    monkeypatch.setattr(gan, "g_step", lambda G, D, opt, *a, **kw: seen.append(opt.param_groups[0]["lr"])
+                        or real_g(G, D, opt, *a, **kw))
+    return seen
+
+
+def test_decay_start_lowers_both_rates_linearly_to_the_end_and_a_resumed_run_follows_them(tmp_path, monkeypatch):
+    config = GANConfig(**TINY, lr_G=4e-4, lr_D=2e-4, decay_start=0.5)  # 6 steps: constant for 3, then falling
+    seen = _rates_seen(monkeypatch)
+    straight = train_gan(_data(), config, device="cpu", progress=False)
+    factors = [1, 1, 1, 1, 2 / 3, 1 / 3]  # step s begins (s − 1)/6 of the way: (1 − progress) / (1 − 0.5)
+    assert seen == pytest.approx([r for f in factors for r in (2e-4 * f, 4e-4 * f)])  # D's, then G's, each step
+    assert straight.history["lr_factor"] == pytest.approx(factors)
+    stop = threading.Event()  # stopped after step 3 (a Stop button), then resumed from its checkpoint
+    train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False, stop_event=stop,
+              callbacks=[lambda step, history: stop.set()])
+    resumed = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert resumed.history["lr_factor"] == pytest.approx(factors)
+    a, b = straight.G.state_dict(), resumed.G.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    seen.clear()  # continued to 9 steps with constant rates: the config's, not the decayed ones it stopped at
+    more = train_gan(_data(), dataclasses.replace(config, num_steps=9, decay_start=1.0), device="cpu",
+                     progress=False, run=straight)
+    assert seen == [2e-4, 4e-4] * 3 and more.history["step"][-1] == 9 and len(more.history["lr_factor"]) == 6
+    fresh = train_gan(_data(), GANConfig(**TINY), device="cpu", progress=False)
+    assert "lr_factor" not in fresh.history  # logged only when the rates decay
+
+
+def test_under_a_time_limit_the_rates_follow_the_clock(monkeypatch):
+    clock = [50.0]  # a fake clock: each step takes one second
+    limit = TimeLimit(4, clock=lambda: clock[0])
+    config = GANConfig(**{**TINY, "num_steps": 10**6, "callback_every": 1}, decay_start=0.5)
+    run = train_gan(_data(), config, device="cpu", progress=False, stop_event=limit,
+                    callbacks=[lambda step, history: clock.__setitem__(0, clock[0] + 1)])
+    # steps begin 0, 1, 2, 3 s into the 4 s: the rates fall over its second half, whatever num_steps says
+    assert run.history["step"][-1] == 4 and run.history["lr_factor"] == pytest.approx([1, 1, 1, 0.5])
+    with pytest.raises(ValueError, match="each process's clock"):  # replicas on their own clocks would part
+        train_gan(_data(), config, device="cpu", progress=False, stop_event=TimeLimit(4), parallel=object())

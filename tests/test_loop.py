@@ -9,7 +9,7 @@ from torch import nn
 
 from gan_lab import checkpoints
 from gan_lab.models.mlp import MLPGenerator
-from gan_lab.train.loop import TimeLimit, TrainingDiverged, fit, sample_batch
+from gan_lab.train.loop import TimeLimit, TrainingDiverged, fit, run_progress, sample_batch
 
 
 def _problem(seed=0):
@@ -146,6 +146,18 @@ def test_a_time_limit_ends_training_after_the_step_that_crosses_it(tmp_path):
     roomy = TimeLimit(1000, clock=lambda: clock[0])
     history = _fit(one_second, G, opt, 10, stop_event=roomy)
     assert history["step"][-1] == 10 and not roomy.reached  # the step count ended this one
+
+
+def test_a_run_s_progress_is_its_steps_or_its_time_whichever_is_further():
+    clock = [10.0]
+    limit = TimeLimit(8, clock=lambda: clock[0])
+    assert limit.fraction() == 0  # before the first step asks
+    assert run_progress(1, 100) == 0 and run_progress(51, 100) == 0.5 and run_progress(5, 100, limit) == 0.04
+    limit.is_set()  # the first step starts the clock
+    clock[0] += 2
+    assert limit.fraction() == 0.25 and run_progress(5, 100, limit) == 0.25  # the clock is further
+    assert run_progress(91, 100, limit) == 0.9  # the steps are
+    assert run_progress(5, 100, threading.Event()) == 0.04  # an event without a clock: steps only
 
 
 @pytest.mark.parametrize("seconds", [0, -1, "60", True, float("nan")])

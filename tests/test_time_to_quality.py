@@ -100,6 +100,31 @@ def test_the_training_clock_stands_still_while_stopped(ttq):
         ttq.TrainingClock("gpu")
 
 
+def test_the_budget_says_how_much_of_it_the_training_clock_has_spent(ttq, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(ttq.TrainingClock, "_now", staticmethod(lambda: {"wall": now[0], "cpu": now[0]}))
+    clock = ttq.TrainingClock("wall")
+    budget = ttq.Budget(clock, 8.0)
+    assert budget.fraction() == 0 and not budget.is_set()
+    clock.start()
+    now[0] = 2.0
+    assert budget.fraction() == 0.25
+    clock.stop()
+    now[0] = 5.0  # an evaluation: the budget stands still
+    assert budget.fraction() == 0.25
+
+
+def test_training_reads_the_budget_it_is_stopped_by(ttq, monkeypatch):
+    seen = {}
+
+    def train(data, config, stop_event, **kwargs):  # what time_to_quality hands train_gan
+        seen["fraction"], seen["stop"] = stop_event.fraction(), stop_event
+    monkeypatch.setattr(ttq, "train_gan", train)
+    monkeypatch.setattr(ttq.QualityCurve, "evaluate", lambda self, step: None)
+    ttq.time_to_quality(torch.zeros(8, 1, 28, 28), ttq.GANConfig(), reference=None, budget=60, every=60, n=2)
+    assert isinstance(seen["stop"], ttq.Budget) and seen["stop"].budget == 60 and 0 <= seen["fraction"] < 0.5
+
+
 #: a GANConfig as the first result files stored it, before the optional features' fields existed
 FIRST_CONFIG = {"arch": "dcgan", "loss": "nonsaturating", "z_dim": 64, "width": 32, "batch_size": 32, "num_steps": 3000,
                 "k": 1, "lr_G": 2e-4, "lr_D": 2e-4, "beta1": 0.5, "beta2": 0.999, "log_every": 10,

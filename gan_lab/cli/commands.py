@@ -23,6 +23,7 @@ from .common import (
     below_one,
     device_for,
     device_name,
+    fraction,
     headless_plots,
     positive,
     subparser,
@@ -77,6 +78,10 @@ example:
                    "(default: %(default)s)")
     p.add_argument("--lr", type=positive(1.0), default=defaults.lr_G, help="Adam learning rate of G and D "
                    "(default: %(default)s)")
+    p.add_argument("--decay-start", type=fraction, default=defaults.decay_start, metavar="F",
+                   help="the part of the run after which both learning rates fall linearly to 0 at its end, the end "
+                        "being --steps or --minutes, whichever comes first (--resume with a new --steps or --minutes "
+                        "plans the decay again, so the rates can rise); 1 keeps them constant (default: %(default)s)")
     p.add_argument("--ema-decay", type=below_one, default=defaults.ema_decay, metavar="BETA",
                    help="β of the moving average of G's weights that samples come from; 0 samples the trained G "
                         "(default: %(default)s)")
@@ -116,7 +121,7 @@ def config_from_args(args: argparse.Namespace) -> GANConfig:
     try:
         return GANConfig(arch=args.arch, loss=args.loss, z_dim=args.z_dim, width=args.width,
                          batch_size=args.batch_size, num_steps=args.steps, k=args.k, lr_G=args.lr, lr_D=args.lr,
-                         seed=args.seed, ema_decay=args.ema_decay)
+                         seed=args.seed, ema_decay=args.ema_decay, decay_start=args.decay_start)
     except ValueError as err:
         raise UsageError(str(err)) from None
 

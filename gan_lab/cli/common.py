@@ -69,6 +69,9 @@ def positive(high: float):
 #: an argparse type: a finite number in [0, 1) (e.g. the β of a moving average)
 below_one = number(lambda value: 0 <= value < 1, "≥ 0 and < 1")
 
+#: an argparse type: a finite number in [0, 1] (a part of a run)
+fraction = number(lambda value: 0 <= value <= 1, "from 0 to 1")
+
 
 def device_name(text: str) -> str:
     """An argparse type: a non-empty device name (cpu, cuda, cuda:1, mps); validated by torch later."""

@@ -206,6 +206,24 @@ def adams(models: dict[str, nn.Module | None], lrs: dict[str, float], config: Tr
     return {name: adam(m.parameters(), lrs[name], config) for name, m in models.items() if m is not None}
 
 
+def linear_decay_factor(progress: float, decay_start: float) -> float:
+    """The factor of a learning rate when the run is ``progress`` (0 … 1) of the way through: 1 until
+    ``decay_start``, then a straight line down to 0 at the end (CycleGAN's schedule over its last epochs, here
+    over a part of the run rather than whole epochs). ``decay_start`` 1: never decays."""
+    if decay_start >= 1:
+        return 1.0
+    return min(1.0, max(0.0, (1.0 - progress) / (1.0 - decay_start)))
+
+
+def set_learning_rates(optimizers: dict[str, torch.optim.Optimizer], lrs: dict[str, float],
+                       factor: float = 1.0) -> None:
+    """Set each optimiser's rate to ``lrs[name] · factor`` (a schedule's rate for this step, written every step so
+    that a resumed or continued run follows its config, not the rate its checkpoint stopped at)."""
+    for name, opt in optimizers.items():
+        for group in opt.param_groups:
+            group["lr"] = lrs[name] * factor
+
+
 def fit_run(run, step_fn: Callable[[int], dict], models: dict[str, nn.Module], meta: dict, *, desc: str,
             checkpoint_dir: str | Path | None = None, resume: bool = False, callbacks=(), stop_event=None,
             progress: bool = True, **fit_options):

@@ -40,6 +40,7 @@ from .common import (
     in_batches,
     load_or_train,
     load_run,
+    set_learning_rates,
 )
 from .common import data_name as name_of
 from .image_pool import ImagePool
@@ -247,9 +248,8 @@ def train_cyclegan(data_X, data_Y, config: CycleGANConfig | None = None, *, devi
     pool_X, pool_Y = run.pools
 
     def step_fn(step: int) -> dict:
-        for opt in optimizers.values():  # the rate of this step, from the global step: a resumed or
-            for group in opt.param_groups:  # continued run follows the schedule of its config
-                group["lr"] = config.lr * decay(step - 1)
+        # the rate of this step, from the global step: a resumed or continued run follows the schedule of its config
+        set_learning_rates(optimizers, {"G": config.lr, "D": config.lr}, decay(step - 1))
         real_X, real_Y = sample_batch(x, config.batch_size), sample_batch(y, config.batch_size)
         fake_Y, fake_X = G_XY(real_X), G_YX(real_Y)  # G(x), F(y), with their graph for G's update
         out = g_step(G_XY, G_YX, D_X, D_Y, optimizers["G"], real_X, real_Y, fake_X, fake_Y, config.lambda_cycle,

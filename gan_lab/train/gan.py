@@ -42,11 +42,13 @@ from .common import (
     images_of,
     in_batches,
     is_number,
+    linear_decay_factor,
     load_or_train,
     load_run,
+    set_learning_rates,
 )
 from .lookahead import LookaheadMinmax
-from .loop import sample_batch
+from .loop import run_progress, sample_batch
 from .memory_format import channels_last_on_cpu
 
 if TYPE_CHECKING:
@@ -82,6 +84,13 @@ class GANConfig(TrainConfig):
         num_steps: generator updates.
         k: discriminator updates per generator update (Algorithm 1's k).
         lr_G, lr_D: Adam's learning rates (DCGAN paper: 2e-4; gan_lab: 4e-4, see above; β from ``TrainConfig``).
+        decay_start: the part of the run after which both learning rates fall linearly to 0 at its end, as
+            CycleGAN's do over the last 100 of its 200 epochs (Zhu et al. 2017; 0.5, also the default of the
+            official PyTorch code of pix2pix and CycleGAN); 1 (the default): constant rates. The
+            run's end is ``num_steps``, or a time limit if that comes first (``stop_event`` with a
+            ``fraction()``, as ``--minutes``' ``TimeLimit`` has: the rates then follow the clock, and a resumed
+            ``--minutes`` run decays again over its own minutes, as a run continued to a larger ``num_steps``
+            plans its decay again: the rates can rise). Logged as "lr_factor" when on.
         ema_decay: β of the exponential moving average of G's weights, θ_ema ← β θ_ema + (1 − β) θ after
             every G step, from which ``GANRun.sample`` draws (0: no average, sample the trained G). 0.995
             is gan_lab's choice (see above); ``benchmarks/ema.py`` (``ema.png``) compares the trained G with
@@ -121,7 +130,7 @@ class GANConfig(TrainConfig):
     key = "gan"
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
                           "spectral_norm": False, "upsample": "transposed",
-                          "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0,
+                          "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
                           "lookahead_alpha": 0.5}  # all off; ada_images and lookahead_alpha count only when on
 
     arch: str = "dcgan"
@@ -134,6 +143,7 @@ class GANConfig(TrainConfig):
     k: int = 1
     lr_G: float = 4e-4
     lr_D: float = 4e-4
+    decay_start: float = 1.0
     ema_decay: float = 0.995
     ema_rampup: float = 0.0
     augment: str = ""
@@ -159,6 +169,9 @@ class GANConfig(TrainConfig):
             raise ValueError(f"spectral_norm applies to the DCGAN discriminator; arch is {self.arch!r}.")
         if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
             raise ValueError(f"ema_decay must be a number in [0, 1) (0 turns the average off), not {self.ema_decay!r}.")
+        if not (is_number(self.decay_start) and 0 <= self.decay_start <= 1):
+            raise ValueError(f"decay_start must be a number in [0, 1], the part of the run after which the learning "
+                             f"rates fall to 0 (1: never; CycleGAN uses 0.5), not {self.decay_start!r}.")
         if not (is_number(self.ema_rampup) and self.ema_rampup >= 0):
             raise ValueError(f"ema_rampup must be a number ≥ 0 (0: no ramp-up; StyleGAN2-ADA's CIFAR-10 setting "
                              f"uses 0.05), not {self.ema_rampup!r}.")
@@ -403,12 +416,16 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         >>> grid = run.sample(64)
     """
     config = config or GANConfig()
+    if parallel and config.decay_start < 1 and hasattr(stop_event, "fraction"):
+        raise ValueError("decay_start with a time limit lets each process's clock set its learning rates, which "
+                         "would part the replicas; in a torchrun job give a number of steps instead.")
     device = get_device(device)
     x = images_of(data).to(device)
     if run is None:
         run = new_run(data, config, device=device)
     G, D = run.G, run.D
-    optimizers = begin(run, config, {"G": G, "D": D}, {"G": config.lr_G, "D": config.lr_D})
+    rates = {"G": config.lr_G, "D": config.lr_D}
+    optimizers = begin(run, config, {"G": G, "D": D}, rates)
     averager = _averager(run, config)
     if config.arch == "dcgan":  # CPU convolutions run faster channels-last (benchmarks/README.md)
         x, = channels_last_on_cpu([net for net in (G, D, run.G_ema) if net is not None], x)
@@ -432,6 +449,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
     def step_fn(step: int) -> dict:
         if parallel:
             parallel.seed(config.seed, step)  # each process its own batches; a resumed run draws the same ones
+        factor = linear_decay_factor(run_progress(step, config.num_steps, stop_event), config.decay_start)
+        set_learning_rates(optimizers, rates, factor)  # from the step (or the clock): a resumed run follows them
         for i in range(config.k):  # k discriminator steps per generator step
             real = sample_batch(x, batch_size)  # x ~ p_data
             z = torch.randn(batch_size, G.z_dim, device=device)  # z ~ p_z
@@ -454,7 +473,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
             if config.ema_rampup:  # this step's β
                 averager.multi_avg_fn = get_ema_multi_avg_fn(ema_beta(config, step))
             averager.update_parameters(G)  # θ_ema ← β θ_ema + (1 − β) θ (BatchNorm statistics too)
-        return parallel.average(out) if parallel else out
+        out = parallel.average(out) if parallel else out
+        return out | {"lr_factor": factor} if config.decay_start < 1 else out  # the same in every process
 
     networks = {"G": G, "D": D, **({"G_ema": run.G_ema} if averager is not None else {}),
                 **({"G_slow": run.G_slow, "D_slow": run.D_slow} if lookahead is not None else {})}

@@ -259,6 +259,19 @@ class TimeLimit:
         self.reached = self.reached or now - self.start >= self.seconds
         return self.reached
 
+    def fraction(self) -> float:
+        """The part of the time spent so far (0 before the first step; above 1 once the limit has passed)."""
+        return 0.0 if self.start is None else (self.clock() - self.start) / self.seconds
+
+
+def run_progress(step: int, num_steps: int, stop_event=None) -> float:
+    """How far through its run step ``step`` (1, 2, …) begins, from 0 (a little above 1 once a time limit has
+    passed): the part of ``num_steps`` done, or the part of a time limit spent if that is more (a
+    ``stop_event`` with a ``fraction()`` method, as :class:`TimeLimit` has); what a learning-rate schedule of a
+    run that may end on the clock reads."""
+    spent = stop_event.fraction() if hasattr(stop_event, "fraction") else 0.0
+    return max((step - 1) / max(1, num_steps), spent)
+
 
 def _precisions_after_resume(stored: str | None, now: str, step: int) -> str:
     """What a resumed checkpoint records as its precision: ``now``, or e.g. "bf16+fp32" when the run so far
