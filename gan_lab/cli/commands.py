@@ -80,8 +80,9 @@ example:
                    "(default: %(default)s)")
     p.add_argument("--decay-start", type=fraction, default=defaults.decay_start, metavar="F",
                    help="the part of the run after which both learning rates fall linearly to 0 at its end, the end "
-                        "being --steps or --minutes, whichever comes first (--resume with a new --steps or --minutes "
-                        "plans the decay again, so the rates can rise); 1 keeps them constant (default: %(default)s)")
+                        "being --steps or --minutes, whichever comes first (a --resume plans the decay again from its "
+                        "own --steps and --minutes, so the rates can rise); 1 keeps them constant (default: "
+                        "%(default)s)")
     p.add_argument("--ema-decay", type=below_one, default=defaults.ema_decay, metavar="BETA",
                    help="β of the moving average of G's weights that samples come from; 0 samples the trained G "
                         "(default: %(default)s)")
