@@ -48,7 +48,7 @@ from .common import (
     set_learning_rates,
 )
 from .lookahead import LookaheadMinmax
-from .loop import run_progress, sample_batch
+from .loop import on_a_clock, run_progress, sample_batch
 from .memory_format import channels_last_on_cpu
 
 if TYPE_CHECKING:
@@ -90,7 +90,8 @@ class GANConfig(TrainConfig):
             run's end is ``num_steps``, or a time limit if that comes first (``stop_event`` with a
             ``fraction()``, as ``--minutes``' ``TimeLimit`` has: the rates then follow the clock, and a resumed
             ``--minutes`` run decays again over its own minutes, as a run continued to a larger ``num_steps``
-            plans its decay again: the rates can rise). Logged as "lr_factor" when on.
+            plans its decay again: the rates can rise). Over the exact part of the run, not rounded to whole
+            steps as CycleGAN's ``linear_decay`` is. Logged as "lr_factor" when on.
         ema_decay: β of the exponential moving average of G's weights, θ_ema ← β θ_ema + (1 − β) θ after
             every G step, from which ``GANRun.sample`` draws (0: no average, sample the trained G). 0.995
             is gan_lab's choice (see above); ``benchmarks/ema.py`` (``ema.png``) compares the trained G with
@@ -416,9 +417,10 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         >>> grid = run.sample(64)
     """
     config = config or GANConfig()
-    if parallel and config.decay_start < 1 and hasattr(stop_event, "fraction"):
-        raise ValueError("decay_start with a time limit lets each process's clock set its learning rates, which "
-                         "would part the replicas; in a torchrun job give a number of steps instead.")
+    if parallel and on_a_clock(stop_event):
+        raise ValueError("a time limit stops each process of a torchrun job at its own step (and with decay_start "
+                         "would set its own learning rates), which would part the replicas; give a number of steps "
+                         "instead.")
     device = get_device(device)
     x = images_of(data).to(device)
     if run is None:

@@ -269,8 +269,13 @@ def run_progress(step: int, num_steps: int, stop_event=None) -> float:
     passed): the part of ``num_steps`` done, or the part of a time limit spent if that is more (a
     ``stop_event`` with a ``fraction()`` method, as :class:`TimeLimit` has); what a learning-rate schedule of a
     run that may end on the clock reads."""
-    spent = stop_event.fraction() if hasattr(stop_event, "fraction") else 0.0
+    spent = stop_event.fraction() if on_a_clock(stop_event) else 0.0
     return max((step - 1) / max(1, num_steps), spent)
+
+
+def on_a_clock(stop_event) -> bool:
+    """Whether ``stop_event`` ends a run on a clock (it has a ``fraction()``, as :class:`TimeLimit` has)."""
+    return callable(getattr(stop_event, "fraction", None))
 
 
 def _precisions_after_resume(stored: str | None, now: str, step: int) -> str:
