@@ -1,7 +1,8 @@
-"""Fixtures shared by the test modules: where the real data is, and a machine without it."""
+"""Fixtures shared by the test modules: where the real data is, a machine without it, the repository's scripts."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -32,3 +33,17 @@ def no_real_data(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(config, "DATA_DIR", data_dir)
     monkeypatch.setattr(medmnist, "default_root", lambda: tmp_path / "home" / ".medmnist")
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script("benchmarks/x.py")``: a script of the repository (not part of the package), imported by path."""
+    from gan_lab import config
+
+    def load(relative: str):
+        path = config.REPO_ROOT / relative
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load

@@ -1,7 +1,6 @@
 """benchmarks/time_to_quality.py: one FID curve per config, on a training clock that evaluation does not advance."""
 
 import dataclasses
-import importlib.util
 import json
 import math
 import time
@@ -14,14 +13,10 @@ from gan_lab.data import load
 from gan_lab.metrics.features import train_feature_net
 from gan_lab.train.classifier import ClassifierConfig
 
-SCRIPT = config.REPO_ROOT / "benchmarks" / "time_to_quality.py"
-
 
 @pytest.fixture(scope="module")
-def ttq():
-    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def ttq(load_script):
+    module = load_script("benchmarks/time_to_quality.py")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as main() does; also spares the tiny feature networks two threads' spin-waits
     yield module

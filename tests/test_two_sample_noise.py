@@ -1,6 +1,5 @@
 """benchmarks/two_sample_noise.py: one generator judged with several seeds, as floats and rounded to 8 bits."""
 
-import importlib.util
 import json
 import math
 from types import SimpleNamespace
@@ -8,18 +7,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from gan_lab import config
 from gan_lab.train.gan import GANConfig, train_gan
-
-SCRIPT = config.REPO_ROOT / "benchmarks" / "two_sample_noise.py"
 
 
 @pytest.fixture(scope="module")
-def noise():
-    spec = importlib.util.spec_from_file_location("two_sample_noise", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def noise(load_script):
+    return load_script("benchmarks/two_sample_noise.py")
 
 
 def test_rounding_to_8_bits_lands_on_the_grid_of_stored_images(noise):
