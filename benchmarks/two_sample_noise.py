@@ -2,7 +2,7 @@
 
 The time-to-quality runs score each configuration's seeds with one judge (``two_sample_test``'s seed 0). Part of
 the spread between seeds is the judge's: which half of the images it trains on (312 + 312 for PneumoniaMNIST),
-which it is tested on, and its own initial weights. This script holds one trained generator and one draw of its
+which it is tested on, and its own initial weights. This script holds each trained generator and one draw of its
 fakes fixed (codes z from seed 0, as many as the test split of the run's data set has images: 624 for
 PneumoniaMNIST) and runs the test with judge seeds 0 … K−1, each setting the split and the classifier's weights.
 It scores the fakes twice: as the generator's floats, and rounded to the 256 grey levels the real images are stored
@@ -10,10 +10,13 @@ in (uint8), which tells whether the classifier reads the rounding.
 
 Run from the repository root on a student's run (about 3 min of training, then about 12 s per test on 2 cores)::
 
-    GAN_LAB_DATA=../shared/data python -m gan_lab train dcgan --steps 100000 --minutes 3 --out runs/judge --fid-n 0
-    GAN_LAB_DATA=../shared/data python benchmarks/two_sample_noise.py runs/judge --seeds 0 1 2 3 4 5 6 7
+    GAN_LAB_DATA=../shared/data python -m gan_lab train dcgan --steps 100000 --minutes 3 --out runs/judge0 --fid-n 0
+    GAN_LAB_DATA=../shared/data python -m gan_lab train dcgan --steps 100000 --minutes 3 --seed 1 --out runs/judge1 \
+        --fid-n 0
+    GAN_LAB_DATA=../shared/data python benchmarks/two_sample_noise.py runs/judge0 runs/judge1 --seeds 0 1 2 3 4 5 6 7
 
-It prints one line per judge seed and writes ``benchmarks/two_sample_noise.json``.
+It prints one line per judge seed and writes ``benchmarks/two_sample_noise.json``: each run's accuracies, and
+the 8-bit-minus-float differences over all runs and judge seeds.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def spread(values: list[float], m: int) -> dict:
             "binomial_se": round(math.sqrt(mean * (1 - mean) / m), 4)}
 
 
-def measure(run_dir: Path, seeds: list[int]) -> dict:
+def measure_run(run_dir: Path, seeds: list[int]) -> dict:
     run = load_gan(run_dir, device="cpu")
     data = run.data_name
     real = load(data, split="test", size=run.sample(1).shape[-1]).images  # the held-out images of its data set
@@ -72,16 +75,23 @@ def measure(run_dir: Path, seeds: list[int]) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a run folder written by `python -m gan_lab train`")
+    parser.add_argument("runs", type=Path, nargs="+", help="run folders written by `python -m gan_lab train`")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(8)), help="judge seeds")
     parser.add_argument("--out", type=Path, default=HERE / "two_sample_noise.json")
     args = parser.parse_args(argv)
-    result = measure(args.run, args.seeds)
+    runs = []
+    for run_dir in args.runs:
+        runs.append(measure_run(run_dir, args.seeds))
+        for kind in ("float", "8-bit"):
+            r = runs[-1][kind]
+            print(f"{run_dir} {kind}: mean {r['mean']:.3f}, sd over judge seeds {r['sd']}, "
+                  f"binomial se {r['binomial_se']}")
+    differences = [d for run in runs for d in run["differences_8bit_minus_float"]]
+    result = {"runs": runs, "all_differences": {"n": len(differences), "mean": round(statistics.mean(differences), 4),
+                                                "lower": sum(d < 0 for d in differences),
+                                                "higher": sum(d > 0 for d in differences)}}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    for kind in ("float", "8-bit"):
-        r = result[kind]
-        print(f"{kind}: mean {r['mean']:.3f}, sd over judge seeds {r['sd']}, binomial se {r['binomial_se']}")
-    print(f"wrote {args.out}")
+    print(f"8-bit minus float over all runs and judge seeds: {result['all_differences']}\nwrote {args.out}")
     return result
 
 

@@ -33,12 +33,17 @@ def test_one_run_judged_with_each_seed_as_floats_and_as_8_bits(noise, tmp_path, 
     monkeypatch.setattr(noise, "load", lambda name, split, size: asked.append((split, size))
                         or SimpleNamespace(images=images[:16]))
     out = tmp_path / "noise.json"
-    result = noise.main([str(tmp_path / "run"), "--seeds", "0", "1", "--out", str(out)])
-    assert asked == [("test", 28)] and json.loads(out.read_text()) == result
-    assert result["steps"] == 3 and result["seeds"] == [0, 1] and result["n_real"] == 16
+    result = noise.main([str(tmp_path / "run"), str(tmp_path / "run"), "--seeds", "0", "1", "--out", str(out)])
+    assert asked == [("test", 28)] * 2 and json.loads(out.read_text()) == result
+    first, again = result["runs"]
+    assert first == again  # the same run, fakes and judge seeds: the same verdicts
+    assert first["steps"] == 3 and first["seeds"] == [0, 1] and first["n_real"] == 16
     for kind in ("float", "8-bit"):
-        r = result[kind]
+        r = first[kind]
         assert len(r["accuracies"]) == 2 and all(0 <= a <= 1 for a in r["accuracies"])
         assert r["binomial_se"] == pytest.approx(math.sqrt(r["mean"] * (1 - r["mean"]) / 16), abs=1e-4)
-    assert result["differences_8bit_minus_float"] == pytest.approx(
-        [b - a for a, b in zip(result["float"]["accuracies"], result["8-bit"]["accuracies"])], abs=1e-4)
+    differences = [b - a for a, b in zip(first["float"]["accuracies"], first["8-bit"]["accuracies"])]
+    assert first["differences_8bit_minus_float"] == pytest.approx(differences, abs=1e-4)
+    summary = result["all_differences"]
+    assert summary["n"] == 4 and summary["lower"] == 2 * sum(d < -1e-9 for d in differences)
+    assert summary["mean"] == pytest.approx(sum(differences) / 2, abs=1e-4)
