@@ -25,25 +25,33 @@ def test_rounding_to_8_bits_lands_on_the_grid_of_stored_images(noise):
     assert torch.equal(noise.to_8_bits(q), q)
 
 
-def test_one_run_judged_with_each_seed_as_floats_and_as_8_bits(noise, tmp_path, monkeypatch):
+def test_each_run_is_judged_with_each_seed_as_floats_and_as_8_bits(noise, tmp_path, monkeypatch):
     images = torch.rand(24, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     train_gan(images, GANConfig(width=4, z_dim=8, batch_size=8, num_steps=3), device="cpu", progress=False,
               checkpoint_dir=tmp_path / "run")
     asked = []
     monkeypatch.setattr(noise, "load", lambda name, split, size: asked.append((split, size))
                         or SimpleNamespace(images=images[:16]))
+    verdicts = {(0, False): 0.75, (0, True): 0.70, (1, False): 0.60, (1, True): 0.65}  # rounding: −0.05, +0.05
+
+    def judge(real, fake, seed):  # a stand-in judge that tells rounded fakes from floats
+        assert len(real) == len(fake) == 16
+        return verdicts[(seed, torch.equal(noise.to_8_bits(fake), fake))]
+    monkeypatch.setattr(noise, "judge", judge)
     out = tmp_path / "noise.json"
     result = noise.main([str(tmp_path / "run"), str(tmp_path / "run"), "--seeds", "0", "1", "--out", str(out)])
     assert asked == [("test", 28)] * 2 and json.loads(out.read_text()) == result
     first, again = result["runs"]
-    assert first == again  # the same run, fakes and judge seeds: the same verdicts
-    assert first["steps"] == 3 and first["seeds"] == [0, 1] and first["n_real"] == 16
-    for kind in ("float", "8-bit"):
-        r = first[kind]
-        assert len(r["accuracies"]) == 2 and all(0 <= a <= 1 for a in r["accuracies"])
-        assert r["binomial_se"] == pytest.approx(math.sqrt(r["mean"] * (1 - r["mean"]) / 16), abs=1e-4)
-    differences = [b - a for a, b in zip(first["float"]["accuracies"], first["8-bit"]["accuracies"])]
-    assert first["differences_8bit_minus_float"] == pytest.approx(differences, abs=1e-4)
-    summary = result["all_differences"]
-    assert summary["n"] == 4 and summary["lower"] == 2 * sum(d < -1e-9 for d in differences)
-    assert summary["mean"] == pytest.approx(sum(differences) / 2, abs=1e-4)
+    assert first == again and first["steps"] == 3 and first["seeds"] == [0, 1] and first["n_real"] == 16
+    assert first["float"]["accuracies"] == [0.75, 0.60] and first["8-bit"]["accuracies"] == [0.70, 0.65]
+    assert first["float"]["mean"] == 0.675 and first["float"]["sd"] == pytest.approx(0.1061, abs=1e-4)
+    assert first["float"]["binomial_se"] == pytest.approx(math.sqrt(0.675 * 0.325 / 16), abs=1e-4)
+    assert first["differences_8bit_minus_float"] == pytest.approx([-0.05, 0.05])
+    assert result["all_differences"] == {"n": 4, "mean": 0.0, "lower": 2, "higher": 2}
+
+
+def test_the_judge_seed_sets_both_the_split_and_the_classifier(noise, monkeypatch):
+    seen = []
+    monkeypatch.setattr(noise, "two_sample_test", lambda real, fake, cfg, seed, device: seen.append((cfg.seed, seed))
+                        or SimpleNamespace(accuracy=0.5))
+    assert noise.judge(torch.zeros(4, 1, 8, 8), torch.zeros(4, 1, 8, 8), seed=3) == 0.5 and seen == [(3, 3)]
