@@ -40,7 +40,7 @@ from gan_lab.course.pretrained import notebook_02_configs
 from gan_lab.data import load
 from gan_lab.metrics import feature_net
 from gan_lab.metrics.fidelity import RealReference
-from gan_lab.metrics.two_sample import two_sample_test
+from gan_lab.metrics.two_sample import default_config, two_sample_test
 from gan_lab.models.diffaugment import POLICY
 from gan_lab.precision import PRECISIONS, use_precision
 from gan_lab.train.gan import GANConfig, GANRun, new_run, train_gan
@@ -164,6 +164,15 @@ class Budget(threading.Event):
         return self.clock.seconds() / self.budget
 
 
+def judge(real: torch.Tensor, fake: torch.Tensor, seed: int) -> float:
+    """The two-sample accuracy by judge ``seed``: the seed sets its split and its classifier's initial weights.
+
+    Judge 0 is ``two_sample_test``'s defaults, the judge of every file measured before ``--judges``.
+    """
+    cfg = dataclasses.replace(default_config(), seed=seed)
+    return two_sample_test(real, fake, cfg=cfg, seed=seed, device="cpu").accuracy
+
+
 class QualityCurve:
     """A ``fit`` callback (call it every step): FID every ``every`` training seconds; stops training at ``budget``.
 
@@ -177,12 +186,16 @@ class QualityCurve:
         stop: the event ``train_gan`` watches.
         held_out: real images the generator never saw; when given, each evaluation also runs the classifier
             two-sample test (``gan_lab.metrics.two_sample``) of as many fakes against them.
+        judges: how many judges (``judge`` seeds 0, 1, …) score each evaluation; judge s draws its own fakes
+            (codes from seed s; judge 0 the FID's), and the point holds their mean. One judge's verdict on one
+            generator moves by several hundredths between seeds (``two_sample_noise.py``). The untrained G
+            (step 0) is judged by judge 0 alone: every judge tells it from real images (1.0 in every stored run).
     """
 
     def __init__(self, run: GANRun, reference: RealReference, clock: TrainingClock, budget: float, every: float,
-                 n: int, stop: threading.Event, held_out: torch.Tensor | None = None):
+                 n: int, stop: threading.Event, held_out: torch.Tensor | None = None, judges: int = 1):
         self.run, self.reference, self.clock, self.n, self.stop = run, reference, clock, n, stop
-        self.held_out = held_out
+        self.held_out, self.judges = held_out, judges
         self.budget, self.every, self.next_at, self.points = budget, every, every, []
 
     def evaluate(self, step: int) -> None:
@@ -192,10 +205,18 @@ class QualityCurve:
         point = {"seconds": round(seconds[self.clock.kind], 2), "wall_seconds": round(seconds["wall"], 2),
                  "cpu_seconds": round(seconds["cpu"], 2), "step": step, "fid": round(self.reference.fid(fake), 3)}
         if self.held_out is not None:
-            point["two_sample_accuracy"] = round(two_sample_test(self.held_out, fake[:len(self.held_out)],
-                                                                 device="cpu").accuracy, 3)
+            point |= self.judged(fake, step)
         self.points.append(point)
         self.clock.start()
+
+    def judged(self, fake: torch.Tensor, step: int) -> dict:
+        """The two-sample accuracy, the mean over the judges (and each judge's, where there are several)."""
+        accuracies = []
+        for seed in range(self.judges if step > 0 else 1):
+            draw = fake if seed == 0 else self.run.sample(self.n, seed=seed)
+            accuracies.append(judge(self.held_out, draw[:len(self.held_out)], seed))
+        point = {"two_sample_accuracy": round(statistics.mean(accuracies), 3)}
+        return point | ({"two_sample_accuracies": [round(a, 4) for a in accuracies]} if self.judges > 1 else {})
 
     def __call__(self, step: int, history: dict) -> None:
         seconds = self.clock.seconds()
@@ -208,7 +229,7 @@ class QualityCurve:
 
 
 def time_to_quality(data, config: GANConfig, reference: RealReference, budget: float, every: float, n: int,
-                    clock: str = "cpu", held_out: torch.Tensor | None = None) -> list[dict]:
+                    clock: str = "cpu", held_out: torch.Tensor | None = None, judges: int = 1) -> list[dict]:
     """Train ``config`` on ``data`` for ``budget`` seconds of ``clock``; FID at 0, every, 2·every, …, budget.
 
     Returns:
@@ -218,7 +239,7 @@ def time_to_quality(data, config: GANConfig, reference: RealReference, budget: f
     config = dataclasses.replace(config, num_steps=10**9, callback_every=1, checkpoint_every=0)
     run, timer = new_run(data, config, device="cpu"), TrainingClock(clock)
     stop = Budget(timer, budget)
-    curve = QualityCurve(run, reference, timer, budget, every, n, stop, held_out)
+    curve = QualityCurve(run, reference, timer, budget, every, n, stop, held_out, judges)
     timer.start()
     curve.evaluate(step=0)  # the untrained G
     train_gan(data, config, device="cpu", callbacks=[curve], stop_event=stop, progress=False, run=run)
@@ -336,6 +357,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these result files instead of measuring")
     parser.add_argument("--two-sample", action="store_true",
                         help="also run the classifier two-sample test against the test split at each evaluation")
+    parser.add_argument("--judges", type=int, default=1,
+                        help="two-sample judges (seeds 0..K-1, each with its own fakes) averaged per evaluation")
     args = parser.parse_args(argv)
     unknown = {name for name in args.configs
                if split_name(name)[0] not in candidates() or split_name(name)[1] not in PRECISIONS}
@@ -344,6 +367,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      f"(each may end in @{' or @'.join(PRECISIONS)})")
     if args.every <= 0 or args.budget < args.every or args.n < 2:
         parser.error("need 0 < --every <= --budget and --n >= 2")
+    if args.judges < 1 or (args.judges > 1 and not args.two_sample):
+        parser.error("--judges K needs K >= 1, and K > 1 only with --two-sample (the judges score the two-sample test)")
     return args
 
 
@@ -359,7 +384,8 @@ def measure(args: argparse.Namespace) -> dict:
     test_images = load(args.data, split="test", size=args.size).images[:args.n] if args.two_sample else None
     result = {"settings": {"budget": args.budget, "every": args.every, "clock": args.clock, "threads":
                            torch.get_num_threads(), "n": args.n, "seeds": args.seeds, "data": data.name,
-                           "source": data.source, "size": args.size, "n_train": len(data)},
+                           "source": data.source, "size": args.size, "n_train": len(data),
+                           "judges": args.judges},
               "machine": machine(), "real_floor": floor, "feature_net_test_accuracy": phi.test_accuracy,
               "configs": {name: {"config": dataclasses.asdict(candidates()[split_name(name)[0]])
                                  | {"precision": split_name(name)[1]}, "runs": []} for name in args.configs}}
@@ -370,7 +396,7 @@ def measure(args: argparse.Namespace) -> dict:
             load_start = load_average()
             with use_precision(precision):  # train_gan's steps (gan_lab.precision); the FIDs between them: fp32
                 curve = time_to_quality(data, config, reference, args.budget, args.every, args.n, args.clock,
-                                        test_images)
+                                        test_images, args.judges)
             result["configs"][name]["runs"].append({"seed": seed, "curve": curve, "load_average":
                                                     {"start": load_start, "end": load_average()}})
             print(f"{name} seed {seed}: FID {curve[-1]['fid']:.2f} after {curve[-1]['step']} steps", flush=True)
@@ -394,7 +420,9 @@ def merge(paths: list[Path]) -> dict:
         ValueError: the files were measured with different settings, or give one name two configs.
     """
     results = [json.loads(Path(p).read_text()) for p in paths]
-    same = ("budget", "every", "clock", "threads", "n", "data", "size")
+    same = ("budget", "every", "clock", "threads", "n", "data", "size", "judges")
+    for result in results:
+        result["settings"].setdefault("judges", 1)  # files measured before --judges: judge 0 alone
     sources = [name for p, r in zip(paths, results) for name in r.get("merged_from", [Path(p).name])]
     merged = results[0] | {"configs": {}, "merged_from": sources}  # a merged file names what it was merged from
     for path, result in zip(paths, results):

@@ -26,13 +26,17 @@ import dataclasses
 import json
 import math
 import statistics
+import sys
 from pathlib import Path
 
 import torch
 
-from gan_lab.data import load
-from gan_lab.metrics.two_sample import default_config, two_sample_test
-from gan_lab.train.gan import load_gan
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.time_to_quality import judge  # noqa: E402
+from gan_lab.data import load  # noqa: E402
+from gan_lab.train.gan import load_gan  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,12 +44,6 @@ HERE = Path(__file__).resolve().parent
 def to_8_bits(images: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] rounded to the 256 levels of a uint8 image, as the real images are stored."""
     return torch.round((images.clamp(-1, 1) + 1) * 127.5) / 127.5 - 1
-
-
-def judge(real: torch.Tensor, fake: torch.Tensor, seed: int) -> float:
-    """The two-sample accuracy with judge ``seed``: its split and its classifier's initial weights."""
-    cfg = dataclasses.replace(default_config(), seed=seed)
-    return two_sample_test(real, fake, cfg=cfg, seed=seed, device="cpu").accuracy
 
 
 def spread(values: list[float], m: int) -> dict:

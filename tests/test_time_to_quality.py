@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -152,6 +153,13 @@ def test_merge_joins_runs_of_separate_processes_and_refuses_unlike_ones(ttq, tmp
     (tmp_path / "other.json").write_text(json.dumps(result("a", 2, budget=60.0)))
     with pytest.raises(ValueError, match="other settings"):
         ttq.merge([paths[0], tmp_path / "other.json"])
+    judged = result("a", 2)  # a file from before --judges was judged by judge 0 alone: it merges with --judges 1
+    for judges in (1, 4):
+        judged["settings"]["judges"] = judges
+        (tmp_path / f"judges{judges}.json").write_text(json.dumps(judged))
+    assert ttq.merge([paths[0], tmp_path / "judges1.json"])["settings"]["judges"] == 1
+    with pytest.raises(ValueError, match=r"other settings \(\['judges'\]\)"):
+        ttq.merge([paths[0], tmp_path / "judges4.json"])
 
     # a file from before a GANConfig field existed merges with one that records the field as off, whatever its
     # default is now: before the average of G's weights existed, samples came from G (ema_decay 0, not today's)
@@ -195,8 +203,8 @@ def test_two_sample_accuracy_is_measured_at_every_evaluation_when_asked(ttq, mon
     from gan_lab.metrics import two_sample
 
     tiny = ClassifierConfig(width=8, feature_dim=16, num_steps=20, batch_size=32)
-    monkeypatch.setattr(ttq, "two_sample_test", lambda real, fake, **kw: two_sample.two_sample_test(real, fake,
-                                                                                                   cfg=tiny, **kw))
+    monkeypatch.setattr(ttq, "two_sample_test", lambda real, fake, cfg, **kw: two_sample.two_sample_test(
+        real, fake, cfg=dataclasses.replace(tiny, seed=cfg.seed), **kw))
     phi = tiny_phi("phantoms")
     monkeypatch.setattr(ttq, "feature_net", lambda *args, **kwargs: phi)
     out, png = tmp_path / "ttq.json", tmp_path / "ttq.png"
@@ -206,3 +214,45 @@ def test_two_sample_accuracy_is_measured_at_every_evaluation_when_asked(ttq, mon
     curve = result["configs"]["w16_b64"]["runs"][0]["curve"]
     assert all(0 <= p["two_sample_accuracy"] <= 1 for p in curve) and len(curve) >= 3
     assert "two_sample_mean" in result["configs"]["w16_b64"]["summary"][-1] and png.stat().st_size > 1000
+
+
+def test_the_judge_seed_sets_both_the_split_and_the_classifier(ttq, monkeypatch):
+    seen = []
+    monkeypatch.setattr(ttq, "two_sample_test", lambda real, fake, cfg, seed, device: seen.append((cfg.seed, seed))
+                        or SimpleNamespace(accuracy=0.5))
+    assert ttq.judge(torch.zeros(4, 1, 8, 8), torch.zeros(4, 1, 8, 8), seed=3) == 0.5 and seen == [(3, 3)]
+    assert ttq.default_config().seed == 0  # judge 0 is two_sample_test's own default: the stored files' judge
+
+
+def test_several_judges_each_draw_their_own_fakes_and_the_point_holds_their_mean(ttq, monkeypatch):
+    held_out = torch.zeros(5, 1, 4, 4)
+    drawn = []
+
+    def sample(n, seed):  # fakes whose value says which codes drew them
+        drawn.append((n, seed))
+        return torch.full((n, 1, 4, 4), float(seed))
+
+    seen = []
+
+    def judge(real, fake, seed):
+        seen.append((seed, fake.shape[0], fake.unique().tolist()))
+        return 0.6 + 0.1 * seed
+
+    monkeypatch.setattr(ttq, "judge", judge)
+    curve = ttq.QualityCurve(SimpleNamespace(sample=sample), None, None, 10.0, 5.0, n=8, stop=None,
+                             held_out=held_out, judges=3)
+    point = curve.judged(torch.full((8, 1, 4, 4), -1.0), step=7)
+    assert seen == [(0, 5, [-1.0]), (1, 5, [1.0]), (2, 5, [2.0])] and drawn == [(8, 1), (8, 2)]
+    assert point == {"two_sample_accuracy": 0.7, "two_sample_accuracies": [0.6, 0.7, 0.8]}
+    seen.clear()
+    assert curve.judged(torch.full((8, 1, 4, 4), -1.0), step=0) == {  # the untrained G: judge 0 alone
+        "two_sample_accuracy": 0.6, "two_sample_accuracies": [0.6]} and [s for s, *_ in seen] == [0]
+    curve.judges = 1  # one judge: the point as every file before --judges held it
+    assert curve.judged(torch.full((8, 1, 4, 4), -1.0), step=7) == {"two_sample_accuracy": 0.6}
+
+
+@pytest.mark.parametrize("argv", [["--judges", "2"], ["--judges", "0", "--two-sample"]])
+def test_judges_need_the_two_sample_test_and_at_least_one(ttq, argv, capsys):
+    with pytest.raises(SystemExit):
+        ttq.parse_args(argv)
+    assert "--judges K needs K >= 1" in capsys.readouterr().err

@@ -48,10 +48,3 @@ def test_each_run_is_judged_with_each_seed_as_floats_and_as_8_bits(noise, tmp_pa
     assert first["float"]["binomial_se"] == pytest.approx(math.sqrt(0.675 * 0.325 / 16), abs=1e-4)
     assert first["differences_8bit_minus_float"] == pytest.approx([-0.05, 0.05])
     assert result["all_differences"] == {"n": 4, "mean": 0.0, "lower": 2, "higher": 2}
-
-
-def test_the_judge_seed_sets_both_the_split_and_the_classifier(noise, monkeypatch):
-    seen = []
-    monkeypatch.setattr(noise, "two_sample_test", lambda real, fake, cfg, seed, device: seen.append((cfg.seed, seed))
-                        or SimpleNamespace(accuracy=0.5))
-    assert noise.judge(torch.zeros(4, 1, 8, 8), torch.zeros(4, 1, 8, 8), seed=3) == 0.5 and seen == [(3, 3)]
