@@ -7,6 +7,10 @@ domain feature network's FID (``gan_lab.metrics``), and restarts the clock,
 so evaluation never eats into the budget. The result is one curve of FID
 against seconds per configuration and seed.
 
+``--two-sample`` also scores each evaluation with the classifier two-sample test against the test split, and
+``--judges K`` with K such tests (seeds 0 … K−1, each its own split, classifier and draw of fakes), averaged: one
+judge's verdict on one generator moves by several hundredths from seed to seed.
+
 The budget is **process CPU time** by default (``--clock cpu``), with one
 torch thread: on a shared machine wall time counts the other users' work,
 CPU time only this process's. ``--clock wall`` is there for an idle machine.
@@ -279,6 +283,62 @@ def summary(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def judge_spread(runs: list[dict]) -> dict | None:
+    """How much of the spread of the runs' final two-sample accuracies is the judges' (runs scored by several).
+
+    Judge j is the same seed in every run, so runs and judges are crossed, and an accuracy splits (two-way analysis
+    of variance without replication) into the run's own level, judge j's leniency, shared by every run it scores
+    (``sd_judge_effect``), and what is left (``sd_residual``: a judge's verdict on one generator beyond its usual
+    leniency). A run's mean over K judges varies from run to run with variance σ_run² + σ_residual²/K; σ_run
+    (``sd_runs_without_judges``) is what the training itself adds, and ``sd_runs_upper_95`` a rough 95 % upper
+    bound for it (from the chi-square interval of the runs' means' variance, σ_residual taken as known). Variance
+    estimates that come out negative count as 0. Judge 0 judged every file measured before ``--judges``: its
+    accuracy minus its run's mean over the judges, and a one-sided Wilcoxon signed-rank test of whether it reads
+    lower. ``seeds_needed``: the smallest number n of paired seeds for which a one-sided paired t-test at the 5 %
+    level has about 80 % power against a true difference δ, n ≥ ((t₀.₉₅ + t₀.₈₀) σ_d / δ)² with n − 1 degrees of
+    freedom, when both runs of a pair are judged by the same K judge seeds (their leniency then cancels) and are
+    otherwise independent: σ_d² = 2 (σ_run² + σ_residual² / K). Runs of a pair share their seed (initial weights)
+    and judge s's codes z, which makes them correlated if anything, so these counts are upper bounds.
+    None where fewer than two runs or judges.
+    """
+    from scipy.stats import chi2, t, wilcoxon
+
+    verdicts = [r["curve"][-1].get("two_sample_accuracies", []) for r in runs]
+    k, n = min(map(len, verdicts), default=0), len(verdicts)
+    if k < 2 or n < 2:
+        return None
+    table = [values[:k] for values in verdicts]  # runs × judges
+    run_means = [statistics.mean(values) for values in table]
+    judge_means = [statistics.mean(values[j] for values in table) for j in range(k)]
+    grand = statistics.mean(run_means)
+    residual_var = sum((values[j] - run_means[r] - judge_means[j] + grand) ** 2
+                       for r, values in enumerate(table) for j in range(k)) / ((n - 1) * (k - 1))
+    judge_var = max(statistics.variance(judge_means) - residual_var / n, 0.0)
+    run_var = max(statistics.variance(run_means) - residual_var / k, 0.0)
+    run_var_upper = max((n - 1) * statistics.variance(run_means) / chi2.ppf(0.05, n - 1) - residual_var / k, 0.0)
+    judge_0_offsets = [values[0] - mean for values, mean in zip(table, run_means)]
+    p = float(wilcoxon(judge_0_offsets, alternative="less").pvalue) if any(judge_0_offsets) else 1.0
+
+    def needed(judges: int, effect: float) -> int:
+        sd_pair = math.sqrt(2 * (run_var + residual_var / judges))
+        seeds = 2
+        while ((t.ppf(0.95, seeds - 1) + t.ppf(0.80, seeds - 1)) * sd_pair / effect) ** 2 > seeds:
+            seeds += 1
+        return seeds
+
+    return {"runs": n, "judges": k, "mean": round(grand, 4), "mean_by_judge": [round(m, 4) for m in judge_means],
+            "sd_between_run_means": round(statistics.stdev(run_means), 4),
+            "sd_judge_effect": round(math.sqrt(judge_var), 4), "sd_residual": round(math.sqrt(residual_var), 4),
+            "sd_runs_without_judges": round(math.sqrt(run_var), 4),
+            "sd_runs_upper_95": round(math.sqrt(run_var_upper), 4),
+            "judge_0_minus_mean": {"seeds": [r["seed"] for r in runs],
+                                   "per_run": [round(x, 4) for x in judge_0_offsets],
+                                   "mean": round(statistics.mean(judge_0_offsets), 4),
+                                   "lower": sum(x < 0 for x in judge_0_offsets), "wilcoxon_p_lower": round(p, 4)},
+            "seeds_needed": {f"K={judges}, d={effect}": needed(judges, effect) for judges in sorted({1, 4, k})
+                             for effect in (0.02, 0.01)}}
+
+
 def table(result: dict) -> str:
     """The curves as text: one line per configuration and checkpoint (mean over seeds [min, max])."""
     w = max(26, *(len(name) + 1 for name in result["configs"]))  # the names' column
@@ -289,6 +349,14 @@ def table(result: dict) -> str:
                       if "two_sample_mean" in row else "")
             lines.append(f"{name:<{w}}{row['seconds']:>7.0f}{row['step']:>8.0f}{row['fid_mean']:>10.2f}  "
                          f"[{row['fid_min']:.2f}, {row['fid_max']:.2f}]{judged}")
+    for name, entry in result["configs"].items():
+        if entry.get("judges"):
+            j, first = entry["judges"], entry["judges"]["judge_0_minus_mean"]
+            lines.append(f"{name}: {j['judges']} judges per run; SD of a judge's leniency {j['sd_judge_effect']:.3f}, "
+                         f"of a judge's verdict beyond it {j['sd_residual']:.3f}, of the runs themselves "
+                         f"{j['sd_runs_without_judges']:.3f}; judge 0 minus its run's mean {first['mean']:+.3f} "
+                         f"(lower in {first['lower']} of {j['runs']} runs, "
+                         f"Wilcoxon p = {first['wilcoxon_p_lower']:.3f})")
     floor = result["real_floor"]
     lines.append(f"held-out real images ({floor['split']} split, n={floor['n']}): FID {floor['fid']:.2f} (the floor)")
     return "\n".join(lines)
@@ -448,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     result = merge(args.merge) if args.merge else measure(args)
     for entry in result["configs"].values():
         entry["summary"] = summary(entry["runs"])
+        if spread := judge_spread(entry["runs"]):
+            entry["judges"] = spread
     if any(not math.isfinite(p["fid"]) for e in result["configs"].values() for r in e["runs"] for p in r["curve"]):
         print("warning: some FIDs are not finite (a run diverged)")
     print(table(result))

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+import statistics
 import time
 from types import SimpleNamespace
 
@@ -199,7 +200,7 @@ def test_every_stored_entry_is_the_configuration_its_name_says(ttq, path):
         assert not differ, f"{path.name}: {name} ran another configuration: {differ}"
 
 
-def test_two_sample_accuracy_is_measured_at_every_evaluation_when_asked(ttq, monkeypatch, tmp_path):
+def test_two_sample_accuracy_is_measured_at_every_evaluation_when_asked(ttq, monkeypatch, tmp_path, capsys):
     from gan_lab.metrics import two_sample
 
     tiny = ClassifierConfig(width=8, feature_dim=16, num_steps=20, batch_size=32)
@@ -209,11 +210,19 @@ def test_two_sample_accuracy_is_measured_at_every_evaluation_when_asked(ttq, mon
     monkeypatch.setattr(ttq, "feature_net", lambda *args, **kwargs: phi)
     out, png = tmp_path / "ttq.json", tmp_path / "ttq.png"
     assert ttq.main(["--data", "phantoms", "--budget", "0.6", "--every", "0.2", "--n", "64", "--two-sample",
-                     "--configs", "w16_b64", "--out", str(out), "--plot", str(png)]) == 0
+                     "--judges", "2", "--seeds", "0", "1", "--configs", "w16_b64", "--out", str(out),
+                     "--plot", str(png)]) == 0
     result = json.loads(out.read_text())
-    curve = result["configs"]["w16_b64"]["runs"][0]["curve"]
-    assert all(0 <= p["two_sample_accuracy"] <= 1 for p in curve) and len(curve) >= 3
-    assert "two_sample_mean" in result["configs"]["w16_b64"]["summary"][-1] and png.stat().st_size > 1000
+    entry = result["configs"]["w16_b64"]
+    for run in entry["runs"]:
+        curve = run["curve"]
+        assert all(0 <= p["two_sample_accuracy"] <= 1 for p in curve) and len(curve) >= 3
+        assert [len(p["two_sample_accuracies"]) for p in curve] == [1] + [2] * (len(curve) - 1)
+        assert all(p["two_sample_accuracy"] == pytest.approx(sum(p["two_sample_accuracies"]) / 2, abs=6e-4)
+                   for p in curve[1:])
+    assert "two_sample_mean" in entry["summary"][-1] and png.stat().st_size > 1000
+    assert result["settings"]["judges"] == 2 and entry["judges"]["runs"] == 2 and entry["judges"]["judges"] == 2
+    assert "w16_b64: 2 judges per run" in capsys.readouterr().out
 
 
 def test_the_judge_seed_sets_both_the_split_and_the_classifier(ttq, monkeypatch):
@@ -256,3 +265,45 @@ def test_judges_need_the_two_sample_test_and_at_least_one(ttq, argv, capsys):
     with pytest.raises(SystemExit):
         ttq.parse_args(argv)
     assert "--judges K needs K >= 1" in capsys.readouterr().err
+
+
+def test_the_judges_spread_separates_their_leniency_their_noise_and_the_runs(ttq):
+    from scipy.stats import t
+
+    def run(seed, *accuracies):
+        return {"seed": seed, "curve": [{"two_sample_accuracy": 1.0}, {"two_sample_accuracies": list(accuracies)}]}
+
+    table = [[0.60, 0.70, 0.80], [0.72, 0.80, 0.91], [0.75, 0.80, 0.85], [0.70, 0.72, 0.71]]  # runs × judges
+    spread = ttq.judge_spread([run(seed, *row) for seed, row in zip([3, 0, 1, 2], table)])
+    # the two-way analysis of variance by hand: run means 0.70, 0.81, 0.80, 0.71, judge means 0.6925, 0.755, 0.8175,
+    # squared residuals summing to 0.01215 over (4 - 1)(3 - 1) = 6 degrees of freedom
+    residual_var = 0.01215 / 6
+    judge_var = statistics.variance([0.6925, 0.755, 0.8175]) - residual_var / 4  # 0.0034
+    run_var = statistics.variance([0.70, 0.81, 0.80, 0.71]) - residual_var / 3  # 0.00269
+    assert spread["mean_by_judge"] == pytest.approx([0.6925, 0.755, 0.8175]) and spread["mean"] == 0.755
+    assert spread["sd_residual"] == pytest.approx(math.sqrt(residual_var), abs=1e-4)
+    assert spread["sd_judge_effect"] == pytest.approx(math.sqrt(judge_var), abs=1e-4) == pytest.approx(0.0583, abs=1e-4)
+    assert spread["sd_runs_without_judges"] == pytest.approx(math.sqrt(run_var), abs=1e-4)
+    assert spread["sd_runs_without_judges"] < spread["sd_runs_upper_95"]
+    assert spread["sd_between_run_means"] == pytest.approx(statistics.stdev([0.70, 0.81, 0.80, 0.71]), abs=1e-4)
+    # judge 0 against its run's mean: all four lower, no ties, so the exact one-sided p is 1 in 2⁴
+    assert spread["judge_0_minus_mean"] == {"seeds": [3, 0, 1, 2], "per_run": [-0.1, -0.09, -0.05, -0.01],
+                                            "mean": -0.0625, "lower": 4, "wilcoxon_p_lower": 0.0625}
+    def asks(n: int, judges: int) -> float:  # seeds the t-test asks for at n - 1 degrees of freedom
+        sd_pair = math.sqrt(2 * (run_var + residual_var / judges))  # a pair judged by the same seeds
+        return ((t.ppf(0.95, n - 1) + t.ppf(0.8, n - 1)) * sd_pair / 0.02) ** 2
+
+    for judges in (1, 3, 4):
+        needed = spread["seeds_needed"][f"K={judges}, d=0.02"]
+        assert needed > 2 and asks(needed, judges) <= needed < asks(needed - 1, judges) + 1  # the smallest n
+    assert spread["seeds_needed"]["K=1, d=0.01"] > spread["seeds_needed"]["K=1, d=0.02"] > \
+        spread["seeds_needed"]["K=4, d=0.02"]
+    assert set(spread["seeds_needed"]) == {f"K={k}, d={d}" for k in (1, 3, 4) for d in (0.02, 0.01)}
+
+    level = ttq.judge_spread([run(0, 0.6, 0.8), run(1, 0.8, 0.6)])  # equal run and judge means: clipped to 0
+    assert level["sd_runs_without_judges"] == 0 == level["sd_judge_effect"] and level["sd_residual"] > 0
+    same = ttq.judge_spread([run(0, 0.7, 0.7), run(1, 0.8, 0.8)])  # judge 0 exactly at each run's mean
+    assert same["judge_0_minus_mean"]["wilcoxon_p_lower"] == 1.0 and same["judge_0_minus_mean"]["lower"] == 0
+    assert ttq.judge_spread([run(0, 0.6), run(1, 0.7)]) is None  # one judge: nothing to separate
+    assert ttq.judge_spread([run(0, *table[0])]) is None
+    assert ttq.judge_spread([{"seed": 0, "curve": [{"two_sample_accuracy": 0.7}]}] * 2) is None  # before --judges
