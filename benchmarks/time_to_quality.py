@@ -87,6 +87,9 @@ def candidates() -> dict[str, GANConfig]:
         # after those: reused fakes with β = 0.998 (lower accuracy, higher FID) and the decay (lower FID)
         "notebook_02_reuse_ema0.998_decay0.5": dataclasses.replace(nb02, reuse_fakes=True, ema_decay=0.998,
                                                                    decay_start=0.5),
+        # after those, with four judges a run: capacity at the full 28 px (one more 3×3 convolution) in G or D
+        "notebook_02_fullres_G": dataclasses.replace(nb02, full_res_conv_G=True),
+        "notebook_02_fullres_D": dataclasses.replace(nb02, full_res_conv_D=True),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),

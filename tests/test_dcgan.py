@@ -46,3 +46,22 @@ def test_rebuilt_from_config():
     D2 = build(model_config(D))
     assert isinstance(D2, DCGANDiscriminator) and D2.hparams == D.hparams
     assert [p.shape for p in D2.parameters()] == [p.shape for p in D.parameters()]
+
+
+@pytest.mark.parametrize("size", [28, 32])
+def test_full_resolution_convolutions_keep_shapes_and_add_a_full_size_layer(size):
+    torch.manual_seed(0)
+    G = DCGANGenerator(z_dim=8, channels=3, size=size, width=8, full_res_conv=True)
+    D = DCGANDiscriminator(channels=3, size=size, width=8, full_res_conv=True)
+    image = G(torch.randn(2, 8))
+    assert image.shape == (2, 3, size, size) and image.abs().max() <= 1
+    assert D(image).shape == (2,)
+    plain_G, plain_D = DCGANGenerator(8, 3, size, 8), DCGANDiscriminator(3, size, 8)
+    hidden = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(hidden) == sum(isinstance(m, nn.BatchNorm2d) for m in plain_G.modules()) + 1
+    assert hidden[-1].num_features == 4  # width / 2 channels at full size, then the image
+    convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == sum(isinstance(m, nn.Conv2d) for m in plain_D.modules()) + 1
+    assert (convs[0].out_channels, convs[1].in_channels, convs[1].out_channels) == (4, 4, 8)
+    critic = DCGANDiscriminator(3, size, 8, critic=True, full_res_conv=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())

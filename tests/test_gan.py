@@ -243,8 +243,24 @@ def test_spectral_norm_bounds_every_layer_of_d_and_survives_a_checkpoint(tmp_pat
     assert torch.allclose(loaded.D(x), run.D(x), atol=1e-6)  # the u, v of the power iteration are stored too
     with pytest.raises(ValueError, match="spectral_norm must be True or False"):
         GANConfig(spectral_norm="yes")
-    with pytest.raises(ValueError, match="applies to the DCGAN discriminator"):
+    with pytest.raises(ValueError, match="spectral_norm applies to the DCGAN networks"):
         GANConfig(arch="mlp", spectral_norm=True)
+
+
+def test_full_resolution_convolutions_train_and_survive_a_checkpoint(tmp_path):
+    config = GANConfig(**{**TINY, "arch": "dcgan", "full_res_conv_G": True, "full_res_conv_D": True})
+    run = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    last = run.G.net[-2]  # before the tanh: a 3×3 convolution at 28 px makes the pixels
+    assert isinstance(last, torch.nn.Conv2d) and last.kernel_size == (3, 3) and last.stride == (1, 1)
+    first = run.D.features[0]  # D's first layer keeps the input resolution
+    assert first.kernel_size == (3, 3) and first.stride == (1, 1)
+    loaded = load_gan(tmp_path)
+    assert torch.equal(loaded.sample(4, seed=1), run.sample(4, seed=1))
+    assert not GANConfig().full_res_conv_G and not GANConfig().full_res_conv_D  # off unless asked for
+    for bad, message in [(dict(full_res_conv_G=1), "full_res_conv_G must be True or False"),
+                         (dict(arch="mlp", full_res_conv_D=True), "full_res_conv_D applies to the DCGAN networks")]:
+        with pytest.raises(ValueError, match=message):
+            GANConfig(**bad)
 
 
 def test_resize_convolution_generator_trains_and_survives_a_checkpoint(tmp_path):

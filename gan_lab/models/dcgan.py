@@ -51,6 +51,11 @@ class DCGANGenerator(nn.Module):
             weights must stay balanced to avoid them; resizing first does not build the pattern in.
             "resize_last": transposed convolutions, but the last stage (the one that makes the output
             pixels) resizes; gan_lab's own variant: Odena et al. replace every transposed convolution.
+        full_res_conv: one more 3×3 convolution at the output resolution: the last stage makes width / 2
+            hidden channels at full size (batch norm, ReLU) and a 3×3 convolution maps them to the image.
+            Progressive GAN (Karras et al. 2018, their Table 2) has two 3×3 convolutions at every resolution;
+            DCGAN's last layer makes the pixels straight from the half-resolution features. gan_lab's own
+            option; False (the default): the DCGAN paper's layers.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape
@@ -58,7 +63,7 @@ class DCGANGenerator(nn.Module):
     """
 
     def __init__(self, z_dim: int = 64, channels: int = 1, size: int = 28, width: int = 64,
-                 upsample: str = "transposed"):
+                 upsample: str = "transposed", full_res_conv: bool = False):
         super().__init__()
         if upsample not in UPSAMPLING:
             raise ValueError(f"upsample must be one of {UPSAMPLING}, not {upsample!r}.")
@@ -71,7 +76,12 @@ class DCGANGenerator(nn.Module):
         for _ in range(n_up - 1):  # each stage doubles resolution, halves channels
             layers += [*_doubling(ch, ch // 2, hidden, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [*_doubling(ch, channels, last, bias=True), nn.Tanh()]
+        if full_res_conv:  # the pixels come from features at their own resolution
+            layers += [*_doubling(ch, ch // 2, last, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True),
+                       nn.Conv2d(ch // 2, channels, 3, 1, 1)]
+        else:
+            layers += [*_doubling(ch, channels, last, bias=True)]
+        layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -91,14 +101,22 @@ class DCGANDiscriminator(nn.Module):
             passing it through a sigmoid.
         spectral_norm: spectrally normalise every layer (Miyato et al. 2018; see
             :func:`spectral_normalise`) and, as their discriminators do, use no batch norm.
+        full_res_conv: first a 3×3 convolution at the input resolution to width / 2 channels, so that the
+            first strided layer sees features rather than pixels (Progressive GAN's D, Karras et al. 2018,
+            has two 3×3 convolutions at every resolution; gan_lab's own option, off by default).
     """
 
     def __init__(self, channels: int = 1, size: int = 28, width: int = 64, critic: bool = False,
-                 spectral_norm: bool = False):
+                 spectral_norm: bool = False, full_res_conv: bool = False):
         super().__init__()
         start, n_down = _plan(size)
         plain = critic or spectral_norm  # no batch norm
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        if full_res_conv:  # the input layer keeps no batch norm (DCGAN); the strided layer after it is hidden
+            norm = nn.Identity() if plain else nn.BatchNorm2d(width)
+            layers: list[nn.Module] = [nn.Conv2d(channels, width // 2, 3, 1, 1), nn.LeakyReLU(0.2, True),
+                                       nn.Conv2d(width // 2, width, 4, 2, 1, bias=plain), norm, nn.LeakyReLU(0.2, True)]
+        else:
+            layers = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(n_down - 1):
             norm = nn.Identity() if plain else nn.BatchNorm2d(ch * 2)

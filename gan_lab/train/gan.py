@@ -125,6 +125,9 @@ class GANConfig(TrainConfig):
         upsample: how the DCGAN G doubles its resolution: "transposed" (the default, the DCGAN paper's),
             "resize" (nearest-neighbour then a 3×3 convolution, Odena et al. 2016) or "resize_last" (only
             the last stage resizes; gan_lab's own variant).
+        full_res_conv_G, full_res_conv_D: one more 3×3 convolution at the image's full resolution in the
+            DCGAN G (before its output) or D (before its first strided layer); see ``DCGANGenerator``'s
+            ``full_res_conv``. False (the default): the DCGAN paper's layers.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -132,7 +135,8 @@ class GANConfig(TrainConfig):
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
                           "spectral_norm": False, "upsample": "transposed",
                           "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
-                          "lookahead_alpha": 0.5}  # all off; ada_images and lookahead_alpha count only when on
+                          "lookahead_alpha": 0.5, "full_res_conv_G": False,
+                          "full_res_conv_D": False}  # all off; ada_images and lookahead_alpha count only when on
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
@@ -156,6 +160,8 @@ class GANConfig(TrainConfig):
     lookahead_k: int = 0
     lookahead_alpha: float = 0.5
     reuse_fakes: bool = False
+    full_res_conv_G: bool = False
+    full_res_conv_D: bool = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -163,11 +169,12 @@ class GANConfig(TrainConfig):
             raise ValueError(f"upsample must be one of {UPSAMPLING}, not {self.upsample!r}.")
         if self.upsample != "transposed" and self.arch != "dcgan":
             raise ValueError(f"upsample applies to the DCGAN generator; arch is {self.arch!r}.")
-        for flag in ("spectral_norm", "reuse_fakes"):
+        for flag in ("spectral_norm", "reuse_fakes", "full_res_conv_G", "full_res_conv_D"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
-        if self.spectral_norm and self.arch != "dcgan":
-            raise ValueError(f"spectral_norm applies to the DCGAN discriminator; arch is {self.arch!r}.")
+        for flag in ("spectral_norm", "full_res_conv_G", "full_res_conv_D"):
+            if getattr(self, flag) and self.arch != "dcgan":
+                raise ValueError(f"{flag} applies to the DCGAN networks; arch is {self.arch!r}.")
         if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
             raise ValueError(f"ema_decay must be a number in [0, 1) (0 turns the average off), not {self.ema_decay!r}.")
         if not (is_number(self.decay_start) and 0 <= self.decay_start <= 1):
@@ -219,8 +226,10 @@ def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.
         G = MLPGenerator(config.z_dim, (channels, size, size), width=config.width * 8)
         D = MLPDiscriminator((channels, size, size), width=width_D * 8)
         return G, D
-    G = DCGANGenerator(config.z_dim, channels, size, config.width, upsample=config.upsample)
-    D = DCGANDiscriminator(channels, size, width_D, spectral_norm=config.spectral_norm)
+    G = DCGANGenerator(config.z_dim, channels, size, config.width, upsample=config.upsample,
+                       full_res_conv=config.full_res_conv_G)
+    D = DCGANDiscriminator(channels, size, width_D, spectral_norm=config.spectral_norm,
+                           full_res_conv=config.full_res_conv_D)
     G.apply(init_dcgan_weights)
     D.apply(init_dcgan_weights)
     return G, D
