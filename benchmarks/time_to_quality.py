@@ -90,6 +90,7 @@ def candidates() -> dict[str, GANConfig]:
         # after those, with four judges a run: capacity at the full 28 px (one more 3×3 convolution) in G or D
         "notebook_02_fullres_G": dataclasses.replace(nb02, full_res_conv_G=True),
         "notebook_02_fullres_D": dataclasses.replace(nb02, full_res_conv_D=True),
+        "notebook_02_fullres_GD": dataclasses.replace(nb02, full_res_conv_G=True, full_res_conv_D=True),  # after both
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
@@ -342,6 +343,31 @@ def judge_spread(runs: list[dict]) -> dict | None:
                              for effect in (0.02, 0.01)}}
 
 
+def paired(runs: list[dict], baseline: list[dict]) -> dict | None:
+    """``runs`` against ``baseline`` seed by seed: the final FID and two-sample accuracy, this minus the baseline.
+
+    A seed gives both configurations the same initial draw of the random number generator and, with several
+    judges, the same judge seeds, so the per-seed differences cancel what the two runs share. ``wilcoxon_p_lower``:
+    a one-sided Wilcoxon signed-rank test of whether this configuration's accuracy (or FID) is lower. Seeds that
+    only one of them has are left out; None where no seed is shared.
+    """
+    from scipy.stats import wilcoxon
+
+    base = {r["seed"]: r["curve"][-1] for r in baseline}
+    shared = [(r["seed"], r["curve"][-1], base[r["seed"]]) for r in runs if r["seed"] in base]
+    if not shared:
+        return None
+    out = {"seeds": [seed for seed, _, _ in shared]}
+    for metric, short in (("fid", "fid"), ("two_sample_accuracy", "two_sample_accuracy")):
+        if not all(metric in this and metric in that for _, this, that in shared):
+            continue
+        diffs = [this[metric] - that[metric] for _, this, that in shared]
+        p = float(wilcoxon(diffs, alternative="less").pvalue) if any(diffs) else 1.0
+        out[short] = {"per_seed": [round(d, 4) for d in diffs], "mean": round(statistics.mean(diffs), 4),
+                      "lower": sum(d < 0 for d in diffs), "wilcoxon_p_lower": round(p, 4)}
+    return out
+
+
 def table(result: dict) -> str:
     """The curves as text: one line per configuration and checkpoint (mean over seeds [min, max])."""
     w = max(26, *(len(name) + 1 for name in result["configs"]))  # the names' column
@@ -360,6 +386,13 @@ def table(result: dict) -> str:
                          f"{j['sd_runs_without_judges']:.3f}; judge 0 minus its run's mean {first['mean']:+.3f} "
                          f"(lower in {first['lower']} of {j['runs']} runs, "
                          f"Wilcoxon p = {first['wilcoxon_p_lower']:.3f})")
+    for name, entry in result["configs"].items():
+        if against := entry.get("against_notebook_02"):
+            parts = [f"{label} {against[key]['mean']:+.3f} (lower on {against[key]['lower']} of "
+                     f"{len(against['seeds'])} seeds, Wilcoxon p = {against[key]['wilcoxon_p_lower']:.3f})"
+                     for key, label in (("two_sample_accuracy", "two-sample accuracy"), ("fid", "FID"))
+                     if key in against]
+            lines.append(f"{name} minus notebook_02, seed by seed: " + "; ".join(parts))
     floor = result["real_floor"]
     lines.append(f"held-out real images ({floor['split']} split, n={floor['n']}): FID {floor['fid']:.2f} (the floor)")
     return "\n".join(lines)
@@ -521,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
         entry["summary"] = summary(entry["runs"])
         if spread := judge_spread(entry["runs"]):
             entry["judges"] = spread
+    baseline = result["configs"].get("notebook_02")
+    for name, entry in result["configs"].items():
+        if baseline and name != "notebook_02" and (against := paired(entry["runs"], baseline["runs"])):
+            entry["against_notebook_02"] = against
     if any(not math.isfinite(p["fid"]) for e in result["configs"].values() for r in e["runs"] for p in r["curve"]):
         print("warning: some FIDs are not finite (a run diverged)")
     print(table(result))

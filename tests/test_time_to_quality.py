@@ -307,3 +307,39 @@ def test_the_judges_spread_separates_their_leniency_their_noise_and_the_runs(ttq
     assert ttq.judge_spread([run(0, 0.6), run(1, 0.7)]) is None  # one judge: nothing to separate
     assert ttq.judge_spread([run(0, *table[0])]) is None
     assert ttq.judge_spread([{"seed": 0, "curve": [{"two_sample_accuracy": 0.7}]}] * 2) is None  # before --judges
+
+
+def test_each_configuration_is_compared_with_notebook_02_seed_by_seed(ttq, tmp_path, capsys):
+    def run(seed, fid, accuracy=None):
+        end = {"seconds": 180.0, "step": 100, "fid": fid} | ({"two_sample_accuracy": accuracy} if accuracy else {})
+        return {"seed": seed, "curve": [{"seconds": 0.0, "step": 0, "fid": 300.0, "two_sample_accuracy": 1.0}, end]}
+
+    base = [run(0, 2.0, 0.72), run(1, 1.5, 0.70), run(2, 1.8, 0.74), run(3, 1.9, 0.71)]
+    candidate = [run(1, 1.6, 0.68), run(0, 1.8, 0.69), run(2, 2.1, 0.70), run(5, 1.0, 0.5)]  # seed 5: no partner
+    against = ttq.paired(candidate, base)
+    assert against["seeds"] == [1, 0, 2]
+    # accuracy lower on all three seeds, no ties: the exact one-sided p is 1 in 2³
+    assert against["two_sample_accuracy"] == {"per_seed": [-0.02, -0.03, -0.04], "mean": -0.03, "lower": 3,
+                                              "wilcoxon_p_lower": 0.125}
+    # FID +0.1, −0.2, +0.3: positive ranks 1 + 3 = 4, and 6 of the 8 sign patterns have a sum ≤ 4
+    assert against["fid"] == {"per_seed": [0.1, -0.2, 0.3], "mean": 0.0667, "lower": 1, "wilcoxon_p_lower": 0.75}
+    assert ttq.paired([run(7, 1.0, 0.6)], base) is None  # no shared seed
+    assert "two_sample_accuracy" not in ttq.paired([run(0, 1.8)], base)  # measured without the judge: FID only
+
+    def entry(name, runs):
+        return {"config": dataclasses.asdict(ttq.candidates()[name]) | {"precision": "fp32"}, "runs": runs}
+
+    settings = {"budget": 180.0, "every": 180.0, "clock": "wall", "threads": 2, "n": 64, "data": "phantoms",
+                "size": 28, "judges": 1, "seeds": [0, 1, 2, 3, 5]}
+    stored = {"settings": settings, "real_floor": {"fid": 0.5, "n": 64, "split": "val"},
+              "configs": {"notebook_02": entry("notebook_02", base),
+                          "notebook_02_fullres_G": entry("notebook_02_fullres_G", candidate)}}
+    (tmp_path / "in.json").write_text(json.dumps(stored))
+    out = tmp_path / "out.json"
+    assert ttq.main(["--merge", str(tmp_path / "in.json"), "--out", str(out), "--plot", ""]) == 0
+    configs = json.loads(out.read_text())["configs"]
+    assert "against_notebook_02" not in configs["notebook_02"]
+    assert configs["notebook_02_fullres_G"]["against_notebook_02"] == against
+    printed = capsys.readouterr().out
+    assert ("notebook_02_fullres_G minus notebook_02, seed by seed: two-sample accuracy -0.030 (lower on 3 of 3 "
+            "seeds, Wilcoxon p = 0.125); FID +0.067 (lower on 1 of 3 seeds, Wilcoxon p = 0.750)") in printed

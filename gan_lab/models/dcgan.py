@@ -53,9 +53,9 @@ class DCGANGenerator(nn.Module):
             pixels) resizes; gan_lab's own variant: Odena et al. replace every transposed convolution.
         full_res_conv: one more 3×3 convolution at the output resolution: the last stage makes width / 2
             hidden channels at full size (batch norm, ReLU) and a 3×3 convolution maps them to the image.
-            Progressive GAN (Karras et al. 2018, their Table 2) has two 3×3 convolutions at every resolution;
-            DCGAN's last layer makes the pixels straight from the half-resolution features. gan_lab's own
-            option; False (the default): the DCGAN paper's layers.
+            Progressive GAN's G (Karras et al. 2018, Table 2) has two 3×3 convolutions at every resolution from
+            8×8 up, the last of them at the output's; DCGAN's last layer makes the pixels straight from the
+            half-resolution features. gan_lab's own option; False (the default): the DCGAN paper's layers.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape
@@ -103,7 +103,8 @@ class DCGANDiscriminator(nn.Module):
             :func:`spectral_normalise`) and, as their discriminators do, use no batch norm.
         full_res_conv: first a 3×3 convolution at the input resolution to width / 2 channels, so that the
             first strided layer sees features rather than pixels (Progressive GAN's D, Karras et al. 2018,
-            has two 3×3 convolutions at every resolution; gan_lab's own option, off by default).
+            Table 2, has two 3×3 convolutions at every resolution from 8×8 up before it halves the resolution;
+            gan_lab's own option, off by default).
     """
 
     def __init__(self, channels: int = 1, size: int = 28, width: int = 64, critic: bool = False,
