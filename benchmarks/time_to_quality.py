@@ -398,8 +398,19 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def judge_verdicts(ax, runs: list[dict], colour, offset: float) -> None:
+    """Each judge's verdict on each run at the last evaluation, as small crosses beside it (runs with several
+    judges only): how far apart the judges of one run lie, next to the spread between the runs."""
+    points = [(p["seconds"], a) for r in runs for p in r["curve"][-1:] for a in p.get("two_sample_accuracies", [])]
+    if points:
+        shift = offset * 0.03 * max(x for x, _ in points)  # configurations side by side, not on top of each other
+        ax.scatter([x + shift for x, _ in points], [a for _, a in points], color=colour, marker="x", s=14,
+                   linewidths=0.8, alpha=0.7)
+
+
 def plot(result: dict, path: Path) -> None:
-    """FID against training seconds: one line per configuration (mean over seeds), each seed faint."""
+    """FID against training seconds: one line per configuration (mean over seeds), each seed faint; beside it the
+    two-sample accuracy, where measured, with each judge's final verdict as a cross (``judge_verdicts``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -421,6 +432,8 @@ def plot(result: dict, path: Path) -> None:
                        alpha=0.3)
             a.plot([r["seconds"] for r in rows], [r[mean] for r in rows], color=colour, marker=marker,
                    ls="-" if seeds > 1 else "--", label=f"{name} ({seeds} seed{'s' * (seeds > 1)})")
+        if judged:
+            judge_verdicts(axes[0, 1], entry["runs"], colour, offset=(i - (len(result["configs"]) - 1) / 2))
     if judged:
         axes[0, 1].axhline(0.5, color="grey", ls=":", label="indistinguishable")
         axes[0, 1].set(ylabel="two-sample test accuracy (held-out test images)",

@@ -343,3 +343,23 @@ def test_each_configuration_is_compared_with_notebook_02_seed_by_seed(ttq, tmp_p
     printed = capsys.readouterr().out
     assert ("notebook_02_fullres_G minus notebook_02, seed by seed: two-sample accuracy -0.030 (lower on 3 of 3 "
             "seeds, Wilcoxon p = 0.125); FID +0.067 (lower on 1 of 3 seeds, Wilcoxon p = 0.750)") in printed
+
+
+def test_each_judges_final_verdict_is_drawn_beside_its_configuration(ttq):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def run(*verdicts):
+        return {"curve": [{"seconds": 0.0, "two_sample_accuracy": 1.0},
+                          {"seconds": 180.0, "two_sample_accuracies": list(verdicts)}]}
+
+    fig, ax = plt.subplots()
+    ttq.judge_verdicts(ax, [run(0.7, 0.8), run(0.6, 0.75)], "red", offset=1.0)
+    drawn = ax.collections[0].get_offsets()
+    assert sorted(drawn[:, 1]) == [0.6, 0.7, 0.75, 0.8]  # every judge of every run, at the last evaluation only
+    assert list(drawn[:, 0]) == pytest.approx([180 + 0.03 * 180] * 4)  # shifted beside the configuration's mean
+    ttq.judge_verdicts(ax, [{"curve": [{"seconds": 180.0, "two_sample_accuracy": 0.7}]}], "red", offset=0.0)
+    assert len(ax.collections) == 1  # one judge a run: nothing more to show
+    plt.close(fig)
