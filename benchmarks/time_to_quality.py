@@ -91,6 +91,8 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_fullres_G": dataclasses.replace(nb02, full_res_conv_G=True),
         "notebook_02_fullres_D": dataclasses.replace(nb02, full_res_conv_D=True),
         "notebook_02_fullres_GD": dataclasses.replace(nb02, full_res_conv_G=True, full_res_conv_D=True),  # after both
+        # after that: the convolution in G (lower FID) with D of width 48 (lower accuracy in an earlier session)
+        "notebook_02_dw48_fullres_G": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
