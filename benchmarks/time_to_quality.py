@@ -91,7 +91,7 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_fullres_G": dataclasses.replace(nb02, full_res_conv_G=True),
         "notebook_02_fullres_D": dataclasses.replace(nb02, full_res_conv_D=True),
         "notebook_02_fullres_GD": dataclasses.replace(nb02, full_res_conv_G=True, full_res_conv_D=True),  # after both
-        # after that: the convolution in G (lower FID) with D of width 48 (lower accuracy in an earlier session)
+        # after that: the convolution in G (lower FID) with D of width 48 (lower accuracy: notebook_02_dw48_resize_last)
         "notebook_02_dw48_fullres_G": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
@@ -348,9 +348,12 @@ def judge_spread(runs: list[dict]) -> dict | None:
 def paired(runs: list[dict], baseline: list[dict]) -> dict | None:
     """``runs`` against ``baseline`` seed by seed: the final FID and two-sample accuracy, this minus the baseline.
 
-    A seed gives both configurations the same initial draw of the random number generator and, with several
-    judges, the same judge seeds, so the per-seed differences cancel what the two runs share. ``wilcoxon_p_lower``:
-    a one-sided Wilcoxon signed-rank test of whether this configuration's accuracy (or FID) is lower. Seeds that
+    Runs of one seed share their judges (judge s: split, classifier and codes z from seed s), so a judge's leniency
+    cancels in their difference; they share the seed of their training too, but where the two configurations'
+    networks differ in shape their draws of initial weights and noise differ from the first layer on. Pair runs of
+    one invocation: after ``--merge`` of files from different invocations, seeds pair across them, and the machine's
+    pace differs between invocations. ``wilcoxon_p_lower``: a one-sided Wilcoxon signed-rank test of whether this
+    configuration's accuracy (or FID) is lower; with n seeds it cannot fall below 2⁻ⁿ (0.125 for three). Seeds that
     only one of them has are left out; None where no seed is shared.
     """
     from scipy.stats import wilcoxon
@@ -407,7 +410,7 @@ def judge_verdicts(ax, runs: list[dict], colour, offset: float) -> None:
     if points:
         shift = offset * 0.03 * max(x for x, _ in points)  # configurations side by side, not on top of each other
         ax.scatter([x + shift for x, _ in points], [a for _, a in points], color=colour, marker="x", s=14,
-                   linewidths=0.8, alpha=0.7)
+                   linewidths=0.8, alpha=0.7, label="× each judge's verdict at the end")
 
 
 def plot(result: dict, path: Path) -> None:

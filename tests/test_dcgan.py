@@ -54,8 +54,7 @@ def test_full_resolution_convolutions_keep_shapes_and_add_a_full_size_layer(size
     G = DCGANGenerator(z_dim=8, channels=3, size=size, width=8, full_res_conv=True)
     D = DCGANDiscriminator(channels=3, size=size, width=8, full_res_conv=True)
     image = G(torch.randn(2, 8))
-    assert image.shape == (2, 3, size, size) and image.abs().max() <= 1
-    assert D(image).shape == (2,)
+    assert image.shape == (2, 3, size, size) and D(image).shape == (2,)
     plain_G, plain_D = DCGANGenerator(8, 3, size, 8), DCGANDiscriminator(3, size, 8)
     hidden = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
     assert len(hidden) == sum(isinstance(m, nn.BatchNorm2d) for m in plain_G.modules()) + 1
@@ -63,5 +62,28 @@ def test_full_resolution_convolutions_keep_shapes_and_add_a_full_size_layer(size
     convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == sum(isinstance(m, nn.Conv2d) for m in plain_D.modules()) + 1
     assert (convs[0].out_channels, convs[1].in_channels, convs[1].out_channels) == (4, 4, 8)
+    assert isinstance(D.features[3], nn.BatchNorm2d)  # the strided layer after the input layer is a hidden one
+    assert not isinstance(D.features[1], nn.BatchNorm2d)  # the input layer has none (DCGAN)
     critic = DCGANDiscriminator(3, size, 8, critic=True, full_res_conv=True)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())
+    normalised = DCGANDiscriminator(3, size, 8, spectral_norm=True, full_res_conv=True)
+    convs = [m for m in normalised.modules() if isinstance(m, nn.Conv2d)]
+    assert all(nn.utils.parametrize.is_parametrized(m, "weight") for m in convs)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in normalised.modules())
+
+
+def test_full_resolution_convolution_adds_what_notebook_02_counts():
+    # exercise 16 of notebook 02: a 32 → 16 transposed 4×4 (no bias) with its batch norm, and a 16 → 1 3×3 with bias,
+    # in place of a 32 → 1 transposed 4×4 with bias
+    def count(module):
+        return sum(p.numel() for p in module.parameters())
+
+    added = count(DCGANGenerator(64, 1, 28, 32, full_res_conv=True)) - count(DCGANGenerator(64, 1, 28, 32))
+    assert added == 32 * 16 * 16 + 2 * 16 + (16 * 9 + 1) - (32 * 16 + 1) == 7856
+
+
+def test_full_resolution_convolution_follows_a_resized_last_stage():
+    G = DCGANGenerator(8, 1, 28, 8, upsample="resize_last", full_res_conv=True)
+    assert isinstance(G.net[-6], nn.Upsample) and G.net[-5].kernel_size == (3, 3)  # the stage that makes 28 px
+    assert G.net[-5].out_channels == 4 and G.net[-2].in_channels == 4  # width / 2 hidden channels, then the image
+    assert G(torch.randn(2, 8)).shape == (2, 1, 28, 28)

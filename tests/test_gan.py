@@ -243,7 +243,7 @@ def test_spectral_norm_bounds_every_layer_of_d_and_survives_a_checkpoint(tmp_pat
     assert torch.allclose(loaded.D(x), run.D(x), atol=1e-6)  # the u, v of the power iteration are stored too
     with pytest.raises(ValueError, match="spectral_norm must be True or False"):
         GANConfig(spectral_norm="yes")
-    with pytest.raises(ValueError, match="spectral_norm applies to the DCGAN networks"):
+    with pytest.raises(ValueError, match="spectral_norm applies to the DCGAN discriminator"):
         GANConfig(arch="mlp", spectral_norm=True)
 
 
@@ -258,7 +258,8 @@ def test_full_resolution_convolutions_train_and_survive_a_checkpoint(tmp_path):
     assert torch.equal(loaded.sample(4, seed=1), run.sample(4, seed=1))
     assert not GANConfig().full_res_conv_G and not GANConfig().full_res_conv_D  # off unless asked for
     for bad, message in [(dict(full_res_conv_G=1), "full_res_conv_G must be True or False"),
-                         (dict(arch="mlp", full_res_conv_D=True), "full_res_conv_D applies to the DCGAN networks")]:
+                         (dict(arch="mlp", full_res_conv_D=True), "full_res_conv_D applies to the DCGAN discriminator"),
+                         (dict(arch="mlp", full_res_conv_G=True), "full_res_conv_G applies to the DCGAN generator")]:
         with pytest.raises(ValueError, match=message):
             GANConfig(**bad)
 

@@ -43,7 +43,7 @@ class DCGANGenerator(nn.Module):
         z_dim: latent size.
         channels: image channels (1 grey, 3 RGB).
         size: image side (28, 32, 64, ...).
-        width: channels of the last hidden layer; earlier layers double it.
+        width: channels of the last hidden layer before the output stage; earlier layers double it.
         upsample: how each stage doubles the resolution: "transposed" (the DCGAN paper's 4×4 transposed
             convolution with stride 2) or "resize" (nearest-neighbour ×2, then a 3×3 convolution): Odena et
             al. 2016's remedy for checkerboard artefacts. A transposed convolution covers its output unevenly
@@ -54,8 +54,9 @@ class DCGANGenerator(nn.Module):
         full_res_conv: one more 3×3 convolution at the output resolution: the last stage makes width / 2
             hidden channels at full size (batch norm, ReLU) and a 3×3 convolution maps them to the image.
             Progressive GAN's G (Karras et al. 2018, Table 2) has two 3×3 convolutions at every resolution from
-            8×8 up, the last of them at the output's; DCGAN's last layer makes the pixels straight from the
-            half-resolution features. gan_lab's own option; False (the default): the DCGAN paper's layers.
+            8×8 up, the output's included, before a 1×1 convolution makes the pixels; DCGAN's last layer makes
+            them straight from the half-resolution features. gan_lab's own option, not a published
+            architecture; False (the default): the DCGAN paper's layers.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape

@@ -172,9 +172,10 @@ class GANConfig(TrainConfig):
         for flag in ("spectral_norm", "reuse_fakes", "full_res_conv_G", "full_res_conv_D"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
-        for flag in ("spectral_norm", "full_res_conv_G", "full_res_conv_D"):
+        for flag, network in (("spectral_norm", "discriminator"), ("full_res_conv_G", "generator"),
+                              ("full_res_conv_D", "discriminator")):
             if getattr(self, flag) and self.arch != "dcgan":
-                raise ValueError(f"{flag} applies to the DCGAN networks; arch is {self.arch!r}.")
+                raise ValueError(f"{flag} applies to the DCGAN {network}; arch is {self.arch!r}.")
         if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
             raise ValueError(f"ema_decay must be a number in [0, 1) (0 turns the average off), not {self.ema_decay!r}.")
         if not (is_number(self.decay_start) and 0 <= self.decay_start <= 1):
