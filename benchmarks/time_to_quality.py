@@ -289,6 +289,13 @@ def summary(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def wilcoxon_p_lower(differences: list[float]) -> float:
+    """One-sided Wilcoxon signed-rank p of "the differences lie below 0"; 1 where every difference is 0."""
+    from scipy.stats import wilcoxon
+
+    return float(wilcoxon(differences, alternative="less").pvalue) if any(differences) else 1.0
+
+
 def judge_spread(runs: list[dict]) -> dict | None:
     """How much of the spread of the runs' final two-sample accuracies is the judges' (runs scored by several).
 
@@ -307,7 +314,7 @@ def judge_spread(runs: list[dict]) -> dict | None:
     and judge s's codes z, which makes them correlated if anything, so these counts are upper bounds.
     None where fewer than two runs or judges.
     """
-    from scipy.stats import chi2, t, wilcoxon
+    from scipy.stats import chi2, t
 
     verdicts = [r["curve"][-1].get("two_sample_accuracies", []) for r in runs]
     k, n = min(map(len, verdicts), default=0), len(verdicts)
@@ -323,7 +330,7 @@ def judge_spread(runs: list[dict]) -> dict | None:
     run_var = max(statistics.variance(run_means) - residual_var / k, 0.0)
     run_var_upper = max((n - 1) * statistics.variance(run_means) / chi2.ppf(0.05, n - 1) - residual_var / k, 0.0)
     judge_0_offsets = [values[0] - mean for values, mean in zip(table, run_means)]
-    p = float(wilcoxon(judge_0_offsets, alternative="less").pvalue) if any(judge_0_offsets) else 1.0
+    p = wilcoxon_p_lower(judge_0_offsets)
 
     def needed(judges: int, effect: float) -> int:
         sd_pair = math.sqrt(2 * (run_var + residual_var / judges))
@@ -356,20 +363,17 @@ def paired(runs: list[dict], baseline: list[dict]) -> dict | None:
     configuration's accuracy (or FID) is lower; with n seeds it cannot fall below 2⁻ⁿ (0.125 for three). Seeds that
     only one of them has are left out; None where no seed is shared.
     """
-    from scipy.stats import wilcoxon
-
     base = {r["seed"]: r["curve"][-1] for r in baseline}
     shared = [(r["seed"], r["curve"][-1], base[r["seed"]]) for r in runs if r["seed"] in base]
     if not shared:
         return None
     out = {"seeds": [seed for seed, _, _ in shared]}
-    for metric, short in (("fid", "fid"), ("two_sample_accuracy", "two_sample_accuracy")):
+    for metric in ("fid", "two_sample_accuracy"):
         if not all(metric in this and metric in that for _, this, that in shared):
             continue
         diffs = [this[metric] - that[metric] for _, this, that in shared]
-        p = float(wilcoxon(diffs, alternative="less").pvalue) if any(diffs) else 1.0
-        out[short] = {"per_seed": [round(d, 4) for d in diffs], "mean": round(statistics.mean(diffs), 4),
-                      "lower": sum(d < 0 for d in diffs), "wilcoxon_p_lower": round(p, 4)}
+        out[metric] = {"per_seed": [round(d, 4) for d in diffs], "mean": round(statistics.mean(diffs), 4),
+                      "lower": sum(d < 0 for d in diffs), "wilcoxon_p_lower": round(wilcoxon_p_lower(diffs), 4)}
     return out
 
 
@@ -410,7 +414,7 @@ def judge_verdicts(ax, runs: list[dict], colour, offset: float) -> None:
     if points:
         shift = offset * 0.03 * max(x for x, _ in points)  # configurations side by side, not on top of each other
         ax.scatter([x + shift for x, _ in points], [a for _, a in points], color=colour, marker="x", s=14,
-                   linewidths=0.8, alpha=0.7, label="× each judge's verdict at the end")
+                   linewidths=0.8, alpha=0.7, label="each judge's verdict at the end")
 
 
 def plot(result: dict, path: Path) -> None:

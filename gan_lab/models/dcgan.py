@@ -74,12 +74,14 @@ class DCGANGenerator(nn.Module):
         layers: list[nn.Module] = [  # project z to a (ch, start, start) map
             nn.ConvTranspose2d(z_dim, ch, start, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         hidden, last = {"resize_last": ("transposed", "resize")}.get(upsample, (upsample, upsample))
+        def stage(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:  # a hidden layer at twice the size
+            return [*_doubling(c_in, c_out, upsample, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+
         for _ in range(n_up - 1):  # each stage doubles resolution, halves channels
-            layers += [*_doubling(ch, ch // 2, hidden, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += stage(ch, ch // 2, hidden)
             ch //= 2
         if full_res_conv:  # the pixels come from features at their own resolution
-            layers += [*_doubling(ch, ch // 2, last, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True),
-                       nn.Conv2d(ch // 2, channels, 3, 1, 1)]
+            layers += [*stage(ch, ch // 2, last), nn.Conv2d(ch // 2, channels, 3, 1, 1)]
         else:
             layers += [*_doubling(ch, channels, last, bias=True)]
         layers.append(nn.Tanh())
@@ -113,16 +115,18 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         start, n_down = _plan(size)
         plain = critic or spectral_norm  # no batch norm
+        def stage(c_in: int, c_out: int) -> list[nn.Module]:  # a hidden layer at half the size
+            norm = nn.Identity() if plain else nn.BatchNorm2d(c_out)
+            return [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=plain), norm, nn.LeakyReLU(0.2, True)]
+
         if full_res_conv:  # the input layer keeps no batch norm (DCGAN); the strided layer after it is hidden
-            norm = nn.Identity() if plain else nn.BatchNorm2d(width)
             layers: list[nn.Module] = [nn.Conv2d(channels, width // 2, 3, 1, 1), nn.LeakyReLU(0.2, True),
-                                       nn.Conv2d(width // 2, width, 4, 2, 1, bias=plain), norm, nn.LeakyReLU(0.2, True)]
+                                       *stage(width // 2, width)]
         else:
             layers = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(n_down - 1):
-            norm = nn.Identity() if plain else nn.BatchNorm2d(ch * 2)
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=plain), norm, nn.LeakyReLU(0.2, True)]
+            layers += stage(ch, ch * 2)
             ch *= 2
         self.features = nn.Sequential(*layers)  # (B, ch, start, start)
         self.head = nn.Conv2d(ch, 1, start, 1, 0)  # one score for the whole image
