@@ -1,4 +1,5 @@
-"""DCGAN G and D: shapes for every size and channel count, the critic head, weight init, rebuild from JSON."""
+"""DCGAN G and D: shapes for every size and channel count, the critic head, weight init, rebuild from JSON,
+the full-resolution convolutions and the minibatch standard deviation."""
 
 import pytest
 import torch
@@ -6,6 +7,7 @@ from torch import nn
 
 from gan_lab.models import build, model_config
 from gan_lab.models.dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
+from gan_lab.models.progressive import MinibatchStdDev
 
 
 @pytest.mark.parametrize("size", [28, 32, 64])
@@ -87,3 +89,48 @@ def test_full_resolution_convolution_follows_a_resized_last_stage():
     assert isinstance(G.net[-6], nn.Upsample) and G.net[-5].kernel_size == (3, 3)  # the stage that makes 28 px
     assert G.net[-5].out_channels == 4 and G.net[-2].in_channels == 4  # width / 2 hidden channels, then the image
     assert G(torch.randn(2, 8)).shape == (2, 1, 28, 28)
+
+
+def test_minibatch_std_appends_each_groups_spread():
+    x = torch.randn(8, 3, 2, 2)
+    out = MinibatchStdDev(4)(x)
+    assert out.shape == (8, 4, 2, 2) and torch.equal(out[:, :3], x)
+    for group in ([0, 2, 4, 6], [1, 3, 5, 7]):  # every second image: the official code's reshape
+        expected = (x[group].var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+        assert torch.allclose(out[group, 3], expected.expand(4, 2, 2))
+    assert not torch.allclose(out[0, 3], out[1, 3])
+    whole = MinibatchStdDev()(x)[:, 3]  # group_size 0: the whole batch, section 3's description
+    assert torch.allclose(whole, x.std(dim=0, unbiased=False).mean().expand(8, 2, 2), atol=1e-6)
+
+
+def test_minibatch_std_takes_any_batch_and_has_finite_gradients():
+    x = torch.randn(6, 2, 3, 3)
+    spread = MinibatchStdDev(4)(x)[:, 2, 0, 0]  # 6 images: groups of 2, images {0, 3}, {1, 4}, {2, 5}
+    assert torch.allclose(spread[:3], spread[3:]) and len(set(spread[:3].tolist())) == 3
+    three = torch.randn(3, 2, 3, 3)  # fewer images than the group size: one group, as the official code
+    assert torch.allclose(MinibatchStdDev(4)(three)[:, 2], MinibatchStdDev()(three)[:, 2])
+    one = torch.randn(1, 2, 3, 3, requires_grad=True)
+    out = MinibatchStdDev(4)(one)
+    assert torch.allclose(out[0, 2], torch.full((3, 3), 1e-4))  # a group of one image: sqrt(ε)
+    out.sum().backward()
+    assert torch.isfinite(one.grad).all()
+    for bad in (1, -4, True, 2.0):
+        with pytest.raises(ValueError, match="group_size must be 0"):
+            MinibatchStdDev(bad)
+
+
+def test_discriminator_with_minibatch_std_scores_an_image_with_its_group():
+    D = DCGANDiscriminator(1, 28, 8, minibatch_std=4).eval()  # eval: batch norm no longer couples the batch
+    assert D.head.in_channels == 8 * 2 + 1 and isinstance(D.features[-1], MinibatchStdDev)
+    x = torch.randn(8, 1, 28, 28)
+    changed = x.clone()
+    changed[3] = 0  # image 3 is in the group of images 1, 3, 5, 7
+    with torch.no_grad():
+        before, after = D(x), D(changed)
+    assert torch.equal(before[[0, 2, 4, 6]], after[[0, 2, 4, 6]])  # the other group does not see it
+    assert not torch.allclose(before[[1, 5, 7]], after[[1, 5, 7]])
+    assert DCGANDiscriminator(1, 28, 8).head.in_channels == 16  # off by default
+    critic = DCGANDiscriminator(3, 32, 4, critic=True, minibatch_std=2)
+    assert critic(torch.randn(4, 3, 32, 32)).shape == (4,)
+    D2 = build(model_config(D))
+    assert D2.hparams["minibatch_std"] == 4 and [p.shape for p in D2.parameters()] == [p.shape for p in D.parameters()]

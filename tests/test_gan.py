@@ -10,6 +10,7 @@ import torch
 
 from gan_lab import checkpoints
 from gan_lab.losses import adversarial_losses
+from gan_lab.models.progressive import MinibatchStdDev
 from gan_lab.train import gan
 from gan_lab.train.gan import (
     GANConfig,
@@ -260,6 +261,22 @@ def test_full_resolution_convolutions_train_and_survive_a_checkpoint(tmp_path):
     for bad, message in [(dict(full_res_conv_G=1), "full_res_conv_G must be True or False"),
                          (dict(arch="mlp", full_res_conv_D=True), "full_res_conv_D applies to the DCGAN discriminator"),
                          (dict(arch="mlp", full_res_conv_G=True), "full_res_conv_G applies to the DCGAN generator")]:
+        with pytest.raises(ValueError, match=message):
+            GANConfig(**bad)
+
+
+def test_minibatch_std_trains_and_survives_a_checkpoint(tmp_path):
+    config = GANConfig(**{**TINY, "arch": "dcgan", "minibatch_std": 4})
+    run = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert isinstance(run.D.features[-1], MinibatchStdDev) and run.D.features[-1].group_size == 4
+    loaded = load_gan(tmp_path)
+    x = _data(8)
+    run.D.eval(), loaded.D.eval()
+    assert torch.allclose(loaded.D(x), run.D(x), atol=1e-6)
+    assert GANConfig().minibatch_std == 0 and GANConfig.FIELDS_ADDED_LATER["minibatch_std"] == 0  # off by default
+    for bad, message in [(dict(minibatch_std=1), "minibatch_std must be 0 .none. or a group size"),
+                         (dict(minibatch_std=True), "minibatch_std must be 0"),
+                         (dict(arch="mlp", minibatch_std=4), "minibatch_std applies to the DCGAN discriminator")]:
         with pytest.raises(ValueError, match=message):
             GANConfig(**bad)
 

@@ -325,6 +325,17 @@ def test_each_configuration_is_compared_with_notebook_02_seed_by_seed(ttq, tmp_p
     assert against["fid"] == {"per_seed": [0.1, -0.2, 0.3], "mean": 0.0667, "lower": 1, "wilcoxon_p_lower": 0.75}
     assert ttq.paired([run(7, 1.0, 0.6)], base) is None  # no shared seed
     assert "two_sample_accuracy" not in ttq.paired([run(0, 1.8)], base)  # measured without the judge: FID only
+    assert "two_sample_median" not in against  # one judge a run: no median beside the mean
+
+    def judged(seed, verdicts):  # a run scored by four judges
+        return {"seed": seed, "curve": [{"fid": 2.0, "two_sample_accuracy": statistics.mean(verdicts),
+                                         "two_sample_accuracies": verdicts}]}
+
+    outlier = ttq.paired([judged(0, [0.70, 0.71, 0.72, 0.73]), judged(1, [0.70, 0.72, 0.74, 0.76])],
+                         [judged(0, [0.70, 0.98, 0.72, 0.71]), judged(1, [0.72, 0.73, 0.74, 0.75])])
+    assert outlier["two_sample_accuracy"]["per_seed"] == [-0.0625, -0.005]  # judge 1's 0.98 drags seed 0's mean
+    assert outlier["two_sample_median"] == {"per_seed": [0.0, -0.005], "mean": -0.0025, "lower": 1,
+                                            "wilcoxon_p_lower": 0.5}  # the medians 0.715 and 0.715: level
 
     def entry(name, runs):
         return {"config": dataclasses.asdict(ttq.candidates()[name]) | {"precision": "fp32"}, "runs": runs}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .progressive import MinibatchStdDev
 from .registry import register
 
 
@@ -108,10 +109,14 @@ class DCGANDiscriminator(nn.Module):
             first strided layer sees features rather than pixels (Progressive GAN's D, Karras et al. 2018,
             Table 2, has two 3×3 convolutions at every resolution from 8×8 up before it halves the resolution;
             gan_lab's own option, off by default).
+        minibatch_std: the group size of a minibatch standard deviation layer before the head
+            (:class:`~gan_lab.models.progressive.MinibatchStdDev`; Progressive GAN's D, Karras et al.
+            2018, section 3, group size 4 in their official code); 0 (the default): none, the DCGAN
+            paper's D.
     """
 
     def __init__(self, channels: int = 1, size: int = 28, width: int = 64, critic: bool = False,
-                 spectral_norm: bool = False, full_res_conv: bool = False):
+                 spectral_norm: bool = False, full_res_conv: bool = False, minibatch_std: int = 0):
         super().__init__()
         start, n_down = _plan(size)
         plain = critic or spectral_norm  # no batch norm
@@ -128,8 +133,10 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(n_down - 1):
             layers += stage(ch, ch * 2)
             ch *= 2
-        self.features = nn.Sequential(*layers)  # (B, ch, start, start)
-        self.head = nn.Conv2d(ch, 1, start, 1, 0)  # one score for the whole image
+        if minibatch_std:
+            layers.append(MinibatchStdDev(minibatch_std))
+        self.features = nn.Sequential(*layers)  # (B, ch [+ 1], start, start)
+        self.head = nn.Conv2d(ch + bool(minibatch_std), 1, start, 1, 0)  # one score for the whole image
         if spectral_norm:
             spectral_normalise(self)
 

@@ -128,6 +128,10 @@ class GANConfig(TrainConfig):
         full_res_conv_G, full_res_conv_D: one more 3×3 convolution at the image's full resolution in the
             DCGAN G (before its output) or D (before its first strided layer); see ``DCGANGenerator``'s
             ``full_res_conv``. False (the default): the DCGAN paper's layers.
+        minibatch_std: the group size of a minibatch standard deviation layer before the DCGAN D's head
+            (Progressive GAN, Karras et al. 2018, section 3; 4 in their official code): D sees how much the
+            images of a group differ, which a collapsed G cannot hide. 0 (the default): none. D scores the
+            real and the fake batch in separate passes, so a group never mixes the two.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -135,8 +139,8 @@ class GANConfig(TrainConfig):
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
                           "spectral_norm": False, "upsample": "transposed",
                           "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
-                          "lookahead_alpha": 0.5, "full_res_conv_G": False,
-                          "full_res_conv_D": False}  # all off; ada_images and lookahead_alpha count only when on
+                          "lookahead_alpha": 0.5, "full_res_conv_G": False, "full_res_conv_D": False,
+                          "minibatch_std": 0}  # all off; ada_images and lookahead_alpha count only when on
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
@@ -162,6 +166,7 @@ class GANConfig(TrainConfig):
     reuse_fakes: bool = False
     full_res_conv_G: bool = False
     full_res_conv_D: bool = False
+    minibatch_std: int = 0
 
     def __post_init__(self):
         super().__post_init__()
@@ -215,6 +220,12 @@ class GANConfig(TrainConfig):
         if not (is_number(self.lookahead_alpha) and 0 < self.lookahead_alpha <= 1):
             raise ValueError(f"lookahead_alpha must be a number in (0, 1] (Chavdarova et al. use 0.5), "
                              f"not {self.lookahead_alpha!r}.")
+        if isinstance(self.minibatch_std, bool) or not (isinstance(self.minibatch_std, int)
+                                                         and (self.minibatch_std == 0 or self.minibatch_std >= 2)):
+            raise ValueError(f"minibatch_std must be 0 (none) or a group size ≥ 2 (Progressive GAN's code uses 4), "
+                             f"not {self.minibatch_std!r}.")
+        if self.minibatch_std and self.arch != "dcgan":
+            raise ValueError(f"minibatch_std applies to the DCGAN discriminator; arch is {self.arch!r}.")
         if isinstance(self.width_D, bool) or not (isinstance(self.width_D, int) and self.width_D >= 0):
             raise ValueError(f"width_D must be a whole number ≥ 1, or 0 for D as wide as G; not {self.width_D!r}.")
 
@@ -230,7 +241,7 @@ def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.
     G = DCGANGenerator(config.z_dim, channels, size, config.width, upsample=config.upsample,
                        full_res_conv=config.full_res_conv_G)
     D = DCGANDiscriminator(channels, size, width_D, spectral_norm=config.spectral_norm,
-                           full_res_conv=config.full_res_conv_D)
+                           full_res_conv=config.full_res_conv_D, minibatch_std=config.minibatch_std)
     G.apply(init_dcgan_weights)
     D.apply(init_dcgan_weights)
     return G, D
