@@ -178,7 +178,7 @@ class GANConfig(TrainConfig):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
         for flag, network in (("spectral_norm", "discriminator"), ("full_res_conv_G", "generator"),
-                              ("full_res_conv_D", "discriminator")):
+                              ("full_res_conv_D", "discriminator"), ("minibatch_std", "discriminator")):
             if getattr(self, flag) and self.arch != "dcgan":
                 raise ValueError(f"{flag} applies to the DCGAN {network}; arch is {self.arch!r}.")
         if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
@@ -224,8 +224,6 @@ class GANConfig(TrainConfig):
                                                          and (self.minibatch_std == 0 or self.minibatch_std >= 2)):
             raise ValueError(f"minibatch_std must be 0 (none) or a group size ≥ 2 (Progressive GAN's code uses 4), "
                              f"not {self.minibatch_std!r}.")
-        if self.minibatch_std and self.arch != "dcgan":
-            raise ValueError(f"minibatch_std applies to the DCGAN discriminator; arch is {self.arch!r}.")
         if isinstance(self.width_D, bool) or not (isinstance(self.width_D, int) and self.width_D >= 0):
             raise ValueError(f"width_D must be a whole number ≥ 1, or 0 for D as wide as G; not {self.width_D!r}.")
 
