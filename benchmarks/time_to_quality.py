@@ -99,6 +99,11 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_mbstd": dataclasses.replace(nb02, minibatch_std=4),
         "notebook_02_dw48_fullres_G_mbstd": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
                                                                 minibatch_std=4),
+        # after the equal-steps diagnostic: dw48_fullres_G with both rates falling to 0 over the last half
+        "notebook_02_dw48_fullres_G_decay0.5": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
+                                                                   decay_start=0.5),
+        # after that: a stronger D that costs no steps, D's rate twice G's (Heusel et al. 2017's two time scales)
+        "notebook_02_lrD8e-4": dataclasses.replace(nb02, lr_D=8e-4),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
