@@ -102,7 +102,7 @@ def candidates() -> dict[str, GANConfig]:
         # after the equal-steps diagnostic: dw48_fullres_G with both rates falling to 0 over the last half
         "notebook_02_dw48_fullres_G_decay0.5": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
                                                                    decay_start=0.5),
-        # after that: a stronger D that costs no steps, D's rate twice G's (Heusel et al. 2017's two time scales)
+        # after that: D's rate twice G's (Heusel et al. 2017's two time scales), meant as a stronger D at no step cost
         "notebook_02_lrD8e-4": dataclasses.replace(nb02, lr_D=8e-4),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
