@@ -8,10 +8,11 @@ nor calibrated, and exact acceptance would keep almost nothing, so DRS's practic
 
     F(x) = D̃(x) − D̃_M − log(1 − exp(D̃(x) − D̃_M − ε)) − γ,
 
-which is exp(D̃(x) − D̃_M − ε) for γ = 0 and more the larger γ is. Here D̃_M is the largest logit seen (the
-paper's burn-in estimate, raised whenever a larger logit appears), ε = 1e-6 keeps the logarithm finite, and γ is
-the 95th percentile of F over each pool of samples: the setting of the DRS baseline in the official code of
-Metropolis-Hastings GAN (Turner et al. 2019); the paper treats γ as a knob between acceptance and fidelity.
+which is exp(D̃(x) − D̃_M − ε) for γ = 0 and more the larger γ is. D̃_M bounds the logit: DRS estimates it as the
+largest logit of a burn-in and raises it whenever a larger one appears; here it is the largest logit of the pools
+scored so far (each pool is scored whole before any of it is accepted). ε = 1e-6 keeps the logarithm finite, and
+γ is the 95th percentile of F over each pool: the setting of the DRS baseline in the official code of
+Metropolis-Hastings GAN (Turner et al. 2019); the DRS paper treats γ as a knob between acceptance and fidelity.
 
 D scores the fakes in training mode, whole batches of fakes at a time, as it scored them while it was trained
 (its batch norm then uses the fakes' own statistics); a copy does the scoring, so the run's D is left as it was.
@@ -30,18 +31,19 @@ EPSILON = 1e-6
 PERCENTILE = 95.0
 
 
-def acceptance(logits: torch.Tensor, logit_max: float, percentile: float = PERCENTILE) -> torch.Tensor:
+def acceptance(logits: torch.Tensor, logit_max: float, percentile: float | None = PERCENTILE) -> torch.Tensor:
     """σ(F(x)) for each of D's logits ``logits`` (a pool of fakes), F as in the module's docstring, γ its
-    ``percentile``-th percentile over the pool."""
+    ``percentile``-th percentile over the pool; ``percentile=None``: γ = 0, exact rejection sampling
+    (exp(D̃(x) − D̃_M − ε), right only for the optimal D)."""
     delta = logits.double() - logit_max
     F = delta - torch.log1p(-torch.exp(delta - EPSILON))
-    gamma = torch.quantile(F, percentile / 100)
+    gamma = 0.0 if percentile is None else torch.quantile(F, percentile / 100)
     return torch.sigmoid(F - gamma).float()
 
 
 @torch.no_grad()
 def rejection_sample(G: nn.Module, D: nn.Module, z_dim: int, n: int, seed: int = 0, pool: int = 10,
-                     percentile: float = PERCENTILE, batch_size: int = 32, max_pools: int = 20) -> tuple[
+                     percentile: float | None = PERCENTILE, batch_size: int = 32, max_pools: int = 20) -> tuple[
                          torch.Tensor, float]:
     """``n`` of G's samples kept by DRS, and the fraction of proposals kept.
 
@@ -51,7 +53,8 @@ def rejection_sample(G: nn.Module, D: nn.Module, z_dim: int, n: int, seed: int =
         n: samples to return, (n, C, H, W) on the CPU.
         seed: sets the codes z and the draws that accept or reject (one seed, one result).
         pool: proposals per pool, as a multiple of ``n``; pools are drawn until ``n`` are kept.
-        percentile: γ's percentile of F over a pool (higher keeps fewer; ``PERCENTILE`` by default).
+        percentile: γ's percentile of F over a pool (higher keeps fewer; ``PERCENTILE`` by default); None: γ = 0,
+            exact rejection sampling, which keeps few samples and is right only for the optimal D.
         batch_size: fakes per batch D scores (its training batch: its batch norm sees batches of that size).
         max_pools: pools to draw before giving up.
 
@@ -68,7 +71,7 @@ def rejection_sample(G: nn.Module, D: nn.Module, z_dim: int, n: int, seed: int =
         raise ValueError(f"rejection_sample needs n, pool, max_pools ≥ 1, n · pool ≥ 2 and batch_size ≥ 2 (batch "
                          f"norm needs two samples); got n={n}, pool={pool}, max_pools={max_pools}, "
                          f"batch_size={batch_size}.")
-    if not 0 < percentile < 100:
+    if percentile is not None and not 0 < percentile < 100:
         raise ValueError(f"percentile must lie in (0, 100) (γ is that percentile of F), not {percentile!r}.")
     device = next(G.parameters()).device
     scorer = copy.deepcopy(D).train()  # batch statistics of the fakes, as in training; the run's D keeps its own
