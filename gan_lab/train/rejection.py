@@ -16,6 +16,8 @@ Metropolis-Hastings GAN (Turner et al. 2019); the DRS paper treats γ as a knob 
 
 D scores the fakes in training mode, whole batches of fakes at a time, as it scored them while it was trained
 (its batch norm then uses the fakes' own statistics); a copy does the scoring, so the run's D is left as it was.
+One more gap between the argument and its use: D was trained against the trained G, while a run samples the
+average of G's weights (``GANRun.generator``), whose distribution is close to G's but not the same.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import copy
 import torch
 from torch import nn
 
-from .common import draw_z, in_batches
+from .common import in_batches
 
 EPSILON = 1e-6
 PERCENTILE = 95.0
@@ -43,8 +45,8 @@ def acceptance(logits: torch.Tensor, logit_max: float, percentile: float | None 
 
 @torch.no_grad()
 def rejection_sample(G: nn.Module, D: nn.Module, z_dim: int, n: int, seed: int = 0, pool: int = 10,
-                     percentile: float | None = PERCENTILE, batch_size: int = 32, max_pools: int = 20) -> tuple[
-                         torch.Tensor, float]:
+                     percentile: float | None = PERCENTILE, batch_size: int = 32,
+                     max_pools: int = 20) -> tuple[torch.Tensor, float]:
     """``n`` of G's samples kept by DRS, and the fraction of proposals kept.
 
     Args:
@@ -52,7 +54,8 @@ def rejection_sample(G: nn.Module, D: nn.Module, z_dim: int, n: int, seed: int =
         z_dim: G's latent size.
         n: samples to return, (n, C, H, W) on the CPU.
         seed: sets the codes z and the draws that accept or reject (one seed, one result).
-        pool: proposals per pool, as a multiple of ``n``; pools are drawn until ``n`` are kept.
+        pool: proposals per pool, as a multiple of ``n`` (rounded up to whole batches of ``batch_size``); pools
+            are drawn until ``n`` are kept.
         percentile: γ's percentile of F over a pool (higher keeps fewer; ``PERCENTILE`` by default); None: γ = 0,
             exact rejection sampling, which keeps few samples and is right only for the optimal D.
         batch_size: fakes per batch D scores (its training batch: its batch norm sees batches of that size).
@@ -67,20 +70,19 @@ def rejection_sample(G: nn.Module, D: nn.Module, z_dim: int, n: int, seed: int =
         >>> x.shape, 0 < kept <= 1
         (torch.Size([4, 1, 28, 28]), True)
     """
-    if n < 1 or pool < 1 or max_pools < 1 or batch_size < 2 or n * pool < 2:
-        raise ValueError(f"rejection_sample needs n, pool, max_pools ≥ 1, n · pool ≥ 2 and batch_size ≥ 2 (batch "
-                         f"norm needs two samples); got n={n}, pool={pool}, max_pools={max_pools}, "
-                         f"batch_size={batch_size}.")
+    if n < 1 or pool < 1 or max_pools < 1 or batch_size < 2:
+        raise ValueError(f"rejection_sample needs n, pool, max_pools ≥ 1 and batch_size ≥ 2 (batch norm needs two "
+                         f"samples); got n={n}, pool={pool}, max_pools={max_pools}, batch_size={batch_size}.")
     if percentile is not None and not 0 < percentile < 100:
         raise ValueError(f"percentile must lie in (0, 100) (γ is that percentile of F), not {percentile!r}.")
     device = next(G.parameters()).device
     scorer = copy.deepcopy(D).train()  # batch statistics of the fakes, as in training; the run's D keeps its own
     d_device = next(scorer.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # codes and acceptance draws, pool after pool
+    size = -(-n * pool // batch_size) * batch_size  # whole batches, so D's batch norm always sees batch_size fakes
     kept, proposed, logit_max = [], 0, -float("inf")
-    for i in range(max_pools):
-        fake = in_batches(G, draw_z(n * pool, z_dim, device, seed=seed * max_pools + i))  # (n·pool, C, H, W)
-        fake = fake[:len(fake) // batch_size * batch_size or len(fake)]  # whole batches for D's batch norm
+    for _ in range(max_pools):
+        fake = in_batches(G, torch.randn(size, z_dim, generator=generator).to(device))  # (size, C, H, W)
         logits = torch.cat([scorer(fake[j:j + batch_size].to(d_device)).cpu()
                             for j in range(0, len(fake), batch_size)])
         logit_max = max(logit_max, logits.max().item())  # the burn-in's D̃_M, raised by larger logits
