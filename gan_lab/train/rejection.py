@@ -8,11 +8,12 @@ nor calibrated, and exact acceptance would keep almost nothing, so DRS's practic
 
     F(x) = D̃(x) − D̃_M − log(1 − exp(D̃(x) − D̃_M − ε)) − γ,
 
-which is exp(D̃(x) − D̃_M − ε) for γ = 0 and more the larger γ is. D̃_M bounds the logit: DRS estimates it as the
-largest logit of a burn-in and raises it whenever a larger one appears; here it is the largest logit of the pools
-scored so far (each pool is scored whole before any of it is accepted). ε = 1e-6 keeps the logarithm finite, and
-γ is the 95th percentile of F over each pool: the setting of the DRS baseline in the official code of
-Metropolis-Hastings GAN (Turner et al. 2019); the DRS paper treats γ as a knob between acceptance and fidelity.
+which is exp(D̃(x) − D̃_M − ε) for γ = 0; a γ below 0 keeps more, a γ above 0 fewer. D̃_M bounds the logit: DRS
+estimates it as the largest logit of a burn-in and raises it whenever a larger one appears; here it is the largest
+logit of the pools scored so far (each pool is scored whole before any of it is accepted). ε = 1e-6 keeps the
+logarithm finite, and γ is the 95th percentile of F over each pool: the setting of the DRS baseline in the official
+code of Metropolis-Hastings GAN (Turner et al. 2019); the DRS paper treats γ as a knob between acceptance and
+fidelity.
 
 D scores the fakes in training mode, whole batches of fakes at a time, as it scored them while it was trained
 (its batch norm then uses the fakes' own statistics); a copy does the scoring, so the run's D is left as it was.
