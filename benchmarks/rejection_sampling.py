@@ -35,17 +35,17 @@ from benchmarks import time_to_quality as ttq  # noqa: E402
 from gan_lab.data import load  # noqa: E402
 from gan_lab.metrics import feature_net  # noqa: E402
 from gan_lab.metrics.fidelity import RealReference  # noqa: E402
-from gan_lab.train.gan import GANRun, new_run, train_gan  # noqa: E402
+from gan_lab.train.gan import GANRun, train_gan  # noqa: E402
 from gan_lab.train.rejection import PERCENTILE, rejection_sample  # noqa: E402
 
 SAMPLERS = ("plain", "drs")
+SAME_SETTINGS = ("budget", "threads", "n", "data", "size", "judges", "percentile")  # what files to merge must share
 
 
 def train_for(data, config, seconds: float) -> tuple[GANRun, int]:
     """``config`` trained on ``data`` for ``seconds`` of wall time (on the CPU, no checkpoints), and its steps."""
-    config = dataclasses.replace(config, num_steps=10**9, callback_every=1, checkpoint_every=0)
-    run, clock = new_run(data, config, device="cpu"), ttq.TrainingClock("wall")
-    stop, steps = ttq.Budget(clock, seconds), [0]
+    run, config, clock, stop = ttq.budgeted_run(data, config, "wall", seconds)
+    steps = [0]
 
     def stop_at_budget(step: int, history: dict) -> None:
         steps[0] = step
@@ -98,33 +98,15 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 def merge(paths: list[Path]) -> dict:
-    """Invocations with the same settings (other seeds) as one result."""
-    results = [json.loads(p.read_text()) for p in paths]
-    merged = results[0] | {"configs": {}, "merged_from": [p.name for p in paths]}
-    for path, result in zip(paths, results):
-        differ = [k for k in result["settings"] if k != "seeds" and result["settings"][k] != merged["settings"][k]]
-        if differ:
-            raise ValueError(f"{path} was measured with other settings ({differ}) than {paths[0]}; merge like runs.")
-        for name, entry in result["configs"].items():
-            into = merged["configs"].setdefault(name, {"config": entry["config"], "runs": []})
-            if into["config"] != entry["config"]:
-                raise ValueError(f"{path} gives {name!r} another config than an earlier file.")
-            into["runs"] += entry["runs"]
-    merged["settings"]["seeds"] = sorted({r["seed"] for e in merged["configs"].values() for r in e["runs"]})
-    return merged
-
-
-def paired(a: list[dict], b: list[dict], metric: str) -> dict:
-    """b − a per seed both hold: mean, count lower, and the one-sided Wilcoxon p of "b lies lower"."""
-    by_seed = {r["seed"]: r for r in a}
-    differences = [r[metric] - by_seed[r["seed"]][metric] for r in b if r["seed"] in by_seed]
-    return {"mean": statistics.mean(differences), "lower": sum(d < 0 for d in differences), "n": len(differences),
-            "p": ttq.wilcoxon_p_lower(differences)}
+    """Invocations with the same settings (other seeds) as one result (``time_to_quality.merge``'s checks)."""
+    return ttq.merge(paths, same=SAME_SETTINGS, complete=dict)
 
 
 def rows(result: dict) -> list[tuple[str, list[dict]]]:
-    """(name, runs) for every configuration and sampler: runs as {"seed", "step", "fid", "two_sample_accuracy"}."""
-    return [(f"{name} ({sampler})", [{"seed": r["seed"], "step": r["step"], **r[sampler]} for r in entry["runs"]])
+    """(name, runs) for every configuration and sampler, each run as ``time_to_quality`` stores one: ``{"seed",
+    "curve": [point]}``, its one point the sampler's ``{"step", "fid", "two_sample_accuracy", ...}``."""
+    return [(f"{name} ({sampler})", [{"seed": r["seed"], "curve": [{"step": r["step"], **r[sampler]}]}
+                                     for r in entry["runs"]])
             for name, entry in result["configs"].items() for sampler in SAMPLERS]
 
 
@@ -136,14 +118,16 @@ def table(result: dict) -> str:
              f"{'configuration (sampler)':<44} {'steps':>13} {'FID mean [min, max]':>22} "
              f"{'accuracy mean [min, max]':>26}"]
     for name, runs in rows(result):
-        steps, fid, acc = ([r[k] for r in runs] for k in ("step", "fid", "two_sample_accuracy"))
+        steps, fid, acc = ([r["curve"][-1][k] for r in runs] for k in ("step", "fid", "two_sample_accuracy"))
         lines.append(f"{name:<44} {min(steps):>6,}–{max(steps):<6,} {statistics.mean(fid):>7.2f} "
                      f"[{min(fid):.2f}, {max(fid):.2f}] {statistics.mean(acc):>9.3f} [{min(acc):.3f}, {max(acc):.3f}]")
     (base_name, base), *others = rows(result)
     for name, runs in others:
-        acc, fid = paired(base, runs, "two_sample_accuracy"), paired(base, runs, "fid")
-        lines.append(f"{name} − {base_name}: accuracy {acc['mean']:+.3f} (lower on {acc['lower']} of {acc['n']}, "
-                     f"p = {acc['p']:.3f}), FID {fid['mean']:+.2f} (lower on {fid['lower']})")
+        pairs = ttq.paired(runs, base)
+        acc, fid = pairs["two_sample_accuracy"], pairs["fid"]
+        lines.append(f"{name} − {base_name}: accuracy {acc['mean']:+.3f} (lower on {acc['lower']} of "
+                     f"{len(pairs['seeds'])}, p = {acc['wilcoxon_p_lower']:.3f}), FID {fid['mean']:+.2f} "
+                     f"(lower on {fid['lower']})")
     return "\n".join(lines)
 
 

@@ -249,6 +249,16 @@ class QualityCurve:
             self.stop.set()
 
 
+def budgeted_run(data, config: GANConfig, clock: str,
+                 budget: float) -> tuple[GANRun, GANConfig, TrainingClock, Budget]:
+    """A new run of ``config`` on the CPU, the config it is to be trained with, its clock (not started) and the
+    ``Budget`` that ``train_gan``'s ``stop_event`` watches: a callback must set it once the clock reads ``budget``."""
+    # callback every step (the clock is read each step), no checkpoints, and enough steps never to end first
+    config = dataclasses.replace(config, num_steps=10**9, callback_every=1, checkpoint_every=0)
+    run, timer = new_run(data, config, device="cpu"), TrainingClock(clock)
+    return run, config, timer, Budget(timer, budget)
+
+
 def time_to_quality(data, config: GANConfig, reference: RealReference, budget: float, every: float, n: int,
                     clock: str = "cpu", held_out: torch.Tensor | None = None, judges: int = 1) -> list[dict]:
     """Train ``config`` on ``data`` for ``budget`` seconds of ``clock``; FID at 0, every, 2·every, …, budget.
@@ -256,10 +266,7 @@ def time_to_quality(data, config: GANConfig, reference: RealReference, budget: f
     Returns:
         The curve: ``[{"seconds", "wall_seconds", "cpu_seconds", "step", "fid"}, ...]``, seconds increasing.
     """
-    # callback every step (the clock is read each step), no checkpoints, and enough steps never to end first
-    config = dataclasses.replace(config, num_steps=10**9, callback_every=1, checkpoint_every=0)
-    run, timer = new_run(data, config, device="cpu"), TrainingClock(clock)
-    stop = Budget(timer, budget)
+    run, config, timer, stop = budgeted_run(data, config, clock, budget)
     curve = QualityCurve(run, reference, timer, budget, every, n, stop, held_out, judges)
     timer.start()
     curve.evaluate(step=0)  # the untrained G
@@ -562,14 +569,20 @@ def _complete(config: dict) -> dict:
     return {**then, **config}
 
 
-def merge(paths: list[Path]) -> dict:
+SAME_SETTINGS = ("budget", "every", "clock", "threads", "n", "data", "size", "judges")
+
+
+def merge(paths: list[Path], same: tuple[str, ...] = SAME_SETTINGS, complete=None) -> dict:
     """Result files written by separate processes (e.g. one per config and seed) as one result.
+
+    ``same``: the settings the files must share; ``complete``: what a stored config means today (default
+    ``_complete``; other scripts' files pass their own ``same`` and, for configs stored whole, ``dict``).
 
     Raises:
         ValueError: the files were measured with different settings, or give one name two configs.
     """
+    complete = complete or _complete
     results = [json.loads(Path(p).read_text()) for p in paths]
-    same = ("budget", "every", "clock", "threads", "n", "data", "size", "judges")
     for result in results:
         result["settings"].setdefault("judges", 1)  # files measured before --judges: judge 0 alone
     sources = [name for p, r in zip(paths, results) for name in r.get("merged_from", [Path(p).name])]
@@ -579,7 +592,7 @@ def merge(paths: list[Path]) -> dict:
         if differ:
             raise ValueError(f"{path} was measured with other settings ({differ}) than {paths[0]}; merge like runs.")
         for name, entry in result["configs"].items():
-            config = _complete(entry["config"])
+            config = complete(entry["config"])
             into = merged["configs"].setdefault(name, {"config": config, "runs": []})
             if into["config"] != config:
                 raise ValueError(f"{path} gives {name!r} another config than an earlier file; rename one of them.")

@@ -81,7 +81,7 @@ def rejection_sample(G: nn.Module, D: nn.Module, z_dim: int, n: int, seed: int =
     d_device = next(scorer.parameters()).device
     generator = torch.Generator().manual_seed(seed)  # codes and acceptance draws, pool after pool
     size = -(-n * pool // batch_size) * batch_size  # whole batches, so D's batch norm always sees batch_size fakes
-    kept, proposed, logit_max = [], 0, -float("inf")
+    kept, accepted, proposed, logit_max = [], 0, 0, -float("inf")
     for _ in range(max_pools):
         fake = in_batches(G, torch.randn(size, z_dim, generator=generator).to(device))  # (size, C, H, W)
         logits = torch.cat([scorer(fake[j:j + batch_size].to(d_device)).cpu()
@@ -89,9 +89,8 @@ def rejection_sample(G: nn.Module, D: nn.Module, z_dim: int, n: int, seed: int =
         logit_max = max(logit_max, logits.max().item())  # the burn-in's D̃_M, raised by larger logits
         keep = torch.rand(len(logits), generator=generator) < acceptance(logits, logit_max, percentile)
         kept.append(fake[keep])
-        proposed += len(logits)
-        if sum(len(k) for k in kept) >= n:
-            accepted = sum(len(k) for k in kept)
+        accepted, proposed = accepted + len(kept[-1]), proposed + len(logits)
+        if accepted >= n:
             return torch.cat(kept)[:n], accepted / proposed
-    raise ValueError(f"D kept {sum(len(k) for k in kept)} of {proposed} proposals, fewer than the {n} asked for; "
+    raise ValueError(f"D kept {accepted} of {proposed} proposals, fewer than the {n} asked for; "
                      f"lower percentile (now {percentile}) or raise max_pools.")
