@@ -104,6 +104,8 @@ def candidates() -> dict[str, GANConfig]:
                                                                    decay_start=0.5),
         # after that: D's rate twice G's (Heusel et al. 2017's two time scales), meant as a stronger D at no step cost
         "notebook_02_lrD8e-4": dataclasses.replace(nb02, lr_D=8e-4),
+        # after rejection sampling: D's batch norm over real and fake images together, in both players' updates
+        "notebook_02_mixed": dataclasses.replace(nb02, mixed_batches=True),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),

@@ -480,3 +480,64 @@ def test_under_a_time_limit_the_rates_follow_the_clock(monkeypatch):
     with pytest.raises(ValueError, match="each process of a torchrun job at its own step"):  # decay or not
         train_gan(_data(), GANConfig(**TINY), device="cpu", progress=False, stop_event=TimeLimit(4),
                   parallel=object())
+
+
+def _shift_blind_D():
+    """A convolution, batch norm and a linear head: a constant added to every pixel of a batch shifts each channel
+    of the convolution's output by a constant, which batch norm over that batch alone removes."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.LeakyReLU(0.2),
+                               torch.nn.Flatten(), torch.nn.Linear(4 * 26 * 26, 1))
+
+
+def test_mixed_batches_let_batch_norm_see_what_separate_batches_hide():
+    D, x = _shift_blind_D(), _data(8)
+    shifted = x + 0.5  # the "fakes": the real images, brighter
+    assert torch.allclose(D(x), D(shifted), atol=1e-4)  # separate batches: D cannot tell them apart
+    real_logits, fake_logits = gan.score(D, x, shifted)  # one batch: it can
+    assert (real_logits - fake_logits).abs().min() > 1e-2
+    assert torch.allclose(torch.cat([real_logits, fake_logits]), D(torch.cat([x, shifted])))  # the halves, in order
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_d_step_and_g_step_score_real_and_fake_in_one_batch_when_mixed(mixed):
+    config = GANConfig(**{**TINY, "arch": "dcgan"}, mixed_batches=mixed)
+    G, D = build_gan(config)
+    opt = make_optimizers(G, D, config)
+    loss_D_fn, loss_G_fn = adversarial_losses(config.loss)
+    sizes = []
+    D.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
+    real, z = _data(8), torch.randn(8, G.z_dim)
+    D0, G0 = _params(D), _params(G)
+    out = d_step(D, opt["D"], real, G(z).detach(), loss_D_fn, mixed=mixed)
+    assert sizes == ([16] if mixed else [8, 8]) and any(_changed(D0, D)) and torch.isfinite(out["loss_D"])
+    sizes.clear()
+    D1 = _params(D)
+    g_step(G, D, opt["G"], z, loss_G_fn, real=real if mixed else None)
+    assert sizes == ([16] if mixed else [8]) and all(_changed(G0, G)) and not any(_changed(D1, D))
+
+
+def test_the_generator_loss_of_a_mixed_batch_counts_only_the_fakes():
+    config = GANConfig(**{**TINY, "arch": "dcgan"})
+    G, D = build_gan(config)
+    _, loss_G_fn = adversarial_losses(config.loss)
+    real, z = _data(8), torch.randn(8, G.z_dim)
+    captured = []
+    out = g_step(G, D, make_optimizers(G, D, config)["G"], z, lambda logits: captured.append(logits) or
+                 loss_G_fn(logits), fake=G(z), real=real)
+    assert captured[0].shape == (8,) and torch.equal(out["loss_G"], loss_G_fn(captured[0]).detach())
+
+
+def test_mixed_batches_train_from_the_config_and_survive_a_checkpoint(tmp_path):
+    config = GANConfig(**{**TINY, "arch": "dcgan"}, mixed_batches=True)
+    run = new_run(_data(), config, device="cpu")
+    sizes = []
+    run.D.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
+    train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False, run=run)
+    assert sizes == [16] * 2 * config.num_steps  # D's update and G's, each one batch of real and fake
+    assert load_gan(tmp_path).config.mixed_batches is True
+    assert GANConfig().mixed_batches is False and GANConfig.FIELDS_ADDED_LATER["mixed_batches"] is False
+    for bad, message in [(dict(mixed_batches=1), "mixed_batches must be True or False"),
+                         (dict(mixed_batches=True, minibatch_std=4), "minibatch_std's groups would mix")]:
+        with pytest.raises(ValueError, match=message):
+            GANConfig(**bad)

@@ -132,6 +132,13 @@ class GANConfig(TrainConfig):
             (Progressive GAN, Karras et al. 2018, section 3; 4 in their official code): D sees how much the
             images of a group differ, which a collapsed G cannot hide. 0 (the default): none. D scores the
             real and the fake batch in separate passes, so a group never mixes the two.
+        mixed_batches: D sees the real and the fake batch as one batch of 2B images, in its own update and
+            in G's (where the real half is D's last real batch), so that its batch norm normalises both with
+            the statistics of the mixture. False (the default): separate real and fake batches, as in the
+            DCGAN reference code; then batch norm takes each batch's own per-channel mean and variance out of
+            D's hidden features, and a difference between the real and the fake images in those moments is
+            hidden from D (our reading, the reason for the option). Not with ``minibatch_std``, whose groups
+            would mix the two.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -140,7 +147,8 @@ class GANConfig(TrainConfig):
                           "spectral_norm": False, "upsample": "transposed",
                           "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
                           "lookahead_alpha": 0.5, "full_res_conv_G": False, "full_res_conv_D": False,
-                          "minibatch_std": 0}  # all off; ada_images and lookahead_alpha count only when on
+                          "minibatch_std": 0, "mixed_batches": False}
+    # all off; ada_images and lookahead_alpha count only when on
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
@@ -167,6 +175,7 @@ class GANConfig(TrainConfig):
     full_res_conv_G: bool = False
     full_res_conv_D: bool = False
     minibatch_std: int = 0
+    mixed_batches: bool = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -174,7 +183,7 @@ class GANConfig(TrainConfig):
             raise ValueError(f"upsample must be one of {UPSAMPLING}, not {self.upsample!r}.")
         if self.upsample != "transposed" and self.arch != "dcgan":
             raise ValueError(f"upsample applies to the DCGAN generator; arch is {self.arch!r}.")
-        for flag in ("spectral_norm", "reuse_fakes", "full_res_conv_G", "full_res_conv_D"):
+        for flag in ("spectral_norm", "reuse_fakes", "full_res_conv_G", "full_res_conv_D", "mixed_batches"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
         for flag, network in (("spectral_norm", "discriminator"), ("full_res_conv_G", "generator"),
@@ -224,6 +233,9 @@ class GANConfig(TrainConfig):
                                                          and (self.minibatch_std == 0 or self.minibatch_std >= 2)):
             raise ValueError(f"minibatch_std must be 0 (none) or a group size ≥ 2 (Progressive GAN's code uses 4), "
                              f"not {self.minibatch_std!r}.")
+        if self.mixed_batches and self.minibatch_std:
+            raise ValueError("mixed_batches puts real and fake images in one batch, where minibatch_std's groups "
+                             "would mix the two; use one of them.")
         if isinstance(self.width_D, bool) or not (isinstance(self.width_D, int) and self.width_D >= 0):
             raise ValueError(f"width_D must be a whole number ≥ 1, or 0 for D as wide as G; not {self.width_D!r}.")
 
@@ -246,7 +258,7 @@ def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.
 
 
 def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
-           loss_D_fn) -> dict[str, torch.Tensor]:
+           loss_D_fn, mixed: bool = False) -> dict[str, torch.Tensor]:
     """One discriminator update: ascend V(D, G) = E[log D(x)] + E[log(1 − D(G(z)))].
 
     Args:
@@ -255,6 +267,7 @@ def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake:
         real: a batch of real images (B, C, H, W) on the training device.
         fake: a batch G(z) made without a graph (G is fixed during D's update).
         loss_D_fn: ``loss_D_fn(real_logits, fake_logits)`` → scalar, e.g. ``losses.discriminator_loss`` (= −V).
+        mixed: score both as one batch (``GANConfig.mixed_batches``); False: two batches, real then fake.
 
     Returns:
         ``{"loss_D", "D(x)", "D(G(z))", "r_t"}``: detached scalars; D(x) and D(G(z)) are batch means of σ(a),
@@ -262,7 +275,7 @@ def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake:
         real image gets a positive logit (complete overfitting, in their words), near 0 when the logits on
         real images are as often negative as positive (ADA steers by it).
     """
-    real_logits, fake_logits = D(real), D(fake)
+    real_logits, fake_logits = score(D, real, fake) if mixed else (D(real), D(fake))
     loss_D = loss_D_fn(real_logits, fake_logits)
     opt_D.zero_grad(set_to_none=True)
     loss_D.backward()
@@ -273,8 +286,15 @@ def d_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake:
             "r_t": torch.sign(real_logits.detach()).mean()}
 
 
+def score(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D's logits for ``real`` and ``fake`` scored as one batch (in training mode its batch norm then
+    normalises both with the mixture's statistics)."""
+    logits = D(torch.cat([real, fake]))
+    return logits[:len(real)], logits[len(real):]
+
+
 def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor,
-           loss_G_fn, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           loss_G_fn, fake: torch.Tensor | None = None, real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One generator update on noise z (B, z_dim): descend L_G(D(G(z))).
 
     Args:
@@ -284,12 +304,15 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
         loss_G_fn: ``loss_G_fn(fake_logits)`` → scalar, e.g. ``losses.generator_loss_nonsaturating``.
         fake: G(z) already made, with its graph (``GANConfig.reuse_fakes``: the fakes D was just shown);
             None: made here.
+        real: real images D scores in one batch with the fakes (``GANConfig.mixed_batches``), so that it
+            judges them as in its own update; only the fakes' logits enter the loss. None: the fakes alone.
 
     Returns:
         ``{"loss_G"}``: a detached scalar.
     """
     with frozen(D):  # the gradient flows through D into G; D's weights get none (and cost none)
-        loss_G = loss_G_fn(D(G(z) if fake is None else fake))
+        fake = G(z) if fake is None else fake
+        loss_G = loss_G_fn(D(fake) if real is None else score(D, real, fake)[1])
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
     opt_G.step()
@@ -478,16 +501,18 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
             reused = config.reuse_fakes and i == config.k - 1  # G's update will reuse these fakes
             with torch.set_grad_enabled(reused):  # then G's graph is kept for it
                 fake = G_sync(z) if reused else G(z)
-            out = d_step(D_sync, optimizers["D"], real, fake.detach(), loss_D_fn)  # G is fixed during D's update
+            out = d_step(D_sync, optimizers["D"], real, fake.detach(), loss_D_fn,  # G is fixed during D's update
+                         mixed=config.mixed_batches)
             if config.lambda_r1 and step % R1_EVERY == 0:
                 out |= r1_step(D_sync, optimizers["D"], real, config.lambda_r1, every=R1_EVERY)
             if ada is not None:
                 _adapt(ada, D_seen, out, parallel, config.batch_size)
+        beside = real if config.mixed_batches else None  # the real images D sees beside G's fakes
         if config.reuse_fakes:  # D's last fakes, through the D just updated
-            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake))
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake, real=beside))
         else:
             z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
-            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn))
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, real=beside))
         if lookahead is not None:
             lookahead.step(step)  # every k steps: both players step back towards their slow weights
         if averager is not None:
