@@ -9,7 +9,9 @@ against seconds per configuration and seed.
 
 ``--two-sample`` also scores each evaluation with the classifier two-sample test against the test split, and
 ``--judges K`` with K such tests (seeds 0 … K−1, each its own split, classifier and draw of fakes), averaged: one
-judge's verdict on one generator moves by several hundredths from seed to seed.
+judge's verdict on one generator moves by several hundredths from seed to seed. ``--prdc`` adds precision, recall,
+density and coverage (``gan_lab.metrics.prdc``, k = 5) of the FID's fakes against as many training images: whether
+a configuration's samples gained in fidelity (precision, density) or in diversity (recall, coverage).
 
 The budget is **process CPU time** by default (``--clock cpu``), with one
 torch thread: on a shared machine wall time counts the other users' work,
@@ -44,6 +46,7 @@ from gan_lab.course.pretrained import notebook_02_configs
 from gan_lab.data import load
 from gan_lab.metrics import feature_net
 from gan_lab.metrics.fidelity import RealReference
+from gan_lab.metrics.prdc import prdc
 from gan_lab.metrics.two_sample import default_config, two_sample_test
 from gan_lab.models.diffaugment import POLICY
 from gan_lab.precision import PRECISIONS, use_precision
@@ -196,6 +199,11 @@ def judge(real: torch.Tensor, fake: torch.Tensor, seed: int) -> float:
     return two_sample_test(real, fake, cfg=cfg, seed=seed, device="cpu").accuracy
 
 
+#: neighbours of precision, recall, density and coverage (Naeem et al. 2020 recommend 5)
+PRDC_K = 5
+PRDC = ("precision", "recall", "density", "coverage")
+
+
 class QualityCurve:
     """A ``fit`` callback (call it every step): FID every ``every`` training seconds; stops training at ``budget``.
 
@@ -213,12 +221,15 @@ class QualityCurve:
             (codes from seed s; judge 0 the FID's), and the point holds their mean. One judge's verdict on one
             generator moves by several hundredths between seeds (``two_sample_noise.py``). The untrained G
             (step 0) is judged by judge 0 alone: every judge tells it from real images (1.0 in every stored run).
+        prdc_real: features (by the reference's network) of real images; when given, each evaluation also holds
+            the precision, recall, density and coverage of the FID's fakes against them (k = ``PRDC_K``).
     """
 
     def __init__(self, run: GANRun, reference: RealReference, clock: TrainingClock, budget: float, every: float,
-                 n: int, stop: threading.Event, held_out: torch.Tensor | None = None, judges: int = 1):
+                 n: int, stop: threading.Event, held_out: torch.Tensor | None = None, judges: int = 1,
+                 prdc_real: torch.Tensor | None = None):
         self.run, self.reference, self.clock, self.n, self.stop = run, reference, clock, n, stop
-        self.held_out, self.judges = held_out, judges
+        self.held_out, self.judges, self.prdc_real = held_out, judges, prdc_real
         self.budget, self.every, self.next_at, self.points = budget, every, every, []
 
     def evaluate(self, step: int) -> None:
@@ -229,6 +240,9 @@ class QualityCurve:
                  "cpu_seconds": round(seconds["cpu"], 2), "step": step, "fid": round(self.reference.fid(fake), 3)}
         if self.held_out is not None:
             point |= self.judged(fake, step)
+        if self.prdc_real is not None:
+            scores = prdc(self.prdc_real, self.reference.phi.features(fake), k=PRDC_K)
+            point["prdc"] = {name: round(value, 4) for name, value in scores.items()}
         self.points.append(point)
         self.clock.start()
 
@@ -262,14 +276,15 @@ def budgeted_run(data, config: GANConfig, clock: str,
 
 
 def time_to_quality(data, config: GANConfig, reference: RealReference, budget: float, every: float, n: int,
-                    clock: str = "cpu", held_out: torch.Tensor | None = None, judges: int = 1) -> list[dict]:
+                    clock: str = "cpu", held_out: torch.Tensor | None = None, judges: int = 1,
+                    prdc_real: torch.Tensor | None = None) -> list[dict]:
     """Train ``config`` on ``data`` for ``budget`` seconds of ``clock``; FID at 0, every, 2·every, …, budget.
 
     Returns:
         The curve: ``[{"seconds", "wall_seconds", "cpu_seconds", "step", "fid"}, ...]``, seconds increasing.
     """
     run, config, timer, stop = budgeted_run(data, config, clock, budget)
-    curve = QualityCurve(run, reference, timer, budget, every, n, stop, held_out, judges)
+    curve = QualityCurve(run, reference, timer, budget, every, n, stop, held_out, judges, prdc_real)
     timer.start()
     curve.evaluate(step=0)  # the untrained G
     train_gan(data, config, device="cpu", callbacks=[curve], stop_event=stop, progress=False, run=run)
@@ -300,8 +315,8 @@ def summary(runs: list[dict]) -> list[dict]:
         points = [r["curve"][i] for r in runs]
         row = {"seconds": statistics.mean(p["seconds"] for p in points),
                "step": statistics.mean(p["step"] for p in points)}
-        for metric, short in (("fid", "fid"), ("two_sample_accuracy", "two_sample")):
-            values = [p[metric] for p in points if metric in p]
+        for metric, short in (("fid", "fid"), ("two_sample_accuracy", "two_sample"), *((m, m) for m in PRDC)):
+            values = [_value(p, metric) for p in points if _value(p, metric) is not None]
             if len(values) == len(points):
                 row |= {f"{short}_mean": statistics.mean(values), f"{short}_min": min(values),
                         f"{short}_max": max(values)}
@@ -390,7 +405,7 @@ def paired(runs: list[dict], baseline: list[dict]) -> dict | None:
     if not shared:
         return None
     out = {"seeds": [seed for seed, _, _ in shared]}
-    for metric in ("fid", "two_sample_accuracy", "two_sample_median"):
+    for metric in ("fid", "two_sample_accuracy", "two_sample_median", *PRDC):
         values = [(_value(this, metric), _value(that, metric)) for _, this, that in shared]
         if any(None in pair for pair in values):
             continue
@@ -401,10 +416,13 @@ def paired(runs: list[dict], baseline: list[dict]) -> dict | None:
 
 
 def _value(point: dict, metric: str) -> float | None:
-    """A curve point's ``metric``: "two_sample_median" is the median of its judges' verdicts (None with one judge)."""
+    """A curve point's ``metric``: "two_sample_median" is the median of its judges' verdicts (None with one judge);
+    precision, recall, density and coverage come from its ``prdc`` entry (None where not measured)."""
     if metric == "two_sample_median":
         verdicts = point.get("two_sample_accuracies")
         return statistics.median(verdicts) if verdicts else None
+    if metric in PRDC:
+        return point.get("prdc", {}).get(metric)
     return point.get(metric)
 
 
@@ -419,6 +437,11 @@ def table(result: dict) -> str:
             lines.append(f"{name:<{w}}{row['seconds']:>7.0f}{row['step']:>8.0f}{row['fid_mean']:>10.2f}  "
                          f"[{row['fid_min']:.2f}, {row['fid_max']:.2f}]{judged}")
     for name, entry in result["configs"].items():
+        if "coverage_mean" in entry["summary"][-1]:
+            row = entry["summary"][-1]
+            lines.append(f"{name} at {row['seconds']:.0f} s: " + ", ".join(
+                f"{m} {row[f'{m}_mean']:.3f} [{row[f'{m}_min']:.3f}, {row[f'{m}_max']:.3f}]" for m in PRDC))
+    for name, entry in result["configs"].items():
         if entry.get("judges"):
             j, first = entry["judges"], entry["judges"]["judge_0_minus_mean"]
             lines.append(f"{name}: {j['judges']} judges per run; SD of a judge's leniency {j['sd_judge_effect']:.3f}, "
@@ -431,7 +454,8 @@ def table(result: dict) -> str:
             parts = [f"{label} {against[key]['mean']:+.3f} (lower on {against[key]['lower']} of "
                      f"{len(against['seeds'])} seeds, Wilcoxon p = {against[key]['wilcoxon_p_lower']:.3f})"
                      for key, label in (("two_sample_accuracy", "two-sample accuracy"),
-                                        ("two_sample_median", "its judges' median"), ("fid", "FID"))
+                                        ("two_sample_median", "its judges' median"), ("fid", "FID"),
+                                        *((m, m) for m in PRDC))
                      if key in against]
             lines.append(f"{name} minus notebook_02, seed by seed: " + "; ".join(parts))
     floor = result["real_floor"]
@@ -517,6 +541,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also run the classifier two-sample test against the test split at each evaluation")
     parser.add_argument("--judges", type=int, default=1,
                         help="two-sample judges (seeds 0..K-1, each with its own fakes) averaged per evaluation")
+    parser.add_argument("--prdc", action="store_true",
+                        help="also precision, recall, density and coverage of the FID's fakes against --n training "
+                             "images (a fixed draw) at each evaluation")
     args = parser.parse_args(argv)
     unknown = {name for name in args.configs
                if split_name(name)[0] not in candidates() or split_name(name)[1] not in PRECISIONS}
@@ -540,10 +567,14 @@ def measure(args: argparse.Namespace) -> dict:
     held_out = load(args.data, split="val", size=args.size).images[:args.n]  # what a perfect G would score
     floor = {"fid": round(reference.fid(held_out), 3), "n": len(held_out), "split": "val"}
     test_images = load(args.data, split="test", size=args.size).images[:args.n] if args.two_sample else None
+    prdc_real = None
+    if args.prdc:  # as many training images as fakes, the same draw for every run
+        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:args.n]
+        prdc_real = phi.features(data.images[pick])
     result = {"settings": {"budget": args.budget, "every": args.every, "clock": args.clock, "threads":
                            torch.get_num_threads(), "n": args.n, "seeds": args.seeds, "data": data.name,
                            "source": data.source, "size": args.size, "n_train": len(data),
-                           "judges": args.judges},
+                           "judges": args.judges, **({"prdc_k": PRDC_K} if args.prdc else {})},
               "machine": machine(), "real_floor": floor, "feature_net_test_accuracy": phi.test_accuracy,
               "configs": {name: {"config": dataclasses.asdict(candidates()[split_name(name)[0]])
                                  | {"precision": split_name(name)[1]}, "runs": []} for name in args.configs}}
@@ -554,7 +585,7 @@ def measure(args: argparse.Namespace) -> dict:
             load_start = load_average()
             with use_precision(precision):  # train_gan's steps (gan_lab.precision); the FIDs between them: fp32
                 curve = time_to_quality(data, config, reference, args.budget, args.every, args.n, args.clock,
-                                        test_images, args.judges)
+                                        test_images, args.judges, prdc_real)
             result["configs"][name]["runs"].append({"seed": seed, "curve": curve, "load_average":
                                                     {"start": load_start, "end": load_average()}})
             print(f"{name} seed {seed}: FID {curve[-1]['fid']:.2f} after {curve[-1]['step']} steps", flush=True)

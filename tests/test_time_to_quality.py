@@ -374,3 +374,43 @@ def test_each_judges_final_verdict_is_drawn_beside_its_configuration(ttq):
     ttq.judge_verdicts(ax, [{"curve": [{"seconds": 180.0, "two_sample_accuracy": 0.7}]}], "red", offset=0.0)
     assert len(ax.collections) == 1  # one judge a run: nothing more to show
     plt.close(fig)
+
+
+def test_precision_recall_density_and_coverage_are_measured_when_asked(ttq, monkeypatch, tmp_path, capsys):
+    phi = tiny_phi("phantoms")
+    monkeypatch.setattr(ttq, "feature_net", lambda *args, **kwargs: phi)
+    out = tmp_path / "ttq.json"
+    assert ttq.main(["--data", "phantoms", "--budget", "0.4", "--every", "0.2", "--n", "64", "--prdc", "--seeds", "0",
+                     "--configs", "notebook_02", "w16_b64", "--out", str(out), "--plot", ""]) == 0
+    result = json.loads(out.read_text())
+    assert result["settings"]["prdc_k"] == ttq.PRDC_K == 5
+    for entry in result["configs"].values():
+        curve = entry["runs"][0]["curve"]
+        assert all(set(p["prdc"]) == set(ttq.PRDC) for p in curve) and len(curve) >= 2
+        assert all(0 <= p["prdc"][m] <= 1 for p in curve for m in ("precision", "recall", "coverage"))
+        row = entry["summary"][-1]
+        assert row["coverage_mean"] == row["coverage_min"] == curve[-1]["prdc"]["coverage"]  # one seed
+    against = result["configs"]["w16_b64"]["against_notebook_02"]
+    last = {name: e["runs"][0]["curve"][-1]["prdc"] for name, e in result["configs"].items()}
+    assert against["recall"]["per_seed"] == [pytest.approx(last["w16_b64"]["recall"] - last["notebook_02"]["recall"],
+                                                           abs=1e-4)]
+    printed = capsys.readouterr().out
+    assert "notebook_02 at " in printed and "coverage" in printed and "w16_b64 minus notebook_02" in printed
+
+
+def test_an_evaluation_scores_the_fids_fakes_against_the_real_features_it_was_given(ttq):
+    from gan_lab.metrics.prdc import prdc
+
+    fakes = torch.linspace(-1, 1, 12 * 16).reshape(12, 1, 4, 4)
+    flatten = SimpleNamespace(features=lambda images: images.flatten(1))  # a stand-in for the feature network
+    reference = SimpleNamespace(phi=flatten, fid=lambda fake: 1.0)
+    clock = SimpleNamespace(stop=lambda: None, start=lambda: None, read=lambda: {"wall": 3.0, "cpu": 3.0}, kind="wall")
+    real = torch.randn(12, 16, generator=torch.Generator().manual_seed(0))
+    curve = ttq.QualityCurve(SimpleNamespace(sample=lambda n, seed: fakes[:n]), reference, clock, 10.0, 5.0, n=12,
+                             stop=None, prdc_real=real)
+    curve.evaluate(step=4)
+    expected = prdc(real, fakes.flatten(1), k=5)
+    assert curve.points[-1]["prdc"] == {name: round(value, 4) for name, value in expected.items()}
+    curve.prdc_real = None  # not asked for: no entry
+    curve.evaluate(step=5)
+    assert "prdc" not in curve.points[-1]
