@@ -521,20 +521,31 @@ def test_the_generator_loss_of_a_mixed_batch_counts_only_the_fakes():
     config = GANConfig(**{**TINY, "arch": "dcgan"})
     G, D = build_gan(config)
     _, loss_G_fn = adversarial_losses(config.loss)
-    real, z = _data(8), torch.randn(8, G.z_dim)
+    real, fake = _data(8), G(torch.randn(8, G.z_dim))
+    logits = D(torch.cat([real, fake.detach()])).detach()  # D's weights stay as they are during G's update
     captured = []
-    out = g_step(G, D, make_optimizers(G, D, config)["G"], z, lambda logits: captured.append(logits) or
-                 loss_G_fn(logits), fake=G(z), real=real)
-    assert captured[0].shape == (8,) and torch.equal(out["loss_G"], loss_G_fn(captured[0]).detach())
+    out = g_step(G, D, make_optimizers(G, D, config)["G"], None, lambda a: captured.append(a.detach()) or loss_G_fn(a),
+                 fake=fake, real=real)
+    assert torch.allclose(captured[0], logits[8:]) and not torch.allclose(captured[0], logits[:8])  # the fake half
+    assert torch.equal(out["loss_G"], loss_G_fn(captured[0]))
 
 
-def test_mixed_batches_train_from_the_config_and_survive_a_checkpoint(tmp_path):
-    config = GANConfig(**{**TINY, "arch": "dcgan"}, mixed_batches=True)
+@pytest.mark.parametrize("k, reuse", [(1, False), (2, False), (1, True)])
+def test_mixed_batches_train_from_the_config_and_survive_a_checkpoint(tmp_path, monkeypatch, k, reuse):
+    config = GANConfig(**{**TINY, "arch": "dcgan"}, mixed_batches=True, k=k, reuse_fakes=reuse)
     run = new_run(_data(), config, device="cpu")
-    sizes = []
+    sizes, reals = [], []
     run.D.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
+    real_d, real_g = gan.d_step, gan.g_step
+    monkeypatch.setattr(gan, "d_step", lambda D, opt, real, *a, **kw: reals.append(("D", real)) or
+                        real_d(D, opt, real, *a, **kw))
+    monkeypatch.setattr(gan, "g_step", lambda *a, **kw: reals.append(("G", kw["real"])) or real_g(*a, **kw))
     train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False, run=run)
-    assert sizes == [16] * 2 * config.num_steps  # D's update and G's, each one batch of real and fake
+    assert sizes == [16] * (k + 1) * config.num_steps  # each of D's updates and G's: one batch of real and fake
+    assert [who for who, _ in reals] == (["D"] * k + ["G"]) * config.num_steps
+    for step in range(config.num_steps):  # G's update scores its fakes beside D's last real batch
+        this = reals[step * (k + 1):(step + 1) * (k + 1)]
+        assert this[-1][1] is this[-2][1]
     assert load_gan(tmp_path).config.mixed_batches is True
     assert GANConfig().mixed_batches is False and GANConfig.FIELDS_ADDED_LATER["mixed_batches"] is False
     for bad, message in [(dict(mixed_batches=1), "mixed_batches must be True or False"),

@@ -132,13 +132,15 @@ class GANConfig(TrainConfig):
             (Progressive GAN, Karras et al. 2018, section 3; 4 in their official code): D sees how much the
             images of a group differ, which a collapsed G cannot hide. 0 (the default): none. D scores the
             real and the fake batch in separate passes, so a group never mixes the two.
-        mixed_batches: D sees the real and the fake batch as one batch of 2B images, in its own update and
-            in G's (where the real half is D's last real batch), so that its batch norm normalises both with
-            the statistics of the mixture. False (the default): separate real and fake batches, as in the
-            DCGAN reference code; then batch norm takes each batch's own per-channel mean and variance out of
-            D's hidden features, and a difference between the real and the fake images in those moments is
-            hidden from D (our reading, the reason for the option). Not with ``minibatch_std``, whose groups
-            would mix the two.
+        mixed_batches: D sees the real and the fake batch as one batch (2B images, or 2B / world size in each
+            process of a torchrun job), in its own update and in G's (where the real half is D's last real
+            batch), so that its batch norm normalises both with the statistics of the mixture. False (the
+            default): separate real and fake batches, as in PyTorch's DCGAN example; then batch norm takes each
+            batch's own per-channel mean and variance out of D's hidden features, and with them a difference
+            between the real and the fake images in those moments (our reading, the reason for the option).
+            It changes nothing but the cost where D has no batch norm (``spectral_norm``, the MLP); R1's
+            penalty still scores the real images alone. Not with ``minibatch_std``, whose groups would mix the
+            two.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -490,6 +492,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         ada = AdaptiveProbability(config.ada_target, config.ada_images, p=p)
         D_seen.p = p
 
+    mixed = {"mixed": True} if config.mixed_batches else {}  # D's update: real and fake in one batch
+
     def step_fn(step: int) -> dict:
         if parallel:
             parallel.seed(config.seed, step)  # each process its own batches; a resumed run draws the same ones
@@ -502,17 +506,17 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
             with torch.set_grad_enabled(reused):  # then G's graph is kept for it
                 fake = G_sync(z) if reused else G(z)
             out = d_step(D_sync, optimizers["D"], real, fake.detach(), loss_D_fn,  # G is fixed during D's update
-                         mixed=config.mixed_batches)
+                         **mixed)
             if config.lambda_r1 and step % R1_EVERY == 0:
                 out |= r1_step(D_sync, optimizers["D"], real, config.lambda_r1, every=R1_EVERY)
             if ada is not None:
                 _adapt(ada, D_seen, out, parallel, config.batch_size)
-        beside = real if config.mixed_batches else None  # the real images D sees beside G's fakes
+        beside = {"real": real} if config.mixed_batches else {}  # D's last real images, scored beside G's fakes
         if config.reuse_fakes:  # D's last fakes, through the D just updated
-            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake, real=beside))
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake, **beside))
         else:
             z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
-            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, real=beside))
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, **beside))
         if lookahead is not None:
             lookahead.step(step)  # every k steps: both players step back towards their slow weights
         if averager is not None:
