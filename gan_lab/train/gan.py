@@ -145,12 +145,12 @@ class GANConfig(TrainConfig):
     """
 
     key = "gan"
+    # all off; ada_images and lookahead_alpha count only when on
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
                           "spectral_norm": False, "upsample": "transposed",
                           "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
                           "lookahead_alpha": 0.5, "full_res_conv_G": False, "full_res_conv_D": False,
                           "minibatch_std": 0, "mixed_batches": False}
-    # all off; ada_images and lookahead_alpha count only when on
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
