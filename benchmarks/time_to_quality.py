@@ -316,7 +316,7 @@ def summary(runs: list[dict]) -> list[dict]:
         row = {"seconds": statistics.mean(p["seconds"] for p in points),
                "step": statistics.mean(p["step"] for p in points)}
         for metric, short in (("fid", "fid"), ("two_sample_accuracy", "two_sample"), *((m, m) for m in PRDC)):
-            values = [_value(p, metric) for p in points if _value(p, metric) is not None]
+            values = [value for p in points if (value := _value(p, metric)) is not None]
             if len(values) == len(points):
                 row |= {f"{short}_mean": statistics.mean(values), f"{short}_min": min(values),
                         f"{short}_max": max(values)}

@@ -343,11 +343,11 @@ def test_ctrl_c_saves_and_exits_130(tmp_path, fake_data, monkeypatch):
 
     real_g_step, calls = gan.g_step, []
 
-    def interrupt_at_step_3(*args):
+    def interrupt_at_step_3(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_g_step(*args)
+        return real_g_step(*args, **kwargs)
 
     monkeypatch.setattr(gan, "g_step", interrupt_at_step_3)
     out = tmp_path / "run"

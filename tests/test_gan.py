@@ -63,8 +63,8 @@ def test_d_step_changes_only_D_and_g_step_only_G(arch):
 def test_k_discriminator_steps_per_generator_step(monkeypatch):
     calls = []
     real_d, real_g = gan.d_step, gan.g_step
-    monkeypatch.setattr(gan, "d_step", lambda *a: calls.append("D") or real_d(*a))
-    monkeypatch.setattr(gan, "g_step", lambda *a: calls.append("G") or real_g(*a))
+    monkeypatch.setattr(gan, "d_step", lambda *a, **kw: calls.append("D") or real_d(*a, **kw))
+    monkeypatch.setattr(gan, "g_step", lambda *a, **kw: calls.append("G") or real_g(*a, **kw))
     train_gan(_data(), GANConfig(**{**TINY, "num_steps": 2}, k=3), device="cpu", progress=False)
     assert calls == ["D", "D", "D", "G"] * 2
 
@@ -137,11 +137,11 @@ def test_load_or_train_resumes_an_interrupted_run(tmp_path, monkeypatch, capsys)
     config = GANConfig(**TINY)
     real_g_step, calls = gan.g_step, []
 
-    def interrupt_at_step_4(*args):
+    def interrupt_at_step_4(*args, **kwargs):
         calls.append(1)
         if len(calls) == 4:
             raise KeyboardInterrupt
-        return real_g_step(*args)
+        return real_g_step(*args, **kwargs)
 
     monkeypatch.setattr(gan, "g_step", interrupt_at_step_4)
     assert load_or_train_gan(tmp_path, _data(), config, device="cpu", progress=False).history["interrupted"]

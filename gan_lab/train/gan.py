@@ -492,8 +492,6 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         ada = AdaptiveProbability(config.ada_target, config.ada_images, p=p)
         D_seen.p = p
 
-    mixed = {"mixed": True} if config.mixed_batches else {}  # D's update: real and fake in one batch
-
     def step_fn(step: int) -> dict:
         if parallel:
             parallel.seed(config.seed, step)  # each process its own batches; a resumed run draws the same ones
@@ -506,17 +504,17 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
             with torch.set_grad_enabled(reused):  # then G's graph is kept for it
                 fake = G_sync(z) if reused else G(z)
             out = d_step(D_sync, optimizers["D"], real, fake.detach(), loss_D_fn,  # G is fixed during D's update
-                         **mixed)
+                         mixed=config.mixed_batches)
             if config.lambda_r1 and step % R1_EVERY == 0:
                 out |= r1_step(D_sync, optimizers["D"], real, config.lambda_r1, every=R1_EVERY)
             if ada is not None:
                 _adapt(ada, D_seen, out, parallel, config.batch_size)
-        beside = {"real": real} if config.mixed_batches else {}  # D's last real images, scored beside G's fakes
+        beside = real if config.mixed_batches else None  # D's last real images, scored beside G's fakes
         if config.reuse_fakes:  # D's last fakes, through the D just updated
-            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake, **beside))
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake, real=beside))
         else:
             z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
-            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, **beside))
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, real=beside))
         if lookahead is not None:
             lookahead.step(step)  # every k steps: both players step back towards their slow weights
         if averager is not None:
