@@ -109,6 +109,9 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_lrD8e-4": dataclasses.replace(nb02, lr_D=8e-4),
         # after rejection sampling: D's batch norm over real and fake images together, in both players' updates
         "notebook_02_mixed": dataclasses.replace(nb02, mixed_batches=True),
+        # after the PRDC diagnostic: top-k training (Sinha et al. 2020), at no step cost, alone and on the wider D
+        "notebook_02_topk": dataclasses.replace(nb02, top_k=0.5),
+        "notebook_02_dw48_fullres_G_topk": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True, top_k=0.5),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),

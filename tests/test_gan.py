@@ -552,3 +552,49 @@ def test_mixed_batches_train_from_the_config_and_survive_a_checkpoint(tmp_path, 
                          (dict(mixed_batches=True, minibatch_std=4), "minibatch_std's groups would mix")]:
         with pytest.raises(ValueError, match=message):
             GANConfig(**bad)
+
+
+def test_top_k_gives_gradient_only_to_the_fakes_D_finds_most_realistic():
+    """Sinha et al. 2020: G's loss takes the k largest logits, so the other fakes get no gradient."""
+    torch.manual_seed(0)
+    codes = torch.nn.Parameter(torch.randn(8, 1, 4, 4))  # a "generator" whose fakes are its own parameters
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 1))
+    _, loss_G_fn = adversarial_losses("nonsaturating")
+    opt = torch.optim.SGD([codes], lr=0.0)  # the gradient stays to be read; nothing moves
+    logits = D(codes).detach().flatten()
+    best = set(logits.topk(3).indices.tolist())
+    out = g_step(None, D, opt, None, loss_G_fn, fake=codes * 1, keep=3)
+    touched = {i for i in range(8) if codes.grad[i].abs().sum() > 0}
+    assert touched == best  # the three highest-scored fakes, and only they
+    assert torch.allclose(out["loss_G"], loss_G_fn(logits.topk(3).values.unsqueeze(1)))
+    g_step(None, D, opt, None, loss_G_fn, fake=codes * 1)  # keep=None: every fake counts
+    assert all(codes.grad[i].abs().sum() > 0 for i in range(8))
+
+
+def test_top_k_count_falls_by_gamma_each_epoch_down_to_nu():
+    # 100 images, batch 10: an epoch is 10 G updates, steps 1-10, 11-20, ...
+    counts = [gan.top_k_count(step, 10, 100, 0.5, 0.9) for step in (1, 10, 11, 20, 21, 31, 61, 501)]
+    assert counts == [10, 10, 9, 9, 8, 7, 5, 5]  # 10 · 0.9^e, floored at ν · B = 5
+    assert gan.top_k_count(1000, 32, 100, 0.01, 0.5) == 1  # never below one fake
+    assert gan.top_k_count(1, 32, 100, 0.5, 0.99, local_batch_size=16) == 16  # a torchrun process: its own share
+    assert gan.top_k_count(10_000, 32, 100, 0.5, 0.99, local_batch_size=16) == 8
+
+
+def test_top_k_trains_from_the_config_logs_k_and_survives_a_checkpoint(tmp_path, monkeypatch):
+    config = GANConfig(**{**TINY, "num_steps": 8}, top_k=0.5, top_k_decay=0.5)
+    kept = []
+    real_g = gan.g_step
+    monkeypatch.setattr(gan, "g_step", lambda *a, **kw: kept.append(kw["keep"]) or real_g(*a, **kw))
+    run = train_gan(_data(16), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    # 16 images, batch 8: an epoch is 2 G updates, k = 8 · 0.5^epoch floored at 4
+    assert kept == [8, 8, 4, 4, 4, 4, 4, 4]
+    assert [float(v) for v in run.history["top_k"]] == [k / 8 for k in kept]
+    assert load_gan(tmp_path).config.top_k == 0.5
+    kept.clear()
+    train_gan(_data(16), GANConfig(**TINY), device="cpu", progress=False)
+    assert kept == [None] * TINY["num_steps"]  # off by default: G's loss sees every fake
+    assert GANConfig().top_k == 1 and GANConfig.FIELDS_ADDED_LATER["top_k"] == 1
+    for bad, message in [(dict(top_k=0), "top_k must be a number in"), (dict(top_k=1.5), "top_k must be"),
+                         (dict(top_k_decay=0), "top_k_decay must be"), (dict(top_k="half"), "top_k must be")]:
+        with pytest.raises(ValueError, match=message):
+            GANConfig(**bad)

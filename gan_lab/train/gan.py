@@ -141,6 +141,12 @@ class GANConfig(TrainConfig):
             It changes nothing but the cost where D has no batch norm (``spectral_norm``, the MLP); R1's
             penalty still scores the real images alone. Not with ``minibatch_std``, whose groups would mix the
             two.
+        top_k: ν of top-k training (Sinha et al. 2020): G's loss takes only the k of its B fakes that D scores
+            as most realistic (the largest logits), the gradient of the others is zeroed. k starts at B and is
+            multiplied by ``top_k_decay`` every epoch (B · steps ≥ the number of training images) down to ν · B
+            (``top_k_count``; logged as "top_k", the fraction k / B). 1 (the default): every fake counts.
+        top_k_decay: γ, k's factor per epoch. The paper anneals k from B to a floor; γ = 0.99 and ν = 0.5 as
+            candidates are gan_lab's choice (their values not checked against the paper's experiments).
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -150,7 +156,7 @@ class GANConfig(TrainConfig):
                           "spectral_norm": False, "upsample": "transposed",
                           "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
                           "lookahead_alpha": 0.5, "full_res_conv_G": False, "full_res_conv_D": False,
-                          "minibatch_std": 0, "mixed_batches": False}
+                          "minibatch_std": 0, "mixed_batches": False, "top_k": 1.0, "top_k_decay": 0.99}
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
@@ -178,6 +184,8 @@ class GANConfig(TrainConfig):
     full_res_conv_D: bool = False
     minibatch_std: int = 0
     mixed_batches: bool = False
+    top_k: float = 1.0
+    top_k_decay: float = 0.99
 
     def __post_init__(self):
         super().__post_init__()
@@ -238,6 +246,12 @@ class GANConfig(TrainConfig):
         if self.mixed_batches and self.minibatch_std:
             raise ValueError("mixed_batches puts real and fake images in one batch, where minibatch_std's groups "
                              "would mix the two; use one of them.")
+        if not (is_number(self.top_k) and 0 < self.top_k <= 1):
+            raise ValueError(f"top_k must be a number in (0, 1], the smallest fraction of the fakes whose logits enter "
+                             f"G's loss (1: all of them), not {self.top_k!r}.")
+        if not (is_number(self.top_k_decay) and 0 < self.top_k_decay <= 1):
+            raise ValueError(f"top_k_decay must be a number in (0, 1], k's factor per epoch (1: constant), "
+                             f"not {self.top_k_decay!r}.")
         if isinstance(self.width_D, bool) or not (isinstance(self.width_D, int) and self.width_D >= 0):
             raise ValueError(f"width_D must be a whole number ≥ 1, or 0 for D as wide as G; not {self.width_D!r}.")
 
@@ -296,7 +310,8 @@ def score(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.T
 
 
 def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Tensor,
-           loss_G_fn, fake: torch.Tensor | None = None, real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           loss_G_fn, fake: torch.Tensor | None = None, real: torch.Tensor | None = None,
+           keep: int | None = None) -> dict[str, torch.Tensor]:
     """One generator update on noise z (B, z_dim): descend L_G(D(G(z))).
 
     Args:
@@ -308,17 +323,31 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
             None: made here.
         real: real images D scores in one batch with the fakes (``GANConfig.mixed_batches``), so that it
             judges them as in its own update; only the fakes' logits enter the loss. None: the fakes alone.
+        keep: top-k training (``GANConfig.top_k``): only the ``keep`` fakes with the largest logits enter the
+            loss, so the others give G no gradient. None: all of them.
 
     Returns:
         ``{"loss_G"}``: a detached scalar.
     """
     with frozen(D):  # the gradient flows through D into G; D's weights get none (and cost none)
         fake = G(z) if fake is None else fake
-        loss_G = loss_G_fn(D(fake) if real is None else score(D, real, fake)[1])
+        logits = D(fake) if real is None else score(D, real, fake)[1]
+        if keep is not None:  # the fakes D finds most realistic (Sinha et al. 2020)
+            logits = logits.topk(keep, dim=0).values
+        loss_G = loss_G_fn(logits)
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
     opt_G.step()
     return {"loss_G": loss_G.detach()}
+
+
+def top_k_count(step: int, batch_size: int, n_images: int, nu: float, gamma: float,
+                local_batch_size: int | None = None) -> int:
+    """Top-k training's k for G's update at ``step`` (1 for the first, as ``fit`` counts): B · γ^epoch, never
+    below ν · B (and at least 1), where an epoch is ``n_images`` fakes, B per G update (Sinha et al. 2020). In a
+    torchrun process, k is that fraction of its ``local_batch_size``."""
+    epoch = (step - 1) * batch_size // n_images
+    return max(int((local_batch_size or batch_size) * max(gamma ** epoch, nu)), 1)
 
 
 #: D updates between two R1 penalties (Karras et al. 2020's lazy regularisation uses 16)
@@ -510,11 +539,13 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
             if ada is not None:
                 _adapt(ada, D_seen, out, parallel, config.batch_size)
         beside = real if config.mixed_batches else None  # D's last real images, scored beside G's fakes
+        keep = (top_k_count(step, config.batch_size, len(x), config.top_k, config.top_k_decay, batch_size)
+                if config.top_k < 1 else None)
         if config.reuse_fakes:  # D's last fakes, through the D just updated
-            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake, real=beside))
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake, real=beside, keep=keep))
         else:
             z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update
-            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, real=beside))
+            out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, real=beside, keep=keep))
         if lookahead is not None:
             lookahead.step(step)  # every k steps: both players step back towards their slow weights
         if averager is not None:
@@ -522,6 +553,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
                 averager.multi_avg_fn = get_ema_multi_avg_fn(ema_beta(config, step))
             averager.update_parameters(G)  # θ_ema ← β θ_ema + (1 − β) θ (BatchNorm statistics too)
         out = parallel.average(out) if parallel else out
+        if keep is not None:
+            out["top_k"] = keep / batch_size  # the same in every process
         return out | {"lr_factor": factor} if config.decay_start < 1 else out  # the same in every process
 
     networks = {"G": G, "D": D, **({"G_ema": run.G_ema} if averager is not None else {}),
