@@ -578,6 +578,19 @@ def test_top_k_count_falls_by_gamma_each_epoch_down_to_nu():
     assert gan.top_k_count(1000, 32, 100, 0.01, 0.5) == 1  # never below one fake
     assert gan.top_k_count(1, 32, 100, 0.5, 0.99, local_batch_size=16) == 16  # a torchrun process: its own share
     assert gan.top_k_count(10_000, 32, 100, 0.5, 0.99, local_batch_size=16) == 8
+    assert gan.top_k_count(10_000, 100, 100, 0.57, 0.5) == 57  # 100 · 0.57 is 56.99999… in floating point
+    assert gan.top_k_count(5, 32, 128, 0.5, 0.99, local_batch_size=8) == 8  # k = 31 of 32: 7.75 of 8 rounds to 8
+
+
+def test_a_resumed_top_k_run_goes_on_with_the_k_of_its_steps(tmp_path, monkeypatch):
+    config = GANConfig(**{**TINY, "num_steps": 8}, top_k=0.25, top_k_decay=0.9)
+    kept = []
+    real_g = gan.g_step
+    monkeypatch.setattr(gan, "g_step", lambda *a, **kw: kept.append(kw["keep"]) or real_g(*a, **kw))
+    train_gan(_data(16), dataclasses.replace(config, num_steps=4), device="cpu", checkpoint_dir=tmp_path,
+              progress=False)
+    train_gan(_data(16), config, device="cpu", checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert kept == [8, 8, 7, 7, 6, 6, 5, 5]  # an epoch is 2 G updates: 8 · 0.9^e rounded down, as if uninterrupted
 
 
 def test_top_k_trains_from_the_config_logs_k_and_survives_a_checkpoint(tmp_path, monkeypatch):
@@ -595,6 +608,7 @@ def test_top_k_trains_from_the_config_logs_k_and_survives_a_checkpoint(tmp_path,
     assert kept == [None] * TINY["num_steps"]  # off by default: G's loss sees every fake
     assert GANConfig().top_k == 1 and GANConfig.FIELDS_ADDED_LATER["top_k"] == 1
     for bad, message in [(dict(top_k=0), "top_k must be a number in"), (dict(top_k=1.5), "top_k must be"),
-                         (dict(top_k_decay=0), "top_k_decay must be"), (dict(top_k="half"), "top_k must be")]:
+                         (dict(top_k_decay=0), "top_k_decay must be"), (dict(top_k="half"), "top_k must be"),
+                         (dict(top_k=True), "top_k must be")]:
         with pytest.raises(ValueError, match=message):
             GANConfig(**bad)

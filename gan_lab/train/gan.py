@@ -12,6 +12,7 @@ average is what a user sees. ``benchmarks/ema.py`` measures what it buys.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -142,16 +143,19 @@ class GANConfig(TrainConfig):
             penalty still scores the real images alone. Not with ``minibatch_std``, whose groups would mix the
             two.
         top_k: ν of top-k training (Sinha et al. 2020): G's loss takes only the k of its B fakes that D scores
-            as most realistic (the largest logits), the gradient of the others is zeroed. k starts at B and is
-            multiplied by ``top_k_decay`` every epoch (B · steps ≥ the number of training images) down to ν · B
-            (``top_k_count``; logged as "top_k", the fraction k / B). 1 (the default): every fake counts.
-        top_k_decay: γ, k's factor per epoch. The paper anneals k from B to a floor; γ = 0.99 and ν = 0.5 as
-            candidates are gan_lab's choice (their values not checked against the paper's experiments).
+            as most realistic (D's largest outputs), and the others give G no gradient. k starts at B and is
+            multiplied by ``top_k_decay`` every epoch (N / B of G's updates, N the training images) down to
+            ν · B, rounded down (``top_k_count``; logged as "top_k", the fraction kept). In a torchrun job each
+            process keeps its share of k, the best of its own fakes (not of the whole batch). With
+            ``augment`` D ranks the augmented fakes. 1 (the default): every fake counts.
+        top_k_decay: γ, k's factor per epoch. The paper anneals k from B to a floor; ν = 0.5 and γ = 0.99 are
+            gan_lab's choice for its benchmark candidates, also those of a public re-implementation (not
+            checked against the paper's own experiments).
         The loop fields and the seed: see ``TrainConfig``.
     """
 
     key = "gan"
-    # all off; ada_images and lookahead_alpha count only when on
+    # all off; ada_images, lookahead_alpha and top_k_decay count only when on
     FIELDS_ADDED_LATER = {"ema_decay": 0.0, "augment": "", "ada_target": 0.0, "ada_images": 20_000, "lambda_r1": 0.0,
                           "spectral_norm": False, "upsample": "transposed",
                           "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
@@ -323,7 +327,7 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
             None: made here.
         real: real images D scores in one batch with the fakes (``GANConfig.mixed_batches``), so that it
             judges them as in its own update; only the fakes' logits enter the loss. None: the fakes alone.
-        keep: top-k training (``GANConfig.top_k``): only the ``keep`` fakes with the largest logits enter the
+        keep: top-k training (``GANConfig.top_k``): only the ``keep`` fakes with D's largest outputs enter the
             loss, so the others give G no gradient. None: all of them.
 
     Returns:
@@ -343,11 +347,12 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
 
 def top_k_count(step: int, batch_size: int, n_images: int, nu: float, gamma: float,
                 local_batch_size: int | None = None) -> int:
-    """Top-k training's k for G's update at ``step`` (1 for the first, as ``fit`` counts): B · γ^epoch, never
-    below ν · B (and at least 1), where an epoch is ``n_images`` fakes, B per G update (Sinha et al. 2020). In a
-    torchrun process, k is that fraction of its ``local_batch_size``."""
+    """Top-k training's k for G's update at ``step`` (1 for the first, as ``fit`` counts): B · γ^epoch rounded
+    down, never below ν · B (and at least 1), where an epoch is ``n_images`` fakes, B per G update (Sinha et al.
+    2020). In a torchrun process, its share of that k: k · ``local_batch_size`` / B, rounded."""
     epoch = (step - 1) * batch_size // n_images
-    return max(int((local_batch_size or batch_size) * max(gamma ** epoch, nu)), 1)
+    k = max(math.floor(batch_size * max(gamma ** epoch, nu) + 1e-9), 1)  # 1e-9: 100 · 0.57 is 56.99999…
+    return k if local_batch_size is None else max(round(k * local_batch_size / batch_size), 1)
 
 
 #: D updates between two R1 penalties (Karras et al. 2020's lazy regularisation uses 16)
