@@ -1,16 +1,16 @@
-"""Every candidate for the default measured beside it, at a glance: what each did to FID and to the two-sample test.
+"""The candidates for the default measured beside it, at a glance: what each did to FID and to the two-sample test.
 
-Reads the stored two-core files (``time_to_quality_two_sample_pneumoniamnist_2cores_*.json``) whose budget is the
-aim's 180 s and that hold the default (``notebook_02``) and at least one other configuration of the same invocation.
-Each other configuration is paired with that default seed by seed (``time_to_quality.paired``: the same seeds, the
-same judges), so the machine's pace on the day cancels as far as it can. Left out: files made across sessions (the
-first two-core file, one of whose candidates ran in a later session than its default), other budgets
-(``_equal_steps``, ``_longer``) and files of the default alone. ``earlier_default*`` rows are defaults of the past,
-not candidates.
+Reads the stored two-core files (``time_to_quality_two_sample_pneumoniamnist_2cores_*.json``) whose budget is the aim's
+180 s and that hold the default (``notebook_02``) and at least one other configuration of the same invocation. Each
+other configuration is paired with that default seed by seed (``time_to_quality.paired``: the same seeds, the same
+judges), so the machine's pace on the day cancels as far as it can. Left out: the first two-core file, which the pattern
+does not match (its name has no suffix; one of its candidates ran in a later session than its default), other budgets
+(``_equal_steps``, ``_longer``) and files of the default alone. ``earlier_default*`` rows are defaults of the past, not
+candidates.
 
 Writes ``candidates.json`` (each candidate's by-seed differences, means and steps) and ``candidates.png``: the mean
-difference in FID against the mean difference in two-sample accuracy, each seed faint, the aim's direction (both
-lower) shaded. Run from the repository root after storing a new file::
+difference in FID against the mean difference in two-sample accuracy, each seed faint, hollow where a run had one judge,
+the aim's direction (both lower) shaded. Run from the repository root after storing a new file::
 
     python benchmarks/candidates.py
 
@@ -34,6 +34,7 @@ from benchmarks.time_to_quality import paired  # noqa: E402
 PATTERN = "time_to_quality_two_sample_pneumoniamnist_2cores_*.json"
 BUDGET = 180.0
 BASELINE = "notebook_02"
+DPI = 110
 X_MAX = 3.5  # FID differences beyond this are drawn at the edge (one candidate's +8.5 would squeeze the others)
 
 
@@ -75,33 +76,59 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(10, 7))
+    fig, ax = plt.subplots(figsize=(10, 7), dpi=DPI)
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
+    repeated = {name for name in (r["config"] for r in rows) if sum(r["config"] == name for r in rows) > 1}
+    labels = []
     for row in rows:
         fid, acc = row["fid"], row["two_sample_accuracy"]
-        seeds = [(x, y) for x, y in zip(fid["per_seed"], acc["per_seed"]) if x <= X_MAX]
-        ax.scatter([x for x, _ in seeds], [y for _, y in seeds], s=10, color="tab:blue", alpha=0.25, lw=0)
-        eight, beyond = len(row["seeds"]) >= 8, fid["mean"] > X_MAX  # beyond: drawn at the edge, its value named
-        ax.scatter(min(fid["mean"], X_MAX), acc["mean"], s=40 if eight else 25,
-                   marker=">" if beyond else "s" if eight else "o",
-                   color="tab:red" if row["steps_ratio"] < 0.9 else "tab:blue", zorder=3)
-        label = row["config"].removeprefix(f"{BASELINE}_") + (f" (Δ FID {fid['mean']:+.1f})" if beyond else "")
-        ax.annotate(label, (min(fid["mean"], X_MAX), acc["mean"]), fontsize=7, xytext=(-4 if beyond else 4, 2),
-                    textcoords="offset points", ha="right" if beyond else "left")
+        for x, y in zip(fid["per_seed"], acc["per_seed"]):  # beyond X_MAX: at the edge, as a triangle
+            ax.scatter(min(x, X_MAX), y, s=10, marker=">" if x > X_MAX else "o", color="tab:blue", alpha=0.25, lw=0)
+        x, y = min(fid["mean"], X_MAX), acc["mean"]
+        marker = ">" if fid["mean"] > X_MAX else "s" if len(row["seeds"]) >= 8 else "o"
+        colour = "tab:red" if row["steps_ratio"] < 0.9 else "tab:blue"
+        ax.scatter(x, y, s=40 if marker == "s" else 28, marker=marker, zorder=3, edgecolors=colour, linewidths=1.2,
+                   facecolors=colour if row["judges"] > 1 else "white")  # hollow: one judge a run
+        label = row["config"].removeprefix(f"{BASELINE}_")
+        if row["config"] in repeated:  # which invocation: the file's suffix
+            label += f" [{row['file'].removeprefix(PATTERN.split('*')[0]).removesuffix('.json')}]"
+        if fid["mean"] > X_MAX:
+            label += f" (Δ FID {fid['mean']:+.1f})"
+        labels.append((x, y, label, fid["mean"] > X_MAX))
     left, right = ax.get_xlim()
     bottom, top = ax.get_ylim()
     ax.fill_between([min(left, -0.05), 0], min(bottom, -0.05), 0, color="tab:green", alpha=0.08, zorder=0)
     ax.set(xlim=(left, min(right, X_MAX + 0.2)), ylim=(bottom, top),
            xlabel="FID, candidate minus the default of the same invocation (lower: closer to real)",
            ylabel="two-sample accuracy, candidate minus default (lower: harder to tell from real)",
-           title=f"every candidate for the default at {BUDGET:.0f} s on 2 cores (faint: single seeds)")
+           title=f"candidates measured beside the default at {BUDGET:.0f} s on 2 cores (faint: single seeds)")
+    fig.tight_layout()  # before the labels are placed: it moves the axes, and with them the points' pixels
+    _place_labels(ax, labels)
     ax.text(0.01, 0.01, "shaded: both lower, the aim's direction\nred: under 0.9 of the default's steps\n"
-            f"square: eight seeds; ▶: mean beyond Δ FID {X_MAX} (its seeds there not drawn)", transform=ax.transAxes,
-            fontsize=8, va="bottom")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+            f"square: eight seeds; hollow: one judge a run (else four)\n▶: beyond Δ FID {X_MAX}, drawn at the edge",
+            transform=ax.transAxes, fontsize=8, va="bottom")
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
+
+
+def _place_labels(ax, labels: list[tuple[float, float, str, bool]]) -> None:
+    """Each label beside its point, moved up or down in steps of a line until it overlaps no label placed before
+    (a rough box at ``DPI``: 5.8 pixels a character, 12 pixels high)."""
+    to_pixels = ax.transData.transform
+    placed = []
+    for x, y, text, at_edge in sorted(labels, key=lambda label: -label[1]):
+        px, py = to_pixels((x, y))
+        width = 5.8 * len(text)
+        left = px - 5 - width if at_edge else px + 5
+        for shift in (0, -12, 12, -24, 24, -36, 36, -48, 48):
+            box = (left, py + shift - 4, left + width, py + shift + 8)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(text, (x, y), xytext=(-5 if at_edge else 5, shift - 2), textcoords="offset pixels", fontsize=7,
+                    ha="right" if at_edge else "left", arrowprops=None if shift == 0 else
+                    {"arrowstyle": "-", "color": "grey", "lw": 0.5})
 
 
 def main(argv: list[str] | None = None) -> int:

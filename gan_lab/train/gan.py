@@ -148,9 +148,8 @@ class GANConfig(TrainConfig):
             ν · B, rounded down (``top_k_count``; logged as "top_k", the fraction kept). In a torchrun job each
             process keeps its share of k, the best of its own fakes (not of the whole batch). With
             ``augment`` D ranks the augmented fakes. 1 (the default): every fake counts.
-        top_k_decay: γ, k's factor per epoch. The paper anneals k from B to a floor; ν = 0.5 and γ = 0.99 are
-            gan_lab's choice for its benchmark candidates, also those of a public re-implementation (not
-            checked against the paper's own experiments).
+        top_k_decay: γ, k's factor per epoch. This schedule, its default γ = 0.99 and the benchmark candidates'
+            ν = 0.5 are gan_lab's choice; the paper's own schedule and values were not checked here.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
