@@ -50,6 +50,8 @@ def candidates(directory: Path = HERE) -> list[dict]:
             if name == BASELINE or name.startswith("earlier_default"):
                 continue
             against = paired(entry["runs"], configs[BASELINE]["runs"])
+            if against is None:  # no seed in common with the default: nothing to pair
+                continue
             steps = {run["seed"]: run["curve"][-1]["step"] for run in entry["runs"]}
             base_steps = {run["seed"]: run["curve"][-1]["step"] for run in configs[BASELINE]["runs"]}
             rows.append({"file": path.name, "config": name, "seeds": against["seeds"],
@@ -59,11 +61,16 @@ def candidates(directory: Path = HERE) -> list[dict]:
     return rows
 
 
+def _suffix(file: str) -> str:
+    """What tells a stored file from the others: "topk" for ``..._2cores_topk.json``."""
+    return file.removeprefix(PATTERN.split("*")[0]).removesuffix(".json")
+
+
 def table(rows: list[dict]) -> str:
     """The rows as text, lowest mean accuracy difference first."""
     lines = [f"{'candidate (file)':62s} {'seeds':>5s} {'steps':>6s} {'Δ FID':>7s} {'Δ two-sample':>13s}"]
     for row in sorted(rows, key=lambda r: r["two_sample_accuracy"]["mean"]):
-        name = f"{row['config']} ({row['file'].removeprefix(PATTERN.split('*')[0]).removesuffix('.json')})"
+        name = f"{row['config']} ({_suffix(row['file'])})"
         lines.append(f"{name:62s} {len(row['seeds']):5d} {row['steps_ratio']:6.2f} {row['fid']['mean']:+7.2f} "
                      f"{row['two_sample_accuracy']['mean']:+13.3f}")
     return "\n".join(lines)
@@ -92,7 +99,7 @@ def plot(rows: list[dict], path: Path) -> None:
                    facecolors=colour if row["judges"] > 1 else "white")  # hollow: one judge a run
         label = row["config"].removeprefix(f"{BASELINE}_")
         if row["config"] in repeated:  # which invocation: the file's suffix
-            label += f" [{row['file'].removeprefix(PATTERN.split('*')[0]).removesuffix('.json')}]"
+            label += f" [{_suffix(row['file'])}]"
         if fid["mean"] > X_MAX:
             label += f" (Δ FID {fid['mean']:+.1f})"
         labels.append((x, y, label, fid["mean"] > X_MAX))

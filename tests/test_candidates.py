@@ -30,6 +30,7 @@ def test_each_candidate_is_paired_with_the_default_of_its_own_file(candidates, t
                                  "notebook_02_x": [_run(0, 1000, 8.0, 0.95)]})  # the same name, another invocation
     _file(tmp_path, "c", 290.0, {"notebook_02": default, "notebook_02_y": default})  # another budget: left out
     _file(tmp_path, "d", 180.0, {"notebook_02_z": default})  # no default beside it: left out
+    _file(tmp_path, "e", 180.0, {"notebook_02": default, "notebook_02_w": [_run(5, 900, 2.0, 0.7)]})  # no shared seed
     rows = candidates.candidates(tmp_path)
     assert [(r["file"][-6:], r["config"]) for r in rows] == [("a.json", "notebook_02_x"), ("b.json", "notebook_02_x")]
     a, b = rows
