@@ -143,9 +143,9 @@ class GANConfig(TrainConfig):
             penalty still scores the real images alone. Not with ``minibatch_std``, whose groups would mix the
             two.
         top_k: ν of top-k training (Sinha et al. 2020): G's loss takes only the k of its B fakes that D scores
-            as most realistic (D's largest outputs), and the others give G no gradient. k starts at B and is
-            multiplied by ``top_k_decay`` every epoch (N / B of G's updates, N the training images) down to
-            ν · B, rounded down (``top_k_count``; logged as "top_k", the fraction kept). In a torchrun job each
+            as most realistic (D's largest outputs), and the others give G no gradient. After e epochs (an epoch
+            is N / B of G's updates, N the training images) k = ⌊B · γ^e⌋, γ = ``top_k_decay``, never below
+            ν · B (``top_k_count``; logged as "top_k", the fraction kept). In a torchrun job each
             process keeps its share of k, the best of its own fakes (not of the whole batch). With
             ``augment`` D ranks the augmented fakes. 1 (the default): every fake counts.
         top_k_decay: γ, k's factor per epoch. This schedule, its default γ = 0.99 and the benchmark candidates'
