@@ -23,6 +23,7 @@ import argparse
 import json
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,19 +47,24 @@ def candidates(directory: Path = HERE) -> list[dict]:
         configs = result["configs"]
         if result["settings"]["budget"] != BUDGET or BASELINE not in configs:
             continue
+        base_steps = _final_steps(configs[BASELINE]["runs"])
         for name, entry in configs.items():
             if name == BASELINE or name.startswith("earlier_default"):
                 continue
             against = paired(entry["runs"], configs[BASELINE]["runs"])
             if against is None:  # no seed in common with the default: nothing to pair
                 continue
-            steps = {run["seed"]: run["curve"][-1]["step"] for run in entry["runs"]}
-            base_steps = {run["seed"]: run["curve"][-1]["step"] for run in configs[BASELINE]["runs"]}
+            steps = _final_steps(entry["runs"])
             rows.append({"file": path.name, "config": name, "seeds": against["seeds"],
                          "judges": result["settings"].get("judges") or 1,
                          "fid": against["fid"], "two_sample_accuracy": against["two_sample_accuracy"],
                          "steps_ratio": round(statistics.mean(steps[s] / base_steps[s] for s in against["seeds"]), 3)})
     return rows
+
+
+def _final_steps(runs: list[dict]) -> dict[int, int]:
+    """Each run's steps at the end of its budget, by seed."""
+    return {run["seed"]: run["curve"][-1]["step"] for run in runs}
 
 
 def _suffix(file: str) -> str:
@@ -86,7 +92,7 @@ def plot(rows: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 7), dpi=DPI)
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
-    repeated = {name for name in (r["config"] for r in rows) if sum(r["config"] == name for r in rows) > 1}
+    repeated = {name for name, count in Counter(r["config"] for r in rows).items() if count > 1}
     labels = []
     for row in rows:
         fid, acc = row["fid"], row["two_sample_accuracy"]
