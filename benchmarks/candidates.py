@@ -37,6 +37,7 @@ BUDGET = 180.0
 BASELINE = "notebook_02"
 DPI = 110
 X_MAX = 3.5  # FID differences beyond this are drawn at the edge (one candidate's +8.5 would squeeze the others)
+Y_MAX = 0.15  # and two-sample differences beyond this (a pool of 500 fakes: +0.27)
 
 
 def candidates(directory: Path = HERE) -> list[dict]:
@@ -96,18 +97,21 @@ def plot(rows: list[dict], path: Path) -> None:
     labels = []
     for row in rows:
         fid, acc = row["fid"], row["two_sample_accuracy"]
-        for x, y in zip(fid["per_seed"], acc["per_seed"]):  # beyond X_MAX: at the edge, as a triangle
-            ax.scatter(min(x, X_MAX), y, s=10, marker=">" if x > X_MAX else "o", color="tab:blue", alpha=0.25, lw=0)
-        x, y = min(fid["mean"], X_MAX), acc["mean"]
-        marker = ">" if fid["mean"] > X_MAX else "s" if len(row["seeds"]) >= 8 else "o"
+        for x, y in zip(fid["per_seed"], acc["per_seed"]):  # beyond X_MAX or Y_MAX: at the edge, as a triangle
+            ax.scatter(min(x, X_MAX), min(y, Y_MAX), s=10, marker=_beyond(x, y) or "o", color="tab:blue", alpha=0.25,
+                       lw=0)
+        x, y = min(fid["mean"], X_MAX), min(acc["mean"], Y_MAX)
+        marker = _beyond(fid["mean"], acc["mean"]) or ("s" if len(row["seeds"]) >= 8 else "o")
         colour = "tab:red" if row["steps_ratio"] < 0.9 else "tab:blue"
         ax.scatter(x, y, s=40 if marker == "s" else 28, marker=marker, zorder=3, edgecolors=colour, linewidths=1.2,
                    facecolors=colour if row["judges"] > 1 else "white")  # hollow: one judge a run
         label = row["config"].removeprefix(f"{BASELINE}_")
         if row["config"] in repeated:  # which invocation: the file's suffix
             label += f" [{_suffix(row['file'])}]"
-        if fid["mean"] > X_MAX:
-            label += f" (Δ FID {fid['mean']:+.1f})"
+        beyond = ([f"Δ FID {fid['mean']:+.1f}"] * (fid["mean"] > X_MAX)
+                  + [f"Δ {acc['mean']:+.2f}"] * (acc["mean"] > Y_MAX))
+        if beyond:
+            label += f" ({', '.join(beyond)})"
         labels.append((x, y, label, fid["mean"] > X_MAX))
     left, right = ax.get_xlim()
     bottom, top = ax.get_ylim()
@@ -119,10 +123,16 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.tight_layout()  # before the labels are placed: it moves the axes, and with them the points' pixels
     _place_labels(ax, labels)
     ax.text(0.01, 0.01, "shaded: both lower, the aim's direction\nred: under 0.9 of the default's steps\n"
-            f"square: eight seeds; hollow: one judge a run (else four)\n▶: beyond Δ FID {X_MAX}, drawn at the edge",
+            "square: eight seeds; hollow: one judge a run (else four)\n"
+            f"▶: beyond Δ FID {X_MAX}, ▲: beyond Δ two-sample {Y_MAX}, drawn at the edge",
             transform=ax.transAxes, fontsize=8, va="bottom")
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
+
+
+def _beyond(x: float, y: float) -> str | None:
+    """The marker of a point drawn at an edge: ">" beyond ``X_MAX`` (first), "^" beyond ``Y_MAX``; None inside."""
+    return ">" if x > X_MAX else "^" if y > Y_MAX else None
 
 
 def _place_labels(ax, labels: list[tuple[float, float, str, bool]]) -> None:

@@ -112,6 +112,9 @@ def candidates() -> dict[str, GANConfig]:
         # after the PRDC diagnostic: top-k training (Sinha et al. 2020), at no step cost, alone and on the wider D
         "notebook_02_topk": dataclasses.replace(nb02, top_k=0.5),
         "notebook_02_dw48_fullres_G_topk": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True, top_k=0.5),
+        # after top-k: D shown a history of G's fakes (Shrivastava et al. 2017; CycleGAN's pool of 50), no step cost
+        "notebook_02_pool50": dataclasses.replace(nb02, pool_size=50),
+        "notebook_02_pool500": dataclasses.replace(nb02, pool_size=500),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),

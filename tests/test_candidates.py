@@ -56,3 +56,10 @@ def test_check_fails_on_an_overview_that_no_longer_matches(candidates, tmp_path,
     stale.write_text(json.dumps({"candidates": []}))
     assert candidates.main(["--check", "--out", str(stale)]) == 1
     assert "out of date" in capsys.readouterr().err
+
+
+def test_points_beyond_either_edge_are_drawn_there_with_their_own_marker(candidates):
+    assert candidates._beyond(candidates.X_MAX + 1, 0.0) == ">"
+    assert candidates._beyond(0.0, candidates.Y_MAX + 0.1) == "^"
+    assert candidates._beyond(candidates.X_MAX + 1, candidates.Y_MAX + 0.1) == ">"  # right edge first
+    assert candidates._beyond(candidates.X_MAX, candidates.Y_MAX) is None  # on the edge is inside

@@ -612,3 +612,33 @@ def test_top_k_trains_from_the_config_logs_k_and_survives_a_checkpoint(tmp_path,
                          (dict(top_k=True), "top_k must be")]:
         with pytest.raises(ValueError, match=message):
             GANConfig(**bad)
+
+
+@pytest.mark.parametrize("pool_size", [0, 6])
+def test_D_sees_a_history_of_fakes_only_with_a_pool(pool_size, monkeypatch):
+    config = GANConfig(**{**TINY, "num_steps": 8, "batch_size": 4}, pool_size=pool_size)
+    run = new_run(_data(), config, device="cpu")
+    made, seen = [], []  # the fakes G made for D's update at each step; those D was shown
+    keep_if_for_D = lambda m, i, o: None if torch.is_grad_enabled() else made.append(o.clone())  # noqa: E731
+    run.G.register_forward_hook(keep_if_for_D)  # G's own update runs it with a graph
+    real_d = gan.d_step
+    monkeypatch.setattr(gan, "d_step", lambda D, opt, real, fake, *a, **kw: seen.append(fake.clone())
+                        or real_d(D, opt, real, fake, *a, **kw))
+    train_gan(_data(), config, device="cpu", progress=False, run=run)
+    assert len(made) == len(seen) == 8
+
+    def row_in(row, batches):
+        return any(torch.equal(row, other) for batch in batches for other in batch)
+
+    older = [sum(not row_in(row, made[t:t + 1]) for row in seen[t]) for t in range(8)]
+    assert all(row_in(row, made[:t + 1]) for t in range(8) for row in seen[t])  # every fake D saw was made by now
+    if pool_size:
+        assert older[:1] == [0] and sum(older[2:]) > 0  # the first batch fills the pool; later, older fakes return
+    else:
+        assert older == [0] * 8 and all(torch.equal(a, b) for a, b in zip(made, seen))
+
+
+@pytest.mark.parametrize("value", [-1, True, 2.5, "50"])
+def test_pool_size_must_be_a_whole_number(value):
+    with pytest.raises(ValueError, match="pool_size must be a whole number ≥ 0"):
+        GANConfig(pool_size=value)

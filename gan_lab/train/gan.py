@@ -48,6 +48,7 @@ from .common import (
     load_run,
     set_learning_rates,
 )
+from .image_pool import ImagePool
 from .lookahead import LookaheadMinmax
 from .loop import on_a_clock, run_progress, sample_batch
 from .memory_format import channels_last_on_cpu
@@ -150,6 +151,11 @@ class GANConfig(TrainConfig):
             ``augment`` D ranks the augmented fakes. 1 (the default): every fake counts.
         top_k_decay: γ, k's factor per epoch. This schedule, its default γ = 0.99 and the benchmark candidates'
             ν = 0.5 are gan_lab's choice; the paper's own schedule and values were not checked here.
+        pool_size: D's fakes pass through a history of this many past fakes (``ImagePool``, Shrivastava et al.
+            2017, with the rule and the size 50 of CycleGAN, Zhu et al. 2017): each new fake, once the history is
+            full, is with probability ½ swapped for a stored one, which D sees instead. G's update still scores
+            fresh fakes. The history is not checkpointed: a resumed run starts with an empty one, and in a
+            torchrun job each process keeps its own. 0 (the default): D sees only the newest fakes.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -159,7 +165,8 @@ class GANConfig(TrainConfig):
                           "spectral_norm": False, "upsample": "transposed",
                           "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
                           "lookahead_alpha": 0.5, "full_res_conv_G": False, "full_res_conv_D": False,
-                          "minibatch_std": 0, "mixed_batches": False, "top_k": 1.0, "top_k_decay": 0.99}
+                          "minibatch_std": 0, "mixed_batches": False, "top_k": 1.0, "top_k_decay": 0.99,
+                          "pool_size": 0}
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
@@ -189,6 +196,7 @@ class GANConfig(TrainConfig):
     mixed_batches: bool = False
     top_k: float = 1.0
     top_k_decay: float = 0.99
+    pool_size: int = 0
 
     def __post_init__(self):
         super().__post_init__()
@@ -255,6 +263,9 @@ class GANConfig(TrainConfig):
         if not (is_number(self.top_k_decay) and 0 < self.top_k_decay <= 1):
             raise ValueError(f"top_k_decay must be a number in (0, 1], k's factor per epoch (1: constant), "
                              f"not {self.top_k_decay!r}.")
+        if isinstance(self.pool_size, bool) or not (isinstance(self.pool_size, int) and self.pool_size >= 0):
+            raise ValueError(f"pool_size must be a whole number ≥ 0, the fakes D's history keeps (0: none; CycleGAN "
+                             f"uses 50), not {self.pool_size!r}.")
         if isinstance(self.width_D, bool) or not (isinstance(self.width_D, int) and self.width_D >= 0):
             raise ValueError(f"width_D must be a whole number ≥ 1, or 0 for D as wide as G; not {self.width_D!r}.")
 
@@ -524,6 +535,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         p = float((stored or run.history).get("p_augment", [0.0])[-1])
         ada = AdaptiveProbability(config.ada_target, config.ada_images, p=p)
         D_seen.p = p
+    pool = ImagePool(config.pool_size, config.seed + (parallel.rank if parallel else 0))  # size 0 passes fakes on
 
     def step_fn(step: int) -> dict:
         if parallel:
@@ -536,7 +548,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
             reused = config.reuse_fakes and i == config.k - 1  # G's update will reuse these fakes
             with torch.set_grad_enabled(reused):  # then G's graph is kept for it
                 fake = G_sync(z) if reused else G(z)
-            out = d_step(D_sync, optimizers["D"], real, fake.detach(), loss_D_fn,  # G is fixed during D's update
+            out = d_step(D_sync, optimizers["D"], real, pool.query(fake), loss_D_fn,  # G is fixed during D's update
                          mixed=config.mixed_batches)
             if config.lambda_r1 and step % R1_EVERY == 0:
                 out |= r1_step(D_sync, optimizers["D"], real, config.lambda_r1, every=R1_EVERY)
