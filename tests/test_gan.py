@@ -619,8 +619,12 @@ def test_D_sees_a_history_of_fakes_only_with_a_pool(pool_size, monkeypatch):
     config = GANConfig(**{**TINY, "num_steps": 8, "batch_size": 4}, pool_size=pool_size)
     run = new_run(_data(), config, device="cpu")
     made, seen = [], []  # the fakes G made for D's update at each step; those D was shown
-    keep_if_for_D = lambda m, i, o: None if torch.is_grad_enabled() else made.append(o.clone())  # noqa: E731
-    run.G.register_forward_hook(keep_if_for_D)  # G's own update runs it with a graph
+
+    def keep_if_for_D(module, inputs, output):  # G's own update runs G with a graph, D's without
+        if not torch.is_grad_enabled():
+            made.append(output.clone())
+
+    run.G.register_forward_hook(keep_if_for_D)
     real_d = gan.d_step
     monkeypatch.setattr(gan, "d_step", lambda D, opt, real, fake, *a, **kw: seen.append(fake.clone())
                         or real_d(D, opt, real, fake, *a, **kw))
@@ -642,3 +646,15 @@ def test_D_sees_a_history_of_fakes_only_with_a_pool(pool_size, monkeypatch):
 def test_pool_size_must_be_a_whole_number(value):
     with pytest.raises(ValueError, match="pool_size must be a whole number ≥ 0"):
         GANConfig(pool_size=value)
+
+
+def test_a_second_train_gan_call_goes_on_with_the_pool_of_the_first():
+    config = GANConfig(**{**TINY, "arch": "dcgan", "num_steps": 2, "batch_size": 4}, pool_size=6, reuse_fakes=True)
+    run = train_gan(_data(), config, device="cpu", progress=False)
+    pool, stored = run.pool, [image.clone() for image in run.pool.images]
+    assert len(stored) == 6 and all(image.data_ptr() != other.data_ptr()  # copies, not views of one batch
+                                    for image in stored for other in stored if image is not other)
+    train_gan(_data(), dataclasses.replace(config, num_steps=4), device="cpu", progress=False, run=run)
+    assert run.pool is pool and len(pool.images) == 6
+    assert any(not torch.equal(a, b) for a, b in zip(stored, pool.images))  # the history moved on
+

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -154,7 +154,8 @@ class GANConfig(TrainConfig):
         pool_size: D's fakes pass through a history of this many past fakes (``ImagePool``, Shrivastava et al.
             2017, with the rule and the size 50 of CycleGAN, Zhu et al. 2017): each new fake, once the history is
             full, is with probability ½ swapped for a stored one, which D sees instead. G's update still scores
-            fresh fakes. The history is not checkpointed: a resumed run starts with an empty one, and in a
+            fresh fakes. The history is kept on the run, so a second ``train_gan`` call on the same ``run``
+            goes on with it, but it is not checkpointed: a run resumed from disk starts with an empty one. In a
             torchrun job each process keeps its own. 0 (the default): D sees only the newest fakes.
         The loop fields and the seed: see ``TrainConfig``.
     """
@@ -333,8 +334,8 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, z: torch.Te
         opt_G: G's optimiser.
         z: codes drawn from p_z, fresh for this update (unused when ``fake`` is given).
         loss_G_fn: ``loss_G_fn(fake_logits)`` → scalar, e.g. ``losses.generator_loss_nonsaturating``.
-        fake: G(z) already made, with its graph (``GANConfig.reuse_fakes``: the fakes D was just shown);
-            None: made here.
+        fake: G(z) already made, with its graph (``GANConfig.reuse_fakes``: the fakes G made for D's last update,
+            which D was shown unless ``pool_size`` swapped some for older ones); None: made here.
         real: real images D scores in one batch with the fakes (``GANConfig.mixed_batches``), so that it
             judges them as in its own update; only the fakes' logits enter the loss. None: the fakes alone.
         keep: top-k training (``GANConfig.top_k``): only the ``keep`` fakes with D's largest outputs enter the
@@ -404,6 +405,8 @@ class GANRun(Run):
         G_ema: the moving average of G's weights (``GANConfig.ema_decay``), or None when it is off.
         G_slow, D_slow: Lookahead–minmax's slow weights (``GANConfig.lookahead_k``), or None when it is off; G and
             G_ema are what to sample.
+        pool: the history of fakes D is shown (``GANConfig.pool_size``), or None before training; kept, as the
+            optimisers are, so a second ``train_gan`` call continues it (not checkpointed).
     """
 
     G: nn.Module
@@ -411,6 +414,7 @@ class GANRun(Run):
     G_ema: nn.Module | None = None
     G_slow: nn.Module | None = None
     D_slow: nn.Module | None = None
+    pool: ImagePool | None = field(default=None, repr=False)
 
     @property
     def generator(self) -> nn.Module:
@@ -535,7 +539,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         p = float((stored or run.history).get("p_augment", [0.0])[-1])
         ada = AdaptiveProbability(config.ada_target, config.ada_images, p=p)
         D_seen.p = p
-    pool = ImagePool(config.pool_size, config.seed + (parallel.rank if parallel else 0))  # size 0 passes fakes on
+    run.pool = run.pool or ImagePool(config.pool_size, config.seed + (parallel.rank if parallel else 0))
+    pool = run.pool  # of size 0 it passes the fakes on as they are
 
     def step_fn(step: int) -> dict:
         if parallel:
@@ -557,7 +562,7 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         beside = real if config.mixed_batches else None  # D's last real images, scored beside G's fakes
         keep = (top_k_count(step, config.batch_size, len(x), config.top_k, config.top_k_decay, batch_size)
                 if config.top_k < 1 else None)
-        if config.reuse_fakes:  # D's last fakes, through the D just updated
+        if config.reuse_fakes:  # the fakes G made for D's last update, through the D just updated
             out.update(g_step(G_sync, D_seen, optimizers["G"], z, loss_G_fn, fake=fake, real=beside, keep=keep))
         else:
             z = torch.randn(batch_size, G.z_dim, device=device)  # fresh noise for G's update

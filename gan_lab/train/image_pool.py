@@ -12,7 +12,8 @@ class ImagePool:
     and passed on. Then each new fake, with probability ½, replaces a random
     stored one, which is passed on instead; otherwise the new fake is passed on.
     The discriminator thus also sees older fakes and cannot just chase the
-    generator's latest mode, which damps the oscillation of the two.
+    generator's latest mode, which is meant to damp the oscillation of the two
+    (for the DCGAN in 180 s it made the samples worse: README, "A history of fakes for D").
     ``size=0`` passes every batch through unchanged.
 
     Args:
@@ -39,12 +40,15 @@ class ImagePool:
         out = []
         for fake in fakes.detach():
             if len(self.images) < self.size:  # still filling up
-                self.images.append(fake)
+                self.images.append(fake.clone())  # a copy: a view would keep its whole batch in memory
                 out.append(fake)
             elif torch.rand((), generator=self.generator) < 0.5:  # swap: return an old fake, keep the new one
                 i = int(torch.randint(self.size, (), generator=self.generator))
                 out.append(self.images[i])
-                self.images[i] = fake
+                self.images[i] = fake.clone()
             else:
                 out.append(fake)
-        return torch.stack(out)
+        # in D's memory format: a CPU DCGAN runs channels-last (train/memory_format.py)
+        layout = torch.channels_last if fakes.dim() == 4 and fakes.is_contiguous(memory_format=torch.channels_last) \
+            else torch.contiguous_format
+        return torch.stack(out).contiguous(memory_format=layout)
