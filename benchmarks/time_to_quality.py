@@ -115,6 +115,8 @@ def candidates() -> dict[str, GANConfig]:
         # after top-k: D shown a history of G's fakes (Shrivastava et al. 2017; CycleGAN's pool of 50), no step cost
         "notebook_02_pool50": dataclasses.replace(nb02, pool_size=50),
         "notebook_02_pool500": dataclasses.replace(nb02, pool_size=500),
+        # after the pools (looking back in what is trained hurt): Adam without its first moment, both players
+        "notebook_02_beta1_0": dataclasses.replace(nb02, beta1=0.0),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),

@@ -151,12 +151,12 @@ class GANConfig(TrainConfig):
             ``augment`` D ranks the augmented fakes. 1 (the default): every fake counts.
         top_k_decay: γ, k's factor per epoch. This schedule, its default γ = 0.99 and the benchmark candidates'
             ν = 0.5 are gan_lab's choice; the paper's own schedule and values were not checked here.
-        pool_size: D's fakes pass through a history of this many past fakes (``ImagePool``, Shrivastava et al.
-            2017, with the rule and the size 50 of CycleGAN, Zhu et al. 2017): each new fake, once the history is
-            full, is with probability ½ swapped for a stored one, which D sees instead. G's update still scores
-            fresh fakes. The history is kept on the run, so a second ``train_gan`` call on the same ``run``
-            goes on with it, but it is not checkpointed: a run resumed from disk starts with an empty one. In a
-            torchrun job each process keeps its own. 0 (the default): D sees only the newest fakes.
+        pool_size: D's fakes pass through a history of this many past fakes (``ImagePool``, Shrivastava et al. 2017,
+            with the rule and the size 50 of CycleGAN, Zhu et al. 2017): each new fake, once the history is full, is
+            with probability ½ swapped for a stored one, which D sees instead. G's update still scores fresh fakes. The
+            history is kept on the run, so a second ``train_gan`` call on the same ``run`` (with the same ``pool_size``)
+            goes on with it, but it is not checkpointed: a run resumed from disk starts with an empty one. In a torchrun
+            job each process keeps its own. 0 (the default): D sees only the newest fakes.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -539,7 +539,8 @@ def train_gan(data: ImageData | torch.Tensor, config: GANConfig | None = None, *
         p = float((stored or run.history).get("p_augment", [0.0])[-1])
         ada = AdaptiveProbability(config.ada_target, config.ada_images, p=p)
         D_seen.p = p
-    run.pool = run.pool or ImagePool(config.pool_size, config.seed + (parallel.rank if parallel else 0))
+    if run.pool is None or run.pool.size != config.pool_size:  # a run continued with another size starts afresh
+        run.pool = ImagePool(config.pool_size, config.seed + (parallel.rank if parallel else 0))
     pool = run.pool  # of size 0 it passes the fakes on as they are
 
     def step_fn(step: int) -> dict:
