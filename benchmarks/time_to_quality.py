@@ -117,6 +117,8 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_pool500": dataclasses.replace(nb02, pool_size=500),
         # after the pools (looking back in what is trained hurt): Adam without its first moment, both players
         "notebook_02_beta1_0": dataclasses.replace(nb02, beta1=0.0),
+        # after that (0 was far worse than the DCGAN paper's 0.5): more momentum instead
+        "notebook_02_beta1_0.7": dataclasses.replace(nb02, beta1=0.7),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
