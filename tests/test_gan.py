@@ -656,3 +656,12 @@ def test_a_second_train_gan_call_goes_on_with_the_pool_of_the_first():
     train_gan(_data(), dataclasses.replace(config, num_steps=4), device="cpu", progress=False, run=run)
     assert run.pool is pool and len(pool.images) == 6
     assert any(not torch.equal(a, b) for a, b in zip(stored, pool.images))  # the history moved on
+
+
+def test_self_attention_trains_and_survives_a_checkpoint(tmp_path):
+    config = GANConfig(**{**TINY, "arch": "dcgan", "width": 8, "self_attention_G": True, "self_attention_D": True})
+    run = train_gan(_data(), config, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    gammas = [m.gamma.item() for m in (*run.G.modules(), *run.D.modules()) if hasattr(m, "gamma")]
+    assert len(gammas) == 2 and all(g != 0 for g in gammas)  # both layers trained off the identity
+    loaded = load_gan(tmp_path)
+    assert torch.equal(loaded.sample(4, seed=1), run.sample(4, seed=1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .attention import SelfAttention
 from .progressive import MinibatchStdDev
 from .registry import register
 
@@ -58,6 +59,11 @@ class DCGANGenerator(nn.Module):
             8×8 up, the output's included, before a 1×1 convolution makes the pixels; DCGAN's last layer makes
             them straight from the half-resolution features. gan_lab's own option, not a published
             architecture; False (the default): the DCGAN paper's layers.
+        self_attention: a :class:`~gan_lab.models.attention.SelfAttention` layer on z's projection, the
+            smallest map (7×7 for 28 px). SAGAN (Zhang et al. 2019) has one in G and one in D; where it sits
+            here is gan_lab's choice: the layer's cost grows with the square of the map's positions, and on
+            the 14×14 map it halved the default's steps per second on two CPU cores. False (the default):
+            the DCGAN paper's layers.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape
@@ -65,7 +71,7 @@ class DCGANGenerator(nn.Module):
     """
 
     def __init__(self, z_dim: int = 64, channels: int = 1, size: int = 28, width: int = 64,
-                 upsample: str = "transposed", full_res_conv: bool = False):
+                 upsample: str = "transposed", full_res_conv: bool = False, self_attention: bool = False):
         super().__init__()
         if upsample not in UPSAMPLING:
             raise ValueError(f"upsample must be one of {UPSAMPLING}, not {upsample!r}.")
@@ -74,6 +80,8 @@ class DCGANGenerator(nn.Module):
         ch = width * 2 ** (n_up - 1)
         layers: list[nn.Module] = [  # project z to a (ch, start, start) map
             nn.ConvTranspose2d(z_dim, ch, start, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        if self_attention:  # on the smallest map: the cost grows with the square of its positions
+            layers.append(SelfAttention(ch))
         hidden, last = {"resize_last": ("transposed", "resize")}.get(upsample, (upsample, upsample))
         def stage(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:  # a hidden layer at twice the size
             return [*_doubling(c_in, c_out, upsample, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
@@ -113,10 +121,14 @@ class DCGANDiscriminator(nn.Module):
             (:class:`~gan_lab.models.progressive.MinibatchStdDev`; Progressive GAN's D, Karras et al.
             2018, section 3, group size 4 in their official code); 0 (the default): none, the DCGAN
             paper's D.
+        self_attention: a :class:`~gan_lab.models.attention.SelfAttention` layer on the last features, the
+            smallest map, before the head (and before ``minibatch_std``'s map); see :class:`DCGANGenerator`.
+            False (the default): the DCGAN paper's layers.
     """
 
     def __init__(self, channels: int = 1, size: int = 28, width: int = 64, critic: bool = False,
-                 spectral_norm: bool = False, full_res_conv: bool = False, minibatch_std: int = 0):
+                 spectral_norm: bool = False, full_res_conv: bool = False, minibatch_std: int = 0,
+                 self_attention: bool = False):
         super().__init__()
         start, n_down = _plan(size)
         plain = critic or spectral_norm  # no batch norm
@@ -133,6 +145,8 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(n_down - 1):
             layers += stage(ch, ch * 2)
             ch *= 2
+        if self_attention:  # on the smallest map, as in G
+            layers.append(SelfAttention(ch))
         if minibatch_std:
             layers.append(MinibatchStdDev(minibatch_std))
         self.features = nn.Sequential(*layers)  # (B, ch [+ 1], start, start)

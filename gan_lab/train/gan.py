@@ -157,6 +157,11 @@ class GANConfig(TrainConfig):
             history is kept on the run, so a second ``train_gan`` call on the same ``run`` (with the same ``pool_size``)
             goes on with it, but it is not checkpointed: a run resumed from disk starts with an empty one. In a torchrun
             job each process keeps its own. 0 (the default): D sees only the newest fakes.
+        self_attention_G, self_attention_D: a self-attention layer (SAGAN, Zhang et al. 2019;
+            ``gan_lab.models.attention.SelfAttention``) in the DCGAN G, on z's projection, or in D, on its
+            last features, both the smallest map (7×7 for 28-px images). SAGAN has one in each network (with spectral
+            normalisation in both and two learning rates, neither implied here). False (the default): the
+            DCGAN paper's layers.
         The loop fields and the seed: see ``TrainConfig``.
     """
 
@@ -167,7 +172,7 @@ class GANConfig(TrainConfig):
                           "width_D": 0, "lookahead_k": 0, "reuse_fakes": False, "ema_rampup": 0.0, "decay_start": 1.0,
                           "lookahead_alpha": 0.5, "full_res_conv_G": False, "full_res_conv_D": False,
                           "minibatch_std": 0, "mixed_batches": False, "top_k": 1.0, "top_k_decay": 0.99,
-                          "pool_size": 0}
+                          "pool_size": 0, "self_attention_G": False, "self_attention_D": False}
 
     arch: str = "dcgan"
     loss: str = "nonsaturating"
@@ -198,6 +203,8 @@ class GANConfig(TrainConfig):
     top_k: float = 1.0
     top_k_decay: float = 0.99
     pool_size: int = 0
+    self_attention_G: bool = False
+    self_attention_D: bool = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -205,11 +212,13 @@ class GANConfig(TrainConfig):
             raise ValueError(f"upsample must be one of {UPSAMPLING}, not {self.upsample!r}.")
         if self.upsample != "transposed" and self.arch != "dcgan":
             raise ValueError(f"upsample applies to the DCGAN generator; arch is {self.arch!r}.")
-        for flag in ("spectral_norm", "reuse_fakes", "full_res_conv_G", "full_res_conv_D", "mixed_batches"):
+        for flag in ("spectral_norm", "reuse_fakes", "full_res_conv_G", "full_res_conv_D", "mixed_batches",
+                     "self_attention_G", "self_attention_D"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, not {getattr(self, flag)!r}.")
         for flag, network in (("spectral_norm", "discriminator"), ("full_res_conv_G", "generator"),
-                              ("full_res_conv_D", "discriminator"), ("minibatch_std", "discriminator")):
+                              ("full_res_conv_D", "discriminator"), ("minibatch_std", "discriminator"),
+                              ("self_attention_G", "generator"), ("self_attention_D", "discriminator")):
             if getattr(self, flag) and self.arch != "dcgan":
                 raise ValueError(f"{flag} applies to the DCGAN {network}; arch is {self.arch!r}.")
         if not (is_number(self.ema_decay) and 0 <= self.ema_decay < 1):
@@ -280,9 +289,10 @@ def build_gan(config: GANConfig, channels: int = 1, size: int = 28) -> tuple[nn.
         D = MLPDiscriminator((channels, size, size), width=width_D * 8)
         return G, D
     G = DCGANGenerator(config.z_dim, channels, size, config.width, upsample=config.upsample,
-                       full_res_conv=config.full_res_conv_G)
+                       full_res_conv=config.full_res_conv_G, self_attention=config.self_attention_G)
     D = DCGANDiscriminator(channels, size, width_D, spectral_norm=config.spectral_norm,
-                           full_res_conv=config.full_res_conv_D, minibatch_std=config.minibatch_std)
+                           full_res_conv=config.full_res_conv_D, minibatch_std=config.minibatch_std,
+                           self_attention=config.self_attention_D)
     G.apply(init_dcgan_weights)
     D.apply(init_dcgan_weights)
     return G, D
