@@ -66,6 +66,15 @@ def test_dcgan_places_it_on_the_smallest_map_of_either_network():
     assert not any(isinstance(m, SelfAttention) for m in DCGANGenerator(16, 1, 28, 8).modules())  # off by default
     G2, D2 = build(model_config(G)), build(model_config(D))
     assert isinstance(G2.net[3], SelfAttention) and isinstance(D2.features[-2], SelfAttention)
+    for network in (lambda: DCGANGenerator(16, 1, 28, 2, self_attention=True),  # 4 channels at 7×7
+                    lambda: DCGANDiscriminator(1, 28, 2, self_attention=True)):
+        with pytest.raises(ValueError, match="width 2 gives it 4: use a width of at least 4"):
+            network()
+
+
+def test_channels_last_input_gives_the_same_output():
+    layer, x = _attention(), torch.randn(2, 16, 5, 5)
+    assert torch.allclose(layer(x.to(memory_format=torch.channels_last)), layer(x), atol=1e-6)
 
 
 def test_spectral_normalisation_and_the_dcgan_init_reach_its_convolutions():

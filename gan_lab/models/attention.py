@@ -15,8 +15,12 @@ class SelfAttention(nn.Module):
 
     f, g and h are 1×1 convolutions to C / 8 channels and v one back to C, the paper's C̄ = C / 8. γ starts
     at 0, so the layer begins as the identity and the network first relies on its convolutions, learning
-    how much weight to give the non-local evidence (the paper's reason). The official code also max-pools
-    the keys and values; on the small maps of gan_lab's 28-px images every position is kept.
+    how much weight to give the non-local evidence (the paper's reason). The official code
+    (``non_local.py``, ``sn_non_local_block_sim``) differs: its values have C / 2 channels and its keys and values
+    are max-pooled 2×2 (a quarter of the positions). gan_lab keeps the paper's widths and every position of its
+    small maps. Its 1×1 convolutions have biases, gan_lab's own addition: the paper's equations and the official
+    code have none (f's bias cancels in the softmax; g's adds a term that depends on i alone, h's and v's a
+    constant to o).
 
     Args:
         channels: C, the feature map's channels (at least 8).

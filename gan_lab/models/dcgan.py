@@ -30,6 +30,14 @@ def _plan(size: int) -> tuple[int, int]:
 UPSAMPLING = ("transposed", "resize", "resize_last")
 
 
+def _attention(channels: int, width: int) -> SelfAttention:
+    """A self-attention layer on the smallest map, with an error that names the width to change."""
+    if channels < 8:  # its keys have channels / 8
+        raise ValueError(f"self_attention needs at least 8 channels on the smallest map; width {width} gives it "
+                         f"{channels}: use a width of at least {-(-8 * width // channels)}.")
+    return SelfAttention(channels)
+
+
 def _doubling(c_in: int, c_out: int, upsample: str, bias: bool) -> list[nn.Module]:
     """Layers that double the resolution and map c_in to c_out channels (see ``DCGANGenerator``'s upsample)."""
     if upsample == "transposed":
@@ -62,7 +70,8 @@ class DCGANGenerator(nn.Module):
         self_attention: a :class:`~gan_lab.models.attention.SelfAttention` layer on z's projection, the
             smallest map (7×7 for 28 px). SAGAN (Zhang et al. 2019) has one in G and one in D; where it sits
             here is gan_lab's choice: the layer's cost grows with the square of the map's positions, and on
-            the 14×14 map it halved the default's steps per second on two CPU cores. False (the default):
+            the 14×14 map it halved the default's steps per second on two CPU cores (short probes; the
+            README's "Self-attention"). False (the default):
             the DCGAN paper's layers.
 
     Example:
@@ -81,7 +90,7 @@ class DCGANGenerator(nn.Module):
         layers: list[nn.Module] = [  # project z to a (ch, start, start) map
             nn.ConvTranspose2d(z_dim, ch, start, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         if self_attention:  # on the smallest map: the cost grows with the square of its positions
-            layers.append(SelfAttention(ch))
+            layers.append(_attention(ch, width))
         hidden, last = {"resize_last": ("transposed", "resize")}.get(upsample, (upsample, upsample))
         def stage(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:  # a hidden layer at twice the size
             return [*_doubling(c_in, c_out, upsample, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
@@ -146,7 +155,7 @@ class DCGANDiscriminator(nn.Module):
             layers += stage(ch, ch * 2)
             ch *= 2
         if self_attention:  # on the smallest map, as in G
-            layers.append(SelfAttention(ch))
+            layers.append(_attention(ch, width))
         if minibatch_std:
             layers.append(MinibatchStdDev(minibatch_std))
         self.features = nn.Sequential(*layers)  # (B, ch [+ 1], start, start)
