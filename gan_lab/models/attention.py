@@ -1,4 +1,4 @@
-"""Self-attention over a feature map (SAGAN, Zhang et al. 2019, section 3).
+"""Self-attention over a feature map (SAGAN: Zhang et al. 2019, *Self-Attention Generative Adversarial Networks*).
 
 A convolution sees a few pixels around each position; self-attention lets every position draw on all the
 others, so that G can keep a long edge straight and D can check that distant parts of an image agree.
@@ -11,7 +11,7 @@ from torch import nn
 
 
 class SelfAttention(nn.Module):
-    """y = γ o + x, o_j = v(Σ_i β_{j,i} h(x_i)), β_{j,i} = softmax_i(f(x_i)ᵀ g(x_j)) (Zhang et al. 2019, eqs. 1–3).
+    """y = γ o + x, o_j = v(Σ_i β_{j,i} h(x_i)), β_{j,i} = softmax_i(f(x_i)ᵀ g(x_j)), as in Zhang et al. 2019.
 
     f, g and h are 1×1 convolutions to C / 8 channels and v one back to C, the paper's C̄ = C / 8. γ starts
     at 0, so the layer begins as the identity and the network first relies on its convolutions, learning

@@ -71,8 +71,7 @@ class DCGANGenerator(nn.Module):
             smallest map (7×7 for 28 px). SAGAN (Zhang et al. 2019) has one in G and one in D; where it sits
             here is gan_lab's choice: the layer's cost grows with the square of the map's positions, and on
             the 14×14 map it halved the default's steps per second on two CPU cores (short probes; the
-            README's "Self-attention"). False (the default):
-            the DCGAN paper's layers.
+            README's "Self-attention"). False (the default): the DCGAN paper's layers.
 
     Example:
         >>> DCGANGenerator(z_dim=64, size=28)(torch.randn(2, 64)).shape
