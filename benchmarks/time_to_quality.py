@@ -124,6 +124,10 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_sa_G": dataclasses.replace(nb02, self_attention_G=True),
         # after those two (the layer in both networks lowered FID, in G alone it did not): in D alone
         "notebook_02_sa_D": dataclasses.replace(nb02, self_attention_D=True),
+        # after that (D's layer lowered FID on every seed, the accuracy rose): D's layer on the wider D, whose accuracy
+        # fell and FID rose, to see whether the two effects trade
+        "notebook_02_dw48_fullres_G_sa_D": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
+                                                               self_attention_D=True),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
