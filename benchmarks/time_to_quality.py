@@ -129,7 +129,7 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_dw48_fullres_G_sa_D": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
                                                                self_attention_D=True),
         # after its eight seeds (both means lower, its accuracy 0.712, above the aim): a wider D still (the largest
-        # lever on the accuracy so far), and the longer average of G's weights that cost no steps
+        # lever on the accuracy so far), and the longer average of G's weights, which costs no steps
         "notebook_02_dw64_fullres_G_sa_D": dataclasses.replace(nb02, width_D=64, full_res_conv_G=True,
                                                                self_attention_D=True),
         "notebook_02_dw48_fullres_G_sa_D_ema0.998": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
