@@ -65,6 +65,9 @@ def candidates() -> dict[str, GANConfig]:
     """Every configuration the benchmark knows, by name ("notebook_02" is whatever notebook 02 uses now)."""
     base = dataclasses.replace(REFERENCE, width=32, z_dim=64)  # notebook 02's DCGAN before this benchmark
     nb02 = notebook_02_configs()["dcgan"]  # what notebook 02 trains now
+    # D of width 48 with G's 3×3 convolution at 28 px: the base of several candidates below
+    dw48_fullres_G = dataclasses.replace(nb02, width_D=48, full_res_conv_G=True)
+    dw48_fullres_G_sa_D = dataclasses.replace(dw48_fullres_G, self_attention_D=True)
     # notebook 02's DCGAN before the two-sample runs chose its learning rate and average
     earlier = dataclasses.replace(nb02, lr_G=2e-4, lr_D=2e-4, ema_decay=0.99)
     return {
@@ -95,23 +98,21 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_fullres_D": dataclasses.replace(nb02, full_res_conv_D=True),
         "notebook_02_fullres_GD": dataclasses.replace(nb02, full_res_conv_G=True, full_res_conv_D=True),  # after both
         # after that: the convolution in G (lower FID) with D of width 48 (lower accuracy: notebook_02_dw48_resize_last)
-        "notebook_02_dw48_fullres_G": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True),
+        "notebook_02_dw48_fullres_G": dw48_fullres_G,
         # after that: between the default's D (width 32) and 48, to trade less FID for the lower accuracy
         "notebook_02_dw40_fullres_G": dataclasses.replace(nb02, width_D=40, full_res_conv_G=True),
         # after that: Progressive GAN's minibatch standard deviation in D (groups of 4), alone and on dw48_fullres_G
         "notebook_02_mbstd": dataclasses.replace(nb02, minibatch_std=4),
-        "notebook_02_dw48_fullres_G_mbstd": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
-                                                                minibatch_std=4),
+        "notebook_02_dw48_fullres_G_mbstd": dataclasses.replace(dw48_fullres_G, minibatch_std=4),
         # after the equal-steps diagnostic: dw48_fullres_G with both rates falling to 0 over the last half
-        "notebook_02_dw48_fullres_G_decay0.5": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
-                                                                   decay_start=0.5),
+        "notebook_02_dw48_fullres_G_decay0.5": dataclasses.replace(dw48_fullres_G, decay_start=0.5),
         # after that: D's rate twice G's (Heusel et al. 2017's two time scales), meant as a stronger D at no step cost
         "notebook_02_lrD8e-4": dataclasses.replace(nb02, lr_D=8e-4),
         # after rejection sampling: D's batch norm over real and fake images together, in both players' updates
         "notebook_02_mixed": dataclasses.replace(nb02, mixed_batches=True),
         # after the PRDC diagnostic: top-k training (Sinha et al. 2020), at no step cost, alone and on the wider D
         "notebook_02_topk": dataclasses.replace(nb02, top_k=0.5),
-        "notebook_02_dw48_fullres_G_topk": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True, top_k=0.5),
+        "notebook_02_dw48_fullres_G_topk": dataclasses.replace(dw48_fullres_G, top_k=0.5),
         # after top-k: D shown a history of G's fakes (Shrivastava et al. 2017; CycleGAN's pool of 50), no step cost
         "notebook_02_pool50": dataclasses.replace(nb02, pool_size=50),
         "notebook_02_pool500": dataclasses.replace(nb02, pool_size=500),
@@ -126,14 +127,11 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_sa_D": dataclasses.replace(nb02, self_attention_D=True),
         # after that (D's layer lowered FID on every seed, the accuracy rose): D's layer on the wider D, whose accuracy
         # fell and FID rose, to see whether the two effects trade
-        "notebook_02_dw48_fullres_G_sa_D": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
-                                                               self_attention_D=True),
+        "notebook_02_dw48_fullres_G_sa_D": dw48_fullres_G_sa_D,
         # after its eight seeds (both means lower, its accuracy 0.712, above the aim): a wider D still (the largest
         # lever on the accuracy so far), and the longer average of G's weights, which costs no steps
-        "notebook_02_dw64_fullres_G_sa_D": dataclasses.replace(nb02, width_D=64, full_res_conv_G=True,
-                                                               self_attention_D=True),
-        "notebook_02_dw48_fullres_G_sa_D_ema0.998": dataclasses.replace(nb02, width_D=48, full_res_conv_G=True,
-                                                                        self_attention_D=True, ema_decay=0.998),
+        "notebook_02_dw64_fullres_G_sa_D": dataclasses.replace(dw48_fullres_G_sa_D, width_D=64),
+        "notebook_02_dw48_fullres_G_sa_D_ema0.998": dataclasses.replace(dw48_fullres_G_sa_D, ema_decay=0.998),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
