@@ -562,6 +562,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=HERE / "time_to_quality.json")
     parser.add_argument("--plot", default=str(HERE / "time_to_quality.png"), help="PNG path ('' for none)")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these result files instead of measuring")
+    parser.add_argument("--keep", nargs="+", metavar="NAME",
+                        help="with --merge: only these configurations of the files (default: all)")
     parser.add_argument("--two-sample", action="store_true",
                         help="also run the classifier two-sample test against the test split at each evaluation")
     parser.add_argument("--judges", type=int, default=1,
@@ -575,6 +577,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown config(s) {sorted(unknown)}; choose from {', '.join(candidates())} "
                      f"(each may end in @{' or @'.join(PRECISIONS)})")
+    if args.keep and not args.merge:
+        parser.error("--keep chooses configurations of the files given to --merge; measure with --configs instead")
     if args.every <= 0 or args.budget < args.every or args.n < 2:
         parser.error("need 0 < --every <= --budget and --n >= 2")
     if args.judges < 1 or (args.judges > 1 and not args.two_sample):
@@ -630,14 +634,18 @@ def _complete(config: dict) -> dict:
 SAME_SETTINGS = ("budget", "every", "clock", "threads", "n", "data", "size", "judges")
 
 
-def merge(paths: list[Path], same: tuple[str, ...] = SAME_SETTINGS, complete=None) -> dict:
+def merge(paths: list[Path], same: tuple[str, ...] = SAME_SETTINGS, complete=None,
+          keep: list[str] | None = None) -> dict:
     """Result files written by separate processes (e.g. one per config and seed) as one result.
 
     ``same``: the settings the files must share; ``complete``: what a stored config means today (default
-    ``_complete``; other scripts' files pass their own ``same`` and, for configs stored whole, ``dict``).
+    ``_complete``; other scripts' files pass their own ``same`` and, for configs stored whole, ``dict``);
+    ``keep``: only these configurations (an invocation that measured two candidates beside one default can then be
+    stored as two files, each candidate with its own later seeds).
 
     Raises:
-        ValueError: the files were measured with different settings, or give one name two configs.
+        ValueError: the files were measured with different settings, give one name two configs, or hold none of
+            the names in ``keep``.
     """
     complete = complete or _complete
     results = [json.loads(Path(p).read_text()) for p in paths]
@@ -645,6 +653,12 @@ def merge(paths: list[Path], same: tuple[str, ...] = SAME_SETTINGS, complete=Non
         result["settings"].setdefault("judges", 1)  # files measured before --judges: judge 0 alone
     sources = [name for p, r in zip(paths, results) for name in r.get("merged_from", [Path(p).name])]
     merged = results[0] | {"configs": {}, "merged_from": sources}  # a merged file names what it was merged from
+    if keep:
+        held = {name for r in results for name in r["configs"]}
+        if absent := sorted(set(keep) - held):
+            raise ValueError(f"--keep names {absent}, which none of the files holds; choose from {sorted(held)}.")
+        for result in results:
+            result["configs"] = {name: e for name, e in result["configs"].items() if name in keep}
     for path, result in zip(paths, results):
         differ = [k for k in same if result["settings"][k] != merged["settings"][k]]
         if differ:
@@ -659,13 +673,15 @@ def merge(paths: list[Path], same: tuple[str, ...] = SAME_SETTINGS, complete=Non
                 raise ValueError(f"{path} holds {name!r} with seed(s) {sorted(twice)} again (a file merged twice?); "
                                  f"each configuration and seed may be merged once.")
             into["runs"] += entry["runs"]
-    merged["settings"]["seeds"] = sorted({r["seed"] for e in merged["configs"].values() for r in e["runs"]})
+        merged["settings"]["seeds"] = sorted({r["seed"] for e in merged["configs"].values() for r in e["runs"]})
+    if keep:  # the sources may hold configurations the merged file leaves out: say which it kept
+        merged["kept"] = sorted(keep)
     return merged
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    result = merge(args.merge) if args.merge else measure(args)
+    result = merge(args.merge, keep=args.keep) if args.merge else measure(args)
     for entry in result["configs"].values():
         entry["summary"] = summary(entry["runs"])
         if spread := judge_spread(entry["runs"]):

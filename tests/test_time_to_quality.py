@@ -83,6 +83,12 @@ def test_a_config_name_may_ask_for_bf16_and_nothing_else(ttq, capsys):
     assert "each may end in @fp32 or @bf16" in capsys.readouterr().err
 
 
+def test_keep_chooses_among_merged_files_only(ttq, capsys):
+    with pytest.raises(SystemExit):
+        ttq.parse_args(["--keep", "notebook_02"])
+    assert "--keep chooses configurations of the files given to --merge" in capsys.readouterr().err
+
+
 def test_the_training_clock_stands_still_while_stopped(ttq):
     clock = ttq.TrainingClock("wall")
     clock.start()
@@ -149,6 +155,15 @@ def test_merge_joins_runs_of_separate_processes_and_refuses_unlike_ones(ttq, tmp
         "0.json", "1.json", "2.json", "3.json"]
     with pytest.raises(ValueError, match="merged once"):  # a source merged again would count its runs twice
         ttq.merge([tmp_path / "merged.json", paths[1]])
+    # one configuration of a file, with its later seeds from another file: the default measured twice apart
+    kept = ttq.merge([tmp_path / "merged.json", tmp_path / "3.json"], keep=["b"])
+    assert list(kept["configs"]) == ["b"] and [r["seed"] for r in kept["configs"]["b"]["runs"]] == [0, 1]
+    assert kept["kept"] == ["b"] and "kept" not in merged
+    kept = ttq.merge([tmp_path / "merged.json", paths[1]], keep=["b"])  # "a"'s seed 1 twice, but "a" is left out
+    assert [r["seed"] for r in kept["configs"]["b"]["runs"]] == [0] and kept["settings"]["seeds"] == [0]
+    with pytest.raises(ValueError, match=r"--keep names \['z'\], which none of the files holds; choose from "
+                                         r"\['a', 'b'\]"):
+        ttq.merge(paths, keep=["a", "z"])
     assert ttq.summary(merged["configs"]["a"]["runs"])[-1] == pytest.approx(
         {"seconds": 20.0, "step": 9, "fid_mean": 50.5, "fid_min": 50.0, "fid_max": 51.0})
     (tmp_path / "other.json").write_text(json.dumps(result("a", 2, budget=60.0)))
