@@ -134,6 +134,8 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_dw48_fullres_G_sa_D_ema0.998": dataclasses.replace(dw48_fullres_G_sa_D, ema_decay=0.998),
         # after the eight seeds of width 64 (lower accuracy on every seed, 0.697, just above the aim): width 80
         "notebook_02_dw80_fullres_G_sa_D": dataclasses.replace(dw48_fullres_G_sa_D, width_D=80),
+        # width 64 without D's layer, beside width 64 with it: what the layer itself contributes, and more steps
+        "notebook_02_dw64_fullres_G": dataclasses.replace(dw48_fullres_G, width_D=64),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
