@@ -675,7 +675,7 @@ def merge(paths: list[Path], same: tuple[str, ...] = SAME_SETTINGS, complete=Non
                 raise ValueError(f"{path} holds {name!r} with seed(s) {sorted(twice)} again (a file merged twice?); "
                                  f"each configuration and seed may be merged once.")
             into["runs"] += entry["runs"]
-        merged["settings"]["seeds"] = sorted({r["seed"] for e in merged["configs"].values() for r in e["runs"]})
+    merged["settings"]["seeds"] = sorted({r["seed"] for e in merged["configs"].values() for r in e["runs"]})
     if keep:  # the sources may hold configurations the merged file leaves out: say which it kept
         merged["kept"] = sorted(keep)
     return merged
