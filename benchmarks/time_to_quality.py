@@ -136,6 +136,9 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_dw80_fullres_G_sa_D": dataclasses.replace(dw48_fullres_G_sa_D, width_D=80),
         # width 64 without D's layer, beside width 64 with it: what the layer itself contributes, and more steps
         "notebook_02_dw64_fullres_G": dataclasses.replace(dw48_fullres_G, width_D=64),
+        # after that (the layer kept FID down at width 64, width 80 raised it): width 72, and top-k on width 64
+        "notebook_02_dw72_fullres_G_sa_D": dataclasses.replace(dw48_fullres_G_sa_D, width_D=72),
+        "notebook_02_dw64_fullres_G_sa_D_topk": dataclasses.replace(dw48_fullres_G_sa_D, width_D=64, top_k=0.5),
         "earlier_default": earlier,
         "earlier_default_no_ema": dataclasses.replace(earlier, ema_decay=0),
         "earlier_default_ema0.995": dataclasses.replace(earlier, ema_decay=0.995),
