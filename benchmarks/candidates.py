@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from collections import Counter
@@ -38,6 +39,7 @@ BASELINE = "notebook_02"
 DPI = 110
 X_MAX = 3.5  # FID differences beyond this are drawn at the edge (one candidate's +8.5 would squeeze the others)
 Y_MAX = 0.15  # and two-sample differences beyond this (a pool of 500 fakes: +0.27)
+LABEL_SIZE, LINE, GAP = 7, 11, 5  # labels' font size (points), a line's height and a label's gap (pixels)
 
 
 def candidates(directory: Path = HERE) -> list[dict]:
@@ -124,11 +126,11 @@ def plot(rows: list[dict], path: Path) -> None:
            ylabel="two-sample accuracy, candidate minus default (lower: harder to tell from real)",
            title=f"candidates measured beside the default at {BUDGET:.0f} s on 2 cores (faint: single seeds)")
     fig.tight_layout()  # before the labels are placed: it moves the axes, and with them the points' pixels
-    _place_labels(ax, labels)
-    ax.text(0.01, 0.01, "shaded: both lower, the aim's direction\nred: under 0.9 of the default's steps\n"
-            "square: eight seeds; hollow: one judge a run (else four)\n"
-            f"▶: beyond Δ FID {X_MAX}, ▲: beyond Δ two-sample {Y_MAX}, drawn at the edge",
-            transform=ax.transAxes, fontsize=8, va="bottom")
+    key = ax.text(0.01, 0.01, "shaded: both lower, the aim's direction\nred: under 0.9 of the default's steps\n"
+                  "square: eight seeds; hollow: one judge a run (else four)\n"
+                  f"▶: beyond Δ FID {X_MAX}, ▲: beyond Δ two-sample {Y_MAX}, drawn at the edge",
+                  transform=ax.transAxes, fontsize=8, va="bottom")
+    _place_labels(ax, labels, keep_clear=key)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
@@ -138,23 +140,62 @@ def _beyond(x: float, y: float) -> str | None:
     return ">" if x > X_MAX else "^" if y > Y_MAX else None
 
 
-def _place_labels(ax, labels: list[tuple[float, float, str, bool]]) -> None:
-    """Each label beside its point, moved up or down in steps of a line until it overlaps no label placed before
-    (a rough box at ``DPI``: 5.8 pixels a character, 12 pixels high)."""
-    to_pixels = ax.transData.transform
-    placed = []
-    for x, y, text, at_edge in sorted(labels, key=lambda label: -label[1]):
-        px, py = to_pixels((x, y))
-        width = 5.8 * len(text)
-        left = px - 5 - width if at_edge else px + 5
-        for shift in (0, -12, 12, -24, 24, -36, 36, -48, 48):
-            box = (left, py + shift - 4, left + width, py + shift + 8)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
-                break
-        placed.append(box)
-        ax.annotate(text, (x, y), xytext=(-5 if at_edge else 5, shift - 2), textcoords="offset pixels", fontsize=7,
-                    ha="right" if at_edge else "left", arrowprops=None if shift == 0 else
+def _place_labels(ax, labels: list[tuple[float, float, str, bool]], keep_clear) -> None:
+    """Each label beside its point, measured as it will be drawn and placed by ``_layout`` clear of the other
+    labels, of the mean points, of the artist ``keep_clear`` (the key) and of the axes' edges where the search finds
+    room, with a grey leader line where it had to move away from its point."""
+    from matplotlib.font_manager import FontProperties
+
+    renderer, font = ax.figure.canvas.get_renderer(), FontProperties(size=LABEL_SIZE)
+    anchors = []
+    for x, y, text, at_edge in labels:
+        width, height, _ = renderer.get_text_width_height_descent(text, font, ismath=False)
+        anchors.append((*ax.transData.transform((x, y)), width, height, at_edge))
+    key, frame = keep_clear.get_window_extent(renderer), ax.get_window_extent(renderer)
+    layout = _layout(anchors, [(key.x0, key.y0, key.x1, key.y1)], (frame.x0, frame.y0, frame.x1, frame.y1))
+    for (x, y, text, _), (dx, dy, left) in zip(labels, layout):
+        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset pixels", fontsize=LABEL_SIZE, va="center",
+                    ha="right" if left else "left", arrowprops=None if dy == 0 and abs(dx) == GAP else
                     {"arrowstyle": "-", "color": "grey", "lw": 0.5})
+
+
+def _layout(anchors: list[tuple[float, float, float, float, bool]], obstacles: list[tuple[float, ...]] = (),
+            frame: tuple[float, float, float, float] | None = None, reach: int = 12) -> list[tuple[int, int, bool]]:
+    """Offsets (dx, dy, on the left?) in pixels for labels of size (w, h) anchored at points (x, y).
+
+    Each label takes the first place, of beside its point (to the right, or to the left for a point drawn at the
+    right edge), then up and down in steps of a line up to ``reach`` lines, then the same on the other side, whose
+    box overlaps no label placed before, no box of ``obstacles`` (x0, y0, x1, y1) and no other label's point, and
+    lies inside ``frame``; where none is free, the one that overlaps least (outside the frame: never, if any place
+    inside is left). Labels are placed from the top of the picture down."""
+    def overlap(a, b):  # with GAP pixels of air around each box, so that two labels never touch
+        return (max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + GAP)
+                * max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + GAP / 2))
+
+    def outside(box):
+        return frame is not None and (box[0] < frame[0] or box[1] < frame[1] or box[2] > frame[2] or box[3] > frame[3])
+
+    markers = [(x - GAP, y - GAP, x + GAP, y + GAP) for x, y, *_ in anchors]  # the points the labels name
+    placed, out = [], [None] * len(anchors)
+    for i in sorted(range(len(anchors)), key=lambda i: -anchors[i][1]):
+        x, y, w, h, at_edge = anchors[i]
+        others = [*placed, *obstacles, *(marker for j, marker in enumerate(markers) if j != i)]
+        best = None
+        for left in (at_edge, not at_edge):
+            for k in range(2 * reach + 1):
+                dy = (k + 1) // 2 * LINE * (-1 if k % 2 else 1)  # 0, -1, +1, -2, +2, ... lines
+                dx = -GAP if left else GAP
+                box = (x + dx - w if left else x + dx, y + dy - h / 2, x + dx if left else x + dx + w, y + dy + h / 2)
+                cost = math.inf if outside(box) else sum(overlap(box, b) for b in others)
+                if best is None or cost < best[0]:
+                    best = (cost, box, (dx, dy, left))
+                if cost == 0:
+                    break
+            if best[0] == 0:
+                break
+        placed.append(best[1])
+        out[i] = best[2]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
