@@ -39,7 +39,7 @@ BASELINE = "notebook_02"
 DPI = 110
 X_MAX = 3.5  # FID differences beyond this are drawn at the edge (one candidate's +8.5 would squeeze the others)
 Y_MAX = 0.15  # and two-sample differences beyond this (a pool of 500 fakes: +0.27)
-LABEL_SIZE, LINE, GAP = 7, 11, 5  # labels' font size (points), a line's height and a label's gap (pixels)
+LABEL_SIZE, LINE, GAP = 7, 14, 5  # labels' font size (points); a line's step, a label's gap from its point (pixels)
 
 
 def candidates(directory: Path = HERE) -> list[dict]:
@@ -155,7 +155,7 @@ def _place_labels(ax, labels: list[tuple[float, float, str, bool]], keep_clear) 
     layout = _layout(anchors, [(key.x0, key.y0, key.x1, key.y1)], (frame.x0, frame.y0, frame.x1, frame.y1))
     for (x, y, text, _), (dx, dy, left) in zip(labels, layout):
         ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset pixels", fontsize=LABEL_SIZE, va="center",
-                    ha="right" if left else "left", arrowprops=None if dy == 0 and abs(dx) == GAP else
+                    ha="right" if left else "left", arrowprops=None if dy == 0 else
                     {"arrowstyle": "-", "color": "grey", "lw": 0.5})
 
 
@@ -163,12 +163,13 @@ def _layout(anchors: list[tuple[float, float, float, float, bool]], obstacles: l
             frame: tuple[float, float, float, float] | None = None, reach: int = 12) -> list[tuple[int, int, bool]]:
     """Offsets (dx, dy, on the left?) in pixels for labels of size (w, h) anchored at points (x, y).
 
-    Each label takes the first place, of beside its point (to the right, or to the left for a point drawn at the
-    right edge), then up and down in steps of a line up to ``reach`` lines, then the same on the other side, whose
-    box overlaps no label placed before, no box of ``obstacles`` (x0, y0, x1, y1) and no other label's point, and
-    lies inside ``frame``; where none is free, the one that overlaps least (outside the frame: never, if any place
-    inside is left). Labels are placed from the top of the picture down."""
-    def overlap(a, b):  # with GAP pixels of air around each box, so that two labels never touch
+    Each label takes the nearest free place: beside its point, on its own side (the right, or the left for a point
+    drawn at the right edge) before the other, then one line lower, one line higher, two lines lower, ... up to
+    ``reach`` lines away. A place is free if its box keeps ``GAP`` pixels across and ``GAP`` / 2 up and down from
+    every label placed before, every box of ``obstacles`` (x0, y0, x1, y1) and every other label's point, and lies
+    inside ``frame``; where none is free, the one that overlaps least (outside the frame only if every place is).
+    Labels are placed from the top of the picture down."""
+    def overlap(a, b):  # the area two boxes would share if each were widened by the air they must keep
         return (max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + GAP)
                 * max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + GAP / 2))
 
@@ -181,9 +182,9 @@ def _layout(anchors: list[tuple[float, float, float, float, bool]], obstacles: l
         x, y, w, h, at_edge = anchors[i]
         others = [*placed, *obstacles, *(marker for j, marker in enumerate(markers) if j != i)]
         best = None
-        for left in (at_edge, not at_edge):
-            for k in range(2 * reach + 1):
-                dy = (k + 1) // 2 * LINE * (-1 if k % 2 else 1)  # 0, -1, +1, -2, +2, ... lines
+        for k in range(2 * reach + 1):
+            dy = (k + 1) // 2 * LINE * (-1 if k % 2 else 1)  # 0, -1, +1, -2, +2, ... lines
+            for left in (at_edge, not at_edge):
                 dx = -GAP if left else GAP
                 box = (x + dx - w if left else x + dx, y + dy - h / 2, x + dx if left else x + dx + w, y + dy + h / 2)
                 cost = math.inf if outside(box) else sum(overlap(box, b) for b in others)

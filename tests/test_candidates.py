@@ -65,25 +65,33 @@ def test_points_beyond_either_edge_are_drawn_there_with_their_own_marker(candida
     assert candidates._beyond(candidates.X_MAX, candidates.Y_MAX) is None  # on the edge is inside
 
 
-def test_labels_are_laid_out_clear_of_each_other_the_key_and_the_frame(candidates):
+def test_labels_are_laid_out_clear_of_each_other_the_points_the_key_and_the_frame(candidates):
     gap, line = candidates.GAP, candidates.LINE
-    crowd = [(200.0, 200.0, 120.0, 9.0, False)] * 6 + [(590.0, 300.0, 80.0, 9.0, True)]  # 6 at a point, 1 at the edge
+    anchors = ([(200.0, 170.0, 120.0, 9.0, False)] * 6  # six labels at one point, just above the key
+               + [(590.0, 300.0, 80.0, 9.0, True),  # a point at the right edge
+                  (300.0, 330.0, 120.0, 9.0, False), (340.0, 328.0, 30.0, 9.0, False),  # a label beside would cover
+                  (100.0, 398.0, 50.0, 9.0, False)])  # a label beside would cross the frame's top
     key = (0.0, 0.0, 400.0, 150.0)
     frame = (0.0, 0.0, 600.0, 400.0)
-    offsets = candidates._layout(crowd, [key], frame)
+    offsets = candidates._layout(anchors, [key], frame)
 
     def box(anchor, offset):
         (x, y, w, h, _), (dx, dy, left) = anchor, offset
-        return (x + dx - w, y + dy - h / 2, x + dx, y + dy + h / 2) if left else (x + dx, y + dy - h / 2,
-                                                                                   x + dx + w, y + dy + h / 2)
+        return (x + dx - w if left else x + dx, y + dy - h / 2, x + dx if left else x + dx + w, y + dy + h / 2)
 
-    boxes = [box(a, o) for a, o in zip(crowd, offsets)]
+    def meet(a, b):
+        return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+    boxes = [box(a, o) for a, o in zip(anchors, offsets)]
     for i, a in enumerate(boxes):
         assert frame[0] <= a[0] and a[2] <= frame[2] and frame[1] <= a[1] and a[3] <= frame[3]
-        assert a[1] >= key[3]  # clear of the key below
-        for b in boxes[:i]:
-            assert min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1])  # no two overlap
-    assert candidates._layout([(100.0, 300.0, 50.0, 9.0, False)], [key], frame) == [(gap, 0, False)]  # room beside
-    assert len({(dx, dy) for dx, dy, _ in offsets[:6]}) == 6  # the crowd spread over six places, a line apart
+        assert not meet(a, key)
+        assert not any(meet(a, b) for b in boxes[:i])
+        assert not any(meet(a, (x - 1, y - 1, x + 1, y + 1)) for j, (x, y, *_) in enumerate(anchors)
+                       if (x, y) != anchors[i][:2])  # no label on another label's point
+    assert len({offset for offset in offsets[:6]}) == 6  # the six spread over six places
     assert all(dy % line == 0 for _, dy, _ in offsets)
     assert offsets[6] == (-gap, 0, True)  # at the right edge: to the left of its point
+    assert offsets[7] != (gap, 0, False)  # moved off the point it would have covered
+    assert offsets[9][1] < 0  # moved down into the frame
+    assert candidates._layout([(100.0, 300.0, 50.0, 9.0, False)], [key], frame) == [(gap, 0, False)]  # room beside
