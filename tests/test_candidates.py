@@ -87,7 +87,7 @@ def test_labels_are_laid_out_clear_of_each_other_the_points_the_key_and_the_fram
         assert frame[0] <= a[0] and a[2] <= frame[2] and frame[1] <= a[1] and a[3] <= frame[3]
         assert not meet(a, key)
         assert not any(meet(a, b) for b in boxes[:i])
-        assert not any(meet(a, (x - 1, y - 1, x + 1, y + 1)) for j, (x, y, *_) in enumerate(anchors)
+        assert not any(meet(a, (x - 1, y - 1, x + 1, y + 1)) for x, y, *_ in anchors
                        if (x, y) != anchors[i][:2])  # no label on another label's point
     assert len({offset for offset in offsets[:6]}) == 6  # the six spread over six places
     assert all(dy % line == 0 for _, dy, _ in offsets)
