@@ -140,8 +140,8 @@ def candidates() -> dict[str, GANConfig]:
         "notebook_02_dw72_fullres_G_sa_D": dataclasses.replace(dw48_fullres_G_sa_D, width_D=72),
         "notebook_02_dw64_fullres_G_sa_D_topk": dataclasses.replace(dw48_fullres_G_sa_D, width_D=64, top_k=0.5),
         # after those (width 64 with the layer at 0.696–0.697 twice, wider D losing FID to its fewer steps): G widened
-        # to 48 and to 64 (every candidate on this default before kept G's width at 32; the fakes differ in the fine
-        # detail that G's last layers make)
+        # to 48 and to 64 (every candidate on this default before kept G's width at 32; the fakes are told from real
+        # images most easily by their fine detail, which G's last layers make)
         "notebook_02_dw64_fullres_G_sa_D_gw48": dataclasses.replace(dw48_fullres_G_sa_D, width=48, width_D=64),
         "notebook_02_dw64_fullres_G_sa_D_gw64": dataclasses.replace(dw48_fullres_G_sa_D, width=64, width_D=64),
         "earlier_default": earlier,
